@@ -1,0 +1,1 @@
+//! spool-server: the spoold daemon (not yet built; see issue 3).
