@@ -1,0 +1,883 @@
+//! The engine: every queue of a data directory, its catalog, and the operations that span
+//! queues (dead-letter moves, redrive, reconciliation after a crash).
+//!
+//! Layout of a data directory:
+//!
+//! ```text
+//! <data>/catalog.json            queues, attributes, tags (written atomically)
+//! <data>/receipt.key             secret that seals receipt handles
+//! <data>/queues/<id>/<partition>/ segments of one partition
+//! ```
+//!
+//! The engine is single-threaded and deterministic given its clock. Sends are staged and
+//! become visible (and may be acknowledged) after [`Engine::flush`]; deletes are durable
+//! after the next flush. Dead-letter moves are exactly once: the moved record names its
+//! origin, the source slot is marked moved once the copy is durable, index headers advance
+//! only after every partition's index is synced, and recovery finishes any move that a
+//! crash interrupted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attrs::{queue_name_from_arn, validate_queue_name, QueueAttributes};
+use crate::clock::Clock;
+use crate::error::{EngineError, Result};
+use crate::flusher::{open_flusher, Flusher, FlusherKind};
+use crate::partition::{
+    Counters, DeadLetter, DeleteOutcome, Delivered, NewMessage, Partition, PartitionConfig,
+    RecoveryReport, Staged,
+};
+use crate::queue::{Queue, QueueMeta, SendRequest};
+use crate::receipt::ReceiptKey;
+use crate::record::{MessageAttribute, MessageId, Origin};
+use crate::recovery::write_atomic;
+
+/// A deleted queue's name may not be reused for this long (SQS).
+pub const QUEUE_REUSE_DELAY_MS: u64 = 60_000;
+/// PurgeQueue at most once per this interval (SQS).
+pub const PURGE_INTERVAL_MS: u64 = 60_000;
+/// In flight per queue (SQS allows about 120 000).
+pub const MAX_IN_FLIGHT_PER_QUEUE: usize = 120_000;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub partition: PartitionConfig,
+    pub flusher: FlusherKind,
+    /// Partitions of a new queue.
+    pub partitions_per_queue: u16,
+    pub region: String,
+    pub account_id: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            partition: PartitionConfig::default(),
+            flusher: FlusherKind::Pwrite,
+            partitions_per_queue: 1,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+        }
+    }
+}
+
+/// A message handed to a consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: MessageId,
+    pub receipt_handle: String,
+    pub body: Vec<u8>,
+    pub attributes: Vec<MessageAttribute>,
+    pub system_attributes: Vec<MessageAttribute>,
+    pub receive_count: u32,
+    pub sent_at_ms: u64,
+    pub first_receive_ms: u64,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+    /// FIFO sequence number.
+    pub sequence_number: Option<u128>,
+    /// Name of the queue this message was dead-lettered from, if it was.
+    pub dead_letter_source: Option<String>,
+}
+
+/// What a send returns for one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub message_id: MessageId,
+    pub sequence_number: Option<u128>,
+    /// Dropped as a duplicate within the deduplication window.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    pub queues: usize,
+    pub partitions: Vec<(String, u16, RecoveryReport)>,
+    /// Moves (dead-letter, redrive) that recovery finished.
+    pub moves_finished: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Catalog {
+    next_queue_id: u64,
+    queues: Vec<QueueMeta>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingMove {
+    dest_queue: u64,
+    dest_partition: u16,
+    dest_seq: u64,
+    src_queue: u64,
+    src_partition: u16,
+    src_seq: u64,
+}
+
+pub struct Engine {
+    dir: PathBuf,
+    cfg: EngineConfig,
+    clock: Arc<dyn Clock>,
+    key: ReceiptKey,
+    flusher: Box<dyn Flusher>,
+    queues: BTreeMap<String, Queue>,
+    names: HashMap<u64, String>,
+    deleted: HashMap<String, u64>,
+    next_queue_id: u64,
+    moves: Vec<PendingMove>,
+}
+
+fn sequence_number(seq: u64, partition: u16) -> u128 {
+    ((seq as u128) << 16) | partition as u128
+}
+
+impl Engine {
+    /// Opens (or creates) the data directory and recovers every queue.
+    pub fn open(
+        dir: &Path,
+        cfg: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Engine, OpenReport)> {
+        std::fs::create_dir_all(dir.join("queues"))?;
+        let key = ReceiptKey::load_or_create(dir)?;
+        let flusher = open_flusher(cfg.flusher)?;
+        let catalog: Catalog = match std::fs::read(dir.join("catalog.json")) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| EngineError::Corrupt {
+                path: dir.join("catalog.json").display().to_string(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Catalog {
+                next_queue_id: 1,
+                queues: Vec::new(),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let mut e = Engine {
+            dir: dir.to_path_buf(),
+            cfg,
+            clock,
+            key,
+            flusher,
+            queues: BTreeMap::new(),
+            names: HashMap::new(),
+            deleted: HashMap::new(),
+            next_queue_id: catalog.next_queue_id.max(1),
+            moves: Vec::new(),
+        };
+        let now = e.clock.now_ms();
+        let mut report = OpenReport::default();
+        for meta in catalog.queues {
+            let mut parts = Vec::new();
+            for p in 0..meta.partitions {
+                let (part, rep) = Partition::open(
+                    meta.id,
+                    &e.partition_dir(meta.id, p),
+                    p,
+                    e.partition_cfg(meta.partitions),
+                    Default::default(),
+                    now,
+                )?;
+                report.partitions.push((meta.name.clone(), p, rep));
+                parts.push(part);
+            }
+            e.names.insert(meta.id, meta.name.clone());
+            e.queues.insert(
+                meta.name.clone(),
+                Queue {
+                    meta,
+                    partitions: parts,
+                    rr: 0,
+                    last_purge_ms: None,
+                },
+            );
+        }
+        report.queues = e.queues.len();
+        e.refresh_params();
+        // Finish moves that a crash interrupted: a moved record past its partition's
+        // durable point whose source is still live.
+        for (_, _, rep) in &report.partitions {
+            for (_, o) in &rep.origins {
+                if e.finish_origin(o) {
+                    report.moves_finished += 1;
+                }
+            }
+        }
+        e.sync_index()?;
+        Ok((e, report))
+    }
+
+    fn finish_origin(&mut self, o: &Origin) -> bool {
+        let Some(name) = self.names.get(&o.queue_id) else {
+            return false;
+        };
+        let Some(q) = self.queues.get_mut(name) else {
+            return false;
+        };
+        let Some(p) = q.partitions.get_mut(o.partition as usize) else {
+            return false;
+        };
+        match p.slot_of(o.seq) {
+            Some((_, s)) if s.state.is_live() => {
+                p.finish_move(o.seq);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn partition_dir(&self, queue_id: u64, p: u16) -> PathBuf {
+        self.dir
+            .join("queues")
+            .join(queue_id.to_string())
+            .join(p.to_string())
+    }
+
+    fn partition_cfg(&self, partitions: u16) -> PartitionConfig {
+        let mut c = self.cfg.partition.clone();
+        c.max_in_flight = (c.max_in_flight / partitions.max(1) as usize).max(1);
+        c
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn flusher_name(&self) -> &'static str {
+        self.flusher.name()
+    }
+
+    fn save_catalog(&self) -> Result<()> {
+        let c = Catalog {
+            next_queue_id: self.next_queue_id,
+            queues: self.queues.values().map(|q| q.meta.clone()).collect(),
+        };
+        let body = serde_json::to_vec_pretty(&c).expect("catalog serializes");
+        write_atomic(&self.dir, "catalog.json", &body)
+    }
+
+    /// Recomputes what each partition needs from its queue's attributes (retention,
+    /// whether its dead-letter queue exists).
+    fn refresh_params(&mut self) {
+        let names: Vec<String> = self.queues.keys().cloned().collect();
+        for n in names {
+            let dlq_exists = self.dlq_of(&n).is_some();
+            let q = self.queues.get_mut(&n).expect("listed");
+            let params = q.params(dlq_exists);
+            for p in q.partitions.iter_mut() {
+                p.set_params(params);
+            }
+        }
+    }
+
+    fn dlq_of(&self, name: &str) -> Option<String> {
+        let q = self.queues.get(name)?;
+        let arn = &q.meta.attrs.redrive_policy.as_ref()?.dead_letter_target_arn;
+        let dlq = queue_name_from_arn(arn)?;
+        (dlq != name && self.queues.contains_key(dlq)).then(|| dlq.to_string())
+    }
+
+    fn queue(&self, name: &str) -> Result<&Queue> {
+        self.queues
+            .get(name)
+            .ok_or_else(|| EngineError::QueueDoesNotExist(name.to_string()))
+    }
+
+    fn queue_mut(&mut self, name: &str) -> Result<&mut Queue> {
+        self.queues
+            .get_mut(name)
+            .ok_or_else(|| EngineError::QueueDoesNotExist(name.to_string()))
+    }
+
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:sqs:{}:{}:{}",
+            self.cfg.region, self.cfg.account_id, name
+        )
+    }
+
+    // ----- queue management -------------------------------------------------------------
+
+    /// CreateQueue: idempotent with the same attributes, an error with different ones.
+    /// Returns true if the queue was created.
+    pub fn create_queue(
+        &mut self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        let now = self.now_ms();
+        let fifo_name = name.ends_with(".fifo");
+        validate_queue_name(name, fifo_name)?;
+        if let Some(q) = self.queues.get(name) {
+            q.meta.attrs.check_same(attributes, name)?;
+            return Ok(false);
+        }
+        if let Some(&at) = self.deleted.get(name) {
+            if now < at + QUEUE_REUSE_DELAY_MS {
+                return Err(EngineError::QueueDeletedRecently(name.to_string()));
+            }
+            self.deleted.remove(name);
+        }
+        let attrs = QueueAttributes::for_create(name, attributes)?;
+        let id = self.next_queue_id;
+        self.next_queue_id += 1;
+        let n = self.cfg.partitions_per_queue.max(1);
+        let meta = QueueMeta {
+            id,
+            name: name.to_string(),
+            attrs,
+            tags: tags.clone(),
+            created_s: now / 1000,
+            modified_s: now / 1000,
+            partitions: n,
+        };
+        let mut parts = Vec::new();
+        for p in 0..n {
+            let (part, _) = Partition::open(
+                id,
+                &self.partition_dir(id, p),
+                p,
+                self.partition_cfg(n),
+                Default::default(),
+                now,
+            )?;
+            parts.push(part);
+        }
+        self.names.insert(id, name.to_string());
+        self.queues.insert(
+            name.to_string(),
+            Queue {
+                meta,
+                partitions: parts,
+                rr: 0,
+                last_purge_ms: None,
+            },
+        );
+        if let Err(e) = self.save_catalog() {
+            self.queues.remove(name);
+            return Err(e);
+        }
+        self.refresh_params();
+        Ok(true)
+    }
+
+    pub fn delete_queue(&mut self, name: &str) -> Result<()> {
+        let now = self.now_ms();
+        let q = self
+            .queues
+            .remove(name)
+            .ok_or_else(|| EngineError::QueueDoesNotExist(name.to_string()))?;
+        self.save_catalog()?;
+        let id = q.meta.id;
+        self.names.remove(&id);
+        self.moves
+            .retain(|m| m.dest_queue != id && m.src_queue != id);
+        drop(q);
+        std::fs::remove_dir_all(self.dir.join("queues").join(id.to_string()))?;
+        self.deleted.insert(name.to_string(), now);
+        self.refresh_params();
+        Ok(())
+    }
+
+    pub fn list_queues(&self, prefix: &str) -> Vec<String> {
+        self.queues
+            .range(prefix.to_string()..)
+            .take_while(|(n, _)| n.starts_with(prefix))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    pub fn queue_exists(&self, name: &str) -> bool {
+        self.queues.contains_key(name)
+    }
+
+    pub fn queue_id(&self, name: &str) -> Result<u64> {
+        Ok(self.queue(name)?.meta.id)
+    }
+
+    pub fn attributes(&self, name: &str) -> Result<&QueueAttributes> {
+        Ok(&self.queue(name)?.meta.attrs)
+    }
+
+    /// All attributes, as GetQueueAttributes(All) reports them.
+    pub fn get_queue_attributes(&mut self, name: &str) -> Result<BTreeMap<String, String>> {
+        let c = self.counters(name)?;
+        let arn = self.queue_arn(name);
+        let q = self.queue(name)?;
+        let mut m = q.meta.attrs.to_map();
+        m.insert("ApproximateNumberOfMessages".into(), c.ready.to_string());
+        m.insert(
+            "ApproximateNumberOfMessagesNotVisible".into(),
+            c.in_flight.to_string(),
+        );
+        m.insert(
+            "ApproximateNumberOfMessagesDelayed".into(),
+            c.delayed.to_string(),
+        );
+        m.insert("CreatedTimestamp".into(), q.meta.created_s.to_string());
+        m.insert(
+            "LastModifiedTimestamp".into(),
+            q.meta.modified_s.to_string(),
+        );
+        m.insert("QueueArn".into(), arn);
+        Ok(m)
+    }
+
+    pub fn set_queue_attributes(
+        &mut self,
+        name: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let now = self.now_ms();
+        let q = self.queue_mut(name)?;
+        let new = q.meta.attrs.apply_set(map)?;
+        let old = std::mem::replace(&mut q.meta.attrs, new);
+        q.meta.modified_s = now / 1000;
+        if let Err(e) = self.save_catalog() {
+            self.queue_mut(name)?.meta.attrs = old;
+            return Err(e);
+        }
+        self.refresh_params();
+        Ok(())
+    }
+
+    pub fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        let q = self.queue_mut(name)?;
+        q.meta
+            .tags
+            .extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.save_catalog()
+    }
+
+    pub fn untag_queue(&mut self, name: &str, keys: &[String]) -> Result<()> {
+        let q = self.queue_mut(name)?;
+        for k in keys {
+            q.meta.tags.remove(k);
+        }
+        self.save_catalog()
+    }
+
+    pub fn queue_tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        Ok(self.queue(name)?.meta.tags.clone())
+    }
+
+    /// PurgeQueue: deletes every message, at most once per 60 s.
+    pub fn purge_queue(&mut self, name: &str) -> Result<()> {
+        let now = self.now_ms();
+        let q = self.queue_mut(name)?;
+        if q.last_purge_ms.is_some_and(|t| now < t + PURGE_INTERVAL_MS) {
+            return Err(EngineError::PurgeQueueInProgress(name.to_string()));
+        }
+        for p in q.partitions.iter_mut() {
+            p.purge()?;
+        }
+        q.last_purge_ms = Some(now);
+        Ok(())
+    }
+
+    /// Queues whose RedrivePolicy names `name` as their dead-letter queue.
+    pub fn dead_letter_source_queues(&self, name: &str) -> Result<Vec<String>> {
+        self.queue(name)?;
+        Ok(self
+            .queues
+            .keys()
+            .filter(|n| self.dlq_of(n).as_deref() == Some(name))
+            .cloned()
+            .collect())
+    }
+
+    pub fn counters(&mut self, name: &str) -> Result<Counters> {
+        let now = self.now_ms();
+        let q = self.queue_mut(name)?;
+        let mut c = Counters::default();
+        for p in q.partitions.iter_mut() {
+            p.tick(now);
+            let pc = p.counters();
+            c.ready += pc.ready;
+            c.in_flight += pc.in_flight;
+            c.delayed += pc.delayed;
+        }
+        Ok(c)
+    }
+
+    // ----- messages ---------------------------------------------------------------------
+
+    /// Stages a batch of sends. Each entry succeeds or fails on its own, like
+    /// SendMessageBatch. Messages become visible, and may be acknowledged, after
+    /// [`Engine::flush`].
+    pub fn send(&mut self, name: &str, batch: &[SendRequest]) -> Result<Vec<Result<SendOutcome>>> {
+        let now = self.now_ms();
+        let q = self.queue_mut(name)?;
+        let fifo = q.is_fifo();
+        let mut out = Vec::with_capacity(batch.len());
+        for r in batch {
+            let res = q.prepare(now, r).and_then(|(part, m)| {
+                let p = &mut q.partitions[part];
+                let s: Staged = p.stage(now, &m)?;
+                Ok(SendOutcome {
+                    message_id: s.message_id,
+                    sequence_number: fifo.then(|| sequence_number(s.seq, part as u16)),
+                    duplicate: s.duplicate,
+                })
+            });
+            out.push(res);
+        }
+        Ok(out)
+    }
+
+    /// Writes and syncs everything staged in every queue (group commit), then finishes
+    /// dead-letter and redrive moves whose copies are now durable. Returns the number of
+    /// messages committed.
+    pub fn flush(&mut self) -> Result<usize> {
+        let now = self.now_ms();
+        let mut n = 0;
+        for q in self.queues.values_mut() {
+            for p in q.partitions.iter_mut() {
+                n += p.flush(now, self.flusher.as_mut())?;
+            }
+        }
+        if !self.moves.is_empty() {
+            let moves = std::mem::take(&mut self.moves);
+            let mut keep = Vec::new();
+            for m in moves {
+                let committed = self
+                    .partition(m.dest_queue, m.dest_partition)
+                    .is_some_and(|p| p.committed_seq > m.dest_seq);
+                if !committed {
+                    keep.push(m);
+                    continue;
+                }
+                if let Some(src) = self.partition_mut(m.src_queue, m.src_partition) {
+                    src.finish_move(m.src_seq);
+                }
+            }
+            self.moves = keep;
+            // Make the source deletions durable now, so the moved copies are never seen
+            // twice after a crash.
+            for q in self.queues.values_mut() {
+                for p in q.partitions.iter_mut() {
+                    n += p.flush(now, self.flusher.as_mut())?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn partition(&self, queue: u64, p: u16) -> Option<&Partition> {
+        let name = self.names.get(&queue)?;
+        self.queues.get(name)?.partitions.get(p as usize)
+    }
+
+    fn partition_mut(&mut self, queue: u64, p: u16) -> Option<&mut Partition> {
+        let name = self.names.get(&queue)?;
+        self.queues.get_mut(name)?.partitions.get_mut(p as usize)
+    }
+
+    /// Syncs every index and advances durable points, in two phases across all
+    /// partitions (see [`Partition::sync_index_files`]).
+    pub fn sync_index(&mut self) -> Result<()> {
+        let mut ready = Vec::new();
+        for q in self.queues.values_mut() {
+            for p in q.partitions.iter_mut() {
+                ready.push(p.sync_index_files()?);
+            }
+        }
+        let mut k = 0;
+        for q in self.queues.values_mut() {
+            for p in q.partitions.iter_mut() {
+                if ready[k] {
+                    p.advance_headers();
+                }
+                k += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs timers of every partition (visibility expiry, delays).
+    pub fn tick(&mut self) {
+        let now = self.now_ms();
+        for q in self.queues.values_mut() {
+            for p in q.partitions.iter_mut() {
+                p.tick(now);
+            }
+        }
+    }
+
+    /// Receives up to `max` messages. `visibility_s` overrides the queue's timeout.
+    /// Messages past the queue's maxReceiveCount are moved to its dead-letter queue
+    /// instead of being returned (they appear there after the next flush).
+    pub fn receive(
+        &mut self,
+        name: &str,
+        max: usize,
+        visibility_s: Option<u32>,
+    ) -> Result<Vec<ReceivedMessage>> {
+        let now = self.now_ms();
+        let dlq = self.dlq_of(name);
+        let q = self.queue_mut(name)?;
+        let vis = visibility_s.unwrap_or(q.meta.attrs.visibility_timeout_s) as u64 * 1000;
+        if vis > crate::partition::MAX_VISIBILITY_MS {
+            return Err(EngineError::InvalidParameter {
+                name: "VisibilityTimeout",
+                reason: format!("Value {} for parameter VisibilityTimeout is invalid. Reason: must be between 0 and 43200.", vis / 1000),
+            });
+        }
+        let n = q.partitions.len();
+        let start = q.rr % n;
+        q.rr = q.rr.wrapping_add(1);
+        let mut got: Vec<Delivered> = Vec::new();
+        let mut dead: Vec<(u16, DeadLetter)> = Vec::new();
+        let mut over: Option<EngineError> = None;
+        for k in 0..n {
+            if got.len() >= max {
+                break;
+            }
+            let p = &mut q.partitions[(start + k) % n];
+            let mut d = Vec::new();
+            match p.receive(now, max - got.len(), vis, &mut got, &mut d) {
+                Ok(()) => {}
+                Err(e @ EngineError::OverLimit { .. }) => over = Some(e),
+                Err(e) => return Err(e),
+            }
+            dead.extend(d.into_iter().map(|x| (p.number(), x)));
+        }
+        let qid = q.meta.id;
+        let fifo = q.is_fifo();
+        let key = self.key.clone();
+        if !dead.is_empty() {
+            self.move_dead_letters(name, qid, dlq.as_deref(), dead)?;
+        }
+        if got.is_empty() {
+            if let Some(e) = over {
+                return Err(e);
+            }
+        }
+        let mut out = Vec::with_capacity(got.len());
+        for d in got {
+            let dead_letter_source = d
+                .record
+                .origin
+                .as_ref()
+                .filter(|o| self.dlq_of(&o.queue_name).as_deref() == Some(name))
+                .map(|o| o.queue_name.clone());
+            out.push(ReceivedMessage {
+                message_id: d.record.message_id,
+                receipt_handle: key.seal(qid, &d.receipt),
+                receive_count: d.receive_count,
+                sent_at_ms: d.record.sent_at_ms,
+                first_receive_ms: d.first_receive_ms,
+                sequence_number: fifo.then(|| sequence_number(d.record.seq, d.receipt.partition)),
+                group_id: d.record.group_id,
+                dedup_id: d.record.dedup_id,
+                attributes: d.record.attributes,
+                system_attributes: d.record.system_attributes,
+                body: d.record.body,
+                dead_letter_source,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stages each dead letter into the dead-letter queue; the source slot is released
+    /// when the copy is durable (in [`Engine::flush`]).
+    fn move_dead_letters(
+        &mut self,
+        src_name: &str,
+        src_id: u64,
+        dlq: Option<&str>,
+        dead: Vec<(u16, DeadLetter)>,
+    ) -> Result<()> {
+        let now = self.now_ms();
+        for (sp, d) in dead {
+            let staged = match dlq {
+                Some(dlq) => self.stage_move(now, dlq, src_name, src_id, sp, &d),
+                None => Err(EngineError::QueueDoesNotExist("dead-letter queue".into())),
+            };
+            match staged {
+                Ok((dq, dp, ds)) => self.moves.push(PendingMove {
+                    dest_queue: dq,
+                    dest_partition: dp,
+                    dest_seq: ds,
+                    src_queue: src_id,
+                    src_partition: sp,
+                    src_seq: d.seq,
+                }),
+                Err(_) => {
+                    if let Some(p) = self.partition_mut(src_id, sp) {
+                        p.abort_move(d.seq);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn stage_move(
+        &mut self,
+        now: u64,
+        dest: &str,
+        src_name: &str,
+        src_id: u64,
+        src_partition: u16,
+        d: &DeadLetter,
+    ) -> Result<(u64, u16, u64)> {
+        let q = self.queue_mut(dest)?;
+        let part = match (&d.record.group_id, q.is_fifo()) {
+            (Some(g), true) => q.partition_for_group(g),
+            _ => {
+                q.rr = q.rr.wrapping_add(1);
+                q.rr % q.partitions.len()
+            }
+        };
+        let m = NewMessage {
+            body: d.record.body.clone(),
+            attributes: d.record.attributes.clone(),
+            system_attributes: d.record.system_attributes.clone(),
+            visible_at_ms: 0,
+            group_id: d.record.group_id.clone(),
+            dedup_id: d.record.dedup_id.clone(),
+            dedup_key: None,
+            origin: Some(Origin {
+                queue_id: src_id,
+                partition: src_partition,
+                seq: d.seq,
+                queue_name: src_name.to_string(),
+            }),
+            message_id: Some(d.record.message_id),
+            sent_at_ms: Some(d.record.sent_at_ms),
+        };
+        let qid = q.meta.id;
+        let s = q.partitions[part].stage(now, &m)?;
+        Ok((qid, part as u16, s.seq))
+    }
+
+    fn open_receipt(&self, q: &Queue, handle: &str) -> Result<crate::receipt::Receipt> {
+        let r = self
+            .key
+            .open(q.meta.id, handle)
+            .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.to_string()))?;
+        if r.partition as usize >= q.partitions.len() {
+            return Err(EngineError::ReceiptHandleIsInvalid(
+                "unknown partition".into(),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// DeleteMessage. Durable after the next [`Engine::flush`].
+    pub fn delete_message(&mut self, name: &str, handle: &str) -> Result<DeleteOutcome> {
+        let now = self.now_ms();
+        let r = self.open_receipt(self.queue(name)?, handle)?;
+        let q = self.queue_mut(name)?;
+        q.partitions[r.partition as usize].delete(now, &r)
+    }
+
+    /// ChangeMessageVisibility; 0 makes the message visible now.
+    pub fn change_visibility(&mut self, name: &str, handle: &str, timeout_s: u32) -> Result<()> {
+        let now = self.now_ms();
+        let r = self.open_receipt(self.queue(name)?, handle)?;
+        let q = self.queue_mut(name)?;
+        q.partitions[r.partition as usize].change_visibility(now, &r, timeout_s as u64 * 1000)
+    }
+
+    /// Moves up to `max` messages from dead-letter queue `dlq` back to `dest`, or, when
+    /// `dest` is None, to the queue each message came from. Durable and exactly once,
+    /// like dead-letter moves. Returns how many were moved (they are visible at their
+    /// destination after the next flush).
+    pub fn redrive(&mut self, dlq: &str, dest: Option<&str>, max: usize) -> Result<usize> {
+        let now = self.now_ms();
+        if let Some(d) = dest {
+            self.queue(d)?;
+        }
+        let q = self.queue_mut(dlq)?;
+        let dlq_id = q.meta.id;
+        let mut taken = Vec::new();
+        for p in q.partitions.iter_mut() {
+            if taken.len() >= max {
+                break;
+            }
+            let t = p.take_for_move(now, max - taken.len())?;
+            taken.extend(t.into_iter().map(|x| (p.number(), x)));
+        }
+        let mut moved = 0;
+        for (sp, d) in taken {
+            let target = match dest {
+                Some(d) => Some(d.to_string()),
+                None => d.record.origin.as_ref().map(|o| o.queue_name.clone()),
+            };
+            let staged = match target {
+                Some(t) if self.queues.contains_key(&t) => {
+                    self.stage_move(now, &t, dlq, dlq_id, sp, &d)
+                }
+                _ => Err(EngineError::RedriveNotAllowed(
+                    "the message has no existing source queue".into(),
+                )),
+            };
+            match staged {
+                Ok((dq, dp, ds)) => {
+                    moved += 1;
+                    self.moves.push(PendingMove {
+                        dest_queue: dq,
+                        dest_partition: dp,
+                        dest_seq: ds,
+                        src_queue: dlq_id,
+                        src_partition: sp,
+                        src_seq: d.seq,
+                    });
+                }
+                Err(_) => {
+                    if let Some(p) = self.partition_mut(dlq_id, sp) {
+                        p.abort_move(d.seq);
+                    }
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// One bounded compaction step on every partition; copies are flushed. Returns
+    /// the number of segments removed.
+    pub fn compact(&mut self, budget: usize) -> Result<usize> {
+        let now = self.now_ms();
+        let mut removed = 0;
+        for q in self.queues.values_mut() {
+            for p in q.partitions.iter_mut() {
+                if let crate::compaction::CompactionStep::Removed { .. } =
+                    p.compact_step(now, budget)?
+                {
+                    removed += 1;
+                }
+            }
+        }
+        self.flush()?;
+        Ok(removed)
+    }
+
+    /// Bytes of segment files on disk, over all queues.
+    pub fn disk_bytes(&self) -> u64 {
+        self.queues
+            .values()
+            .flat_map(|q| q.partitions.iter())
+            .map(|p| p.disk_bytes())
+            .sum()
+    }
+
+    pub fn queue_ref(&self, name: &str) -> Option<&Queue> {
+        self.queues.get(name)
+    }
+
+    pub fn queue_ref_mut(&mut self, name: &str) -> Option<&mut Queue> {
+        self.queues.get_mut(name)
+    }
+
+    pub fn receipt_key(&self) -> &ReceiptKey {
+        &self.key
+    }
+}

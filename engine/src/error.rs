@@ -1,0 +1,42 @@
+//! The engine's error type. Every failure the engine can report is one variant here; the
+//! daemon maps these to wire codes (SQS error codes, binary-protocol codes) in one place.
+
+use crate::attrs::AttrError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the specified queue does not exist: {0}")]
+    QueueDoesNotExist(String),
+    #[error(transparent)]
+    Attr(#[from] AttrError),
+    #[error("queue {0} was deleted recently; wait 60 seconds after deleting a queue before creating a queue with the same name")]
+    QueueDeletedRecently(String),
+    #[error("only one PurgeQueue operation on {0} is allowed every 60 seconds")]
+    PurgeQueueInProgress(String),
+    #[error("the receipt handle is invalid: {0}")]
+    ReceiptHandleIsInvalid(String),
+    #[error("the receipt handle has expired")]
+    ReceiptHandleExpired,
+    #[error("the message referred to is not in flight")]
+    MessageNotInflight,
+    #[error("too many messages in flight (limit {limit})")]
+    OverLimit { limit: usize },
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter { name: &'static str, reason: String },
+    #[error("missing parameter {0}")]
+    MissingParameter(&'static str),
+    #[error("message is {size} bytes, longer than the queue's maximum of {max} bytes")]
+    MessageTooLong { size: usize, max: usize },
+    #[error("invalid message contents: {0}")]
+    InvalidMessageContents(String),
+    #[error("no dead-letter queue move task is possible: {0}")]
+    RedriveNotAllowed(String),
+    #[error("corrupt data in {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("partition is failed after an I/O error and must be reopened: {0}")]
+    Failed(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,479 @@
+//! HMAC-sealed receipt handles.
+//!
+//! This module owns the on-the-wire form of a receipt handle (the opaque
+//! string a consumer gets back with a received message and later passes to
+//! delete / change-visibility) and the per-data-directory secret that seals
+//! it.
+//!
+//! Promises:
+//! * A handle produced by [`ReceiptKey::seal`] for queue `q` opens with the
+//!   same key and the same `q` to exactly the [`Receipt`] that was sealed.
+//! * Any handle not produced by `seal` with this key for this queue is
+//!   rejected (up to the 2^-128 forgery bound of a 128-bit truncated
+//!   HMAC-SHA256 tag): clients cannot forge, alter or replay a handle
+//!   against another queue. The queue id is mixed into the MAC but is not
+//!   carried in the handle.
+//! * [`ReceiptKey::open`] does bounded work on untrusted input: anything
+//!   longer than [`MAX_HANDLE_CHARS`] is refused before decoding, and the
+//!   tag comparison is constant-time.
+//! * [`ReceiptKey::load_or_create`] returns the same key across calls and
+//!   restarts; the key file is only ever visible at its final path fully
+//!   written and fsynced.
+//!
+//! Handle layout (35 bytes, then base64url without padding = 47 chars):
+//!
+//! ```text
+//! version u8 (=1) | partition u16 LE | seq u64 LE | generation u32 LE |
+//! epoch u32 LE | tag [u8; 16]
+//! tag = HMAC-SHA256(key, "spool-receipt-v1" || queue_id u64 LE || body)[..16]
+//! ```
+//!
+//! The handle is authenticated, not encrypted: its fields are readable by
+//! whoever holds it. Nothing in it is secret.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Name of the secret file inside the data directory.
+pub const SECRET_FILE: &str = "receipt.key";
+
+/// Length of the receipt secret in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// Longest input [`ReceiptKey::open`] will even look at. Well above the real
+/// handle length (47) so the check is about bounding work, not about format.
+pub const MAX_HANDLE_CHARS: usize = 128;
+
+/// Current handle format version (first byte of every handle).
+const VERSION: u8 = 1;
+/// Domain separation for the MAC, so this key can never be confused with a
+/// MAC over some other structure even if it were reused.
+const DOMAIN: &[u8] = b"spool-receipt-v1";
+/// version + partition + seq + generation + epoch.
+const BODY_LEN: usize = 1 + 2 + 8 + 4 + 4;
+/// Truncated HMAC-SHA256 tag length (128 bits).
+const TAG_LEN: usize = 16;
+/// Total decoded handle length.
+const HANDLE_LEN: usize = BODY_LEN + TAG_LEN;
+
+/// Identifies one delivery of one message: where it lives and which
+/// delivery attempt / leadership epoch produced it, so stale handles can be
+/// told apart from current ones by the queue layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    pub partition: u16,
+    pub seq: u64,
+    pub generation: u32,
+    pub epoch: u32,
+}
+
+/// Why a handle was refused. Deliberately coarse: callers (and clients)
+/// learn only "not a handle" vs "not a handle we issued".
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReceiptError {
+    /// Too long, not base64url, wrong decoded length or unknown version.
+    #[error("receipt handle is malformed")]
+    Malformed,
+    /// Well-formed but the tag does not verify for this key and queue.
+    #[error("receipt handle failed verification")]
+    BadSignature,
+}
+
+/// The secret used to seal and open receipt handles.
+///
+/// Holds the HMAC state already keyed with the secret, so each seal/open
+/// only clones it instead of re-deriving the padded key blocks.
+#[derive(Clone)]
+pub struct ReceiptKey {
+    keyed: HmacSha256,
+}
+
+impl fmt::Debug for ReceiptKey {
+    // Never print the secret (or anything derived from it) into logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReceiptKey(<redacted>)")
+    }
+}
+
+impl ReceiptKey {
+    /// Load `<dir>/receipt.key`, or create it with fresh random bytes if it
+    /// does not exist.
+    ///
+    /// Creation is crash-safe and race-safe: the secret is written to a
+    /// uniquely named temp file, fsynced, then published with `link(2)`,
+    /// which (unlike `rename`) fails if the final name already exists. So
+    /// if two callers race, exactly one secret wins and the loser loads it;
+    /// and after a crash the final path either does not exist or holds a
+    /// complete, durable key. The directory is fsynced so the new name
+    /// itself survives a crash.
+    ///
+    /// A key file of any length other than 32 bytes is an
+    /// `InvalidData` error (never silently replaced: that would invalidate
+    /// every outstanding handle).
+    pub fn load_or_create(dir: &Path) -> io::Result<ReceiptKey> {
+        let path = dir.join(SECRET_FILE);
+        match read_key_file(&path) {
+            Ok(key) => return Ok(key),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+
+        let mut secret = [0u8; KEY_LEN];
+        File::open("/dev/urandom")?.read_exact(&mut secret)?;
+
+        // Unique per process and per call so concurrent creators never
+        // share (and clobber) a temp file.
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let tmp = dir.join(format!(
+            "{SECRET_FILE}.tmp.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let publish = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&secret)?;
+            f.sync_all()?;
+            drop(f);
+            fs::hard_link(&tmp, &path)
+        })();
+        // The temp name is never needed again, whatever happened.
+        let _ = fs::remove_file(&tmp);
+        match publish {
+            Ok(()) => {
+                File::open(dir)?.sync_all()?;
+                Ok(ReceiptKey::from_bytes(secret))
+            }
+            // Someone else published first; theirs is the key.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_key_file(&path),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Build a key from raw secret bytes (tests, or keys supplied by config).
+    pub fn from_bytes(b: [u8; KEY_LEN]) -> ReceiptKey {
+        let keyed =
+            <HmacSha256 as Mac>::new_from_slice(&b).expect("HMAC accepts keys of any length");
+        ReceiptKey { keyed }
+    }
+
+    /// Seal `r` for queue `queue_id` into an opaque handle string.
+    pub fn seal(&self, queue_id: u64, r: &Receipt) -> String {
+        let mut buf = [0u8; HANDLE_LEN];
+        let body = encode_body(r);
+        buf[..BODY_LEN].copy_from_slice(&body);
+        let tag = self.mac(queue_id, &body).finalize().into_bytes();
+        buf[BODY_LEN..].copy_from_slice(&tag[..TAG_LEN]);
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+
+    /// Verify and decode a handle previously produced by [`Self::seal`] for
+    /// the same `queue_id`.
+    pub fn open(&self, queue_id: u64, handle: &str) -> Result<Receipt, ReceiptError> {
+        // Bound the work on untrusted input before touching the decoder.
+        if handle.len() > MAX_HANDLE_CHARS {
+            return Err(ReceiptError::Malformed);
+        }
+        // 128 base64 chars decode to at most 96 bytes; the decoder checks
+        // the output fits, and the engine rejects padding and non-canonical
+        // trailing bits, so each valid handle has exactly one spelling.
+        let mut buf = [0u8; MAX_HANDLE_CHARS / 4 * 3];
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(handle.as_bytes(), &mut buf)
+            .map_err(|_| ReceiptError::Malformed)?;
+        if n != HANDLE_LEN || buf[0] != VERSION {
+            return Err(ReceiptError::Malformed);
+        }
+        let (body, tag) = buf[..HANDLE_LEN].split_at(BODY_LEN);
+        // Constant-time comparison of the first 16 bytes of the MAC.
+        self.mac(queue_id, body)
+            .verify_truncated_left(tag)
+            .map_err(|_| ReceiptError::BadSignature)?;
+        Ok(decode_body(body))
+    }
+
+    /// MAC state after absorbing everything that is authenticated.
+    fn mac(&self, queue_id: u64, body: &[u8]) -> HmacSha256 {
+        let mut m = self.keyed.clone();
+        m.update(DOMAIN);
+        m.update(&queue_id.to_le_bytes());
+        m.update(body);
+        m
+    }
+}
+
+/// Read an existing key file, insisting on exactly [`KEY_LEN`] bytes.
+fn read_key_file(path: &Path) -> io::Result<ReceiptKey> {
+    let mut f = File::open(path)?;
+    // Read one byte more than needed so an over-long file is detected
+    // without reading an arbitrarily large file into memory.
+    let mut buf = [0u8; KEY_LEN + 1];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if n != KEY_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} must be exactly {KEY_LEN} bytes (found {}{})",
+                path.display(),
+                n,
+                if n > KEY_LEN { "+" } else { "" }
+            ),
+        ));
+    }
+    let mut secret = [0u8; KEY_LEN];
+    secret.copy_from_slice(&buf[..KEY_LEN]);
+    Ok(ReceiptKey::from_bytes(secret))
+}
+
+fn encode_body(r: &Receipt) -> [u8; BODY_LEN] {
+    let mut b = [0u8; BODY_LEN];
+    b[0] = VERSION;
+    b[1..3].copy_from_slice(&r.partition.to_le_bytes());
+    b[3..11].copy_from_slice(&r.seq.to_le_bytes());
+    b[11..15].copy_from_slice(&r.generation.to_le_bytes());
+    b[15..19].copy_from_slice(&r.epoch.to_le_bytes());
+    b
+}
+
+/// Caller guarantees `b.len() == BODY_LEN` (checked in `open`).
+fn decode_body(b: &[u8]) -> Receipt {
+    let le2 = |s: &[u8]| u16::from_le_bytes([s[0], s[1]]);
+    let le4 = |s: &[u8]| u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+    let le8 = |s: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        u64::from_le_bytes(a)
+    };
+    Receipt {
+        partition: le2(&b[1..3]),
+        seq: le8(&b[3..11]),
+        generation: le4(&b[11..15]),
+        epoch: le4(&b[15..19]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(b: u8) -> ReceiptKey {
+        ReceiptKey::from_bytes([b; KEY_LEN])
+    }
+
+    fn sample() -> Receipt {
+        Receipt {
+            partition: 7,
+            seq: 0x0123_4567_89ab_cdef,
+            generation: 42,
+            epoch: 3,
+        }
+    }
+
+    fn arb_receipt() -> impl Strategy<Value = Receipt> {
+        (any::<u16>(), any::<u64>(), any::<u32>(), any::<u32>()).prop_map(
+            |(partition, seq, generation, epoch)| Receipt {
+                partition,
+                seq,
+                generation,
+                epoch,
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(r in arb_receipt(), q in any::<u64>(), k in any::<[u8; 32]>()) {
+            let key = ReceiptKey::from_bytes(k);
+            let h = key.seal(q, &r);
+            prop_assert_eq!(h.len(), 47);
+            prop_assert!(h.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+            prop_assert_eq!(key.open(q, &h), Ok(r));
+        }
+
+        #[test]
+        fn garbage_never_opens(s in ".{0,200}", q in any::<u64>()) {
+            prop_assert!(key(1).open(q, &s).is_err());
+        }
+    }
+
+    #[test]
+    fn every_decoded_bit_flip_is_rejected() {
+        let k = key(9);
+        let h = k.seal(5, &sample());
+        let raw = URL_SAFE_NO_PAD.decode(&h).unwrap();
+        assert_eq!(raw.len(), HANDLE_LEN);
+        for i in 0..raw.len() * 8 {
+            let mut m = raw.clone();
+            m[i / 8] ^= 1 << (i % 8);
+            let err = k.open(5, &URL_SAFE_NO_PAD.encode(&m)).unwrap_err();
+            // Flipping the version byte is caught as malformed; every other
+            // flip must fail the MAC.
+            let want = if i < 8 {
+                ReceiptError::Malformed
+            } else {
+                ReceiptError::BadSignature
+            };
+            assert_eq!(err, want, "bit {i}");
+        }
+    }
+
+    #[test]
+    fn every_encoded_bit_flip_is_rejected() {
+        let k = key(9);
+        let h = k.seal(5, &sample());
+        for i in 0..h.len() * 8 {
+            let mut m = h.clone().into_bytes();
+            m[i / 8] ^= 1 << (i % 8);
+            // Flips may yield non-UTF-8; those can never reach `open`.
+            if let Ok(s) = String::from_utf8(m) {
+                assert!(k.open(5, &s).is_err(), "bit {i}: {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_and_extension_are_rejected() {
+        let k = key(9);
+        let h = k.seal(5, &sample());
+        for n in 0..h.len() {
+            assert!(k.open(5, &h[..n]).is_err(), "truncated to {n}");
+        }
+        for ext in ["A", "AA", "AAA", "AAAA", "-", "=", "==", " ", "\n"] {
+            assert!(k.open(5, &format!("{h}{ext}")).is_err(), "ext {ext:?}");
+        }
+        // Extension at the byte level, re-encoded canonically.
+        let mut raw = URL_SAFE_NO_PAD.decode(&h).unwrap();
+        raw.push(0);
+        assert_eq!(
+            k.open(5, &URL_SAFE_NO_PAD.encode(&raw)),
+            Err(ReceiptError::Malformed)
+        );
+    }
+
+    #[test]
+    fn oversized_input_is_malformed() {
+        let k = key(9);
+        let long = "A".repeat(MAX_HANDLE_CHARS + 1);
+        assert_eq!(k.open(5, &long), Err(ReceiptError::Malformed));
+        let huge = "A".repeat(10 << 20);
+        assert_eq!(k.open(5, &huge), Err(ReceiptError::Malformed));
+    }
+
+    #[test]
+    fn wrong_version_is_malformed() {
+        let k = key(9);
+        let mut raw = URL_SAFE_NO_PAD.decode(k.seal(5, &sample())).unwrap();
+        raw[0] = 2;
+        assert_eq!(
+            k.open(5, &URL_SAFE_NO_PAD.encode(&raw)),
+            Err(ReceiptError::Malformed)
+        );
+    }
+
+    #[test]
+    fn other_queue_is_rejected() {
+        let k = key(9);
+        let h = k.seal(5, &sample());
+        assert_eq!(k.open(6, &h), Err(ReceiptError::BadSignature));
+        assert_eq!(k.open(5 | 1 << 63, &h), Err(ReceiptError::BadSignature));
+        assert_eq!(k.open(5, &h), Ok(sample()));
+    }
+
+    #[test]
+    fn other_key_is_rejected() {
+        let h = key(9).seal(5, &sample());
+        assert_eq!(key(10).open(5, &h), Err(ReceiptError::BadSignature));
+        let mut b = [9u8; KEY_LEN];
+        b[31] ^= 1;
+        assert_eq!(
+            ReceiptKey::from_bytes(b).open(5, &h),
+            Err(ReceiptError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn debug_does_not_leak_key() {
+        assert_eq!(format!("{:?}", key(0xAB)), "ReceiptKey(<redacted>)");
+    }
+
+    #[test]
+    fn load_or_create_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let k1 = ReceiptKey::load_or_create(dir.path()).unwrap();
+        let bytes = fs::read(dir.path().join(SECRET_FILE)).unwrap();
+        assert_eq!(bytes.len(), KEY_LEN);
+        assert_ne!(bytes, [0u8; KEY_LEN]);
+        // No temp files are left behind.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [SECRET_FILE]);
+
+        let k2 = ReceiptKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join(SECRET_FILE)).unwrap(), bytes);
+        let h = k1.seal(1, &sample());
+        assert_eq!(k2.open(1, &h), Ok(sample()));
+        let mut arr = [0u8; KEY_LEN];
+        arr.copy_from_slice(&bytes);
+        assert_eq!(ReceiptKey::from_bytes(arr).open(1, &h), Ok(sample()));
+
+        // A different directory gets a different secret.
+        let other = tempfile::tempdir().unwrap();
+        let k3 = ReceiptKey::load_or_create(other.path()).unwrap();
+        assert_eq!(k3.open(1, &h), Err(ReceiptError::BadSignature));
+    }
+
+    #[test]
+    fn load_or_create_races_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let handles: Vec<String> = std::thread::scope(|s| {
+            let ts: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        ReceiptKey::load_or_create(dir.path())
+                            .unwrap()
+                            .seal(1, &sample())
+                    })
+                })
+                .collect();
+            ts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(handles.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn wrong_length_key_file_is_an_error() {
+        for len in [0usize, 31, 33, 64] {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(SECRET_FILE), vec![1u8; len]).unwrap();
+            let err = ReceiptKey::load_or_create(dir.path()).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "len {len}");
+            // And the bad file was not replaced.
+            assert_eq!(fs::read(dir.path().join(SECRET_FILE)).unwrap().len(), len);
+        }
+    }
+}
