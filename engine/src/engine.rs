@@ -176,7 +176,7 @@ impl Engine {
                     &e.partition_dir(meta.id, p),
                     p,
                     e.partition_cfg(meta.partitions),
-                    Default::default(),
+                    crate::queue::params_for(&meta.attrs, false),
                     now,
                 )?;
                 report.partitions.push((meta.name.clone(), p, rep));
@@ -325,6 +325,7 @@ impl Engine {
             self.deleted.remove(name);
         }
         let attrs = QueueAttributes::for_create(name, attributes)?;
+        let params = crate::queue::params_for(&attrs, false);
         let id = self.next_queue_id;
         self.next_queue_id += 1;
         let n = self.cfg.partitions_per_queue.max(1);
@@ -344,7 +345,7 @@ impl Engine {
                 &self.partition_dir(id, p),
                 p,
                 self.partition_cfg(n),
-                Default::default(),
+                params,
                 now,
             )?;
             parts.push(part);

@@ -123,6 +123,20 @@ fn is_sqs_number(s: &str) -> bool {
     mant_ok && exp_ok && digits <= 38 + 1
 }
 
+/// What a partition needs from its queue's attributes.
+pub fn params_for(a: &QueueAttributes, dlq_exists: bool) -> QueueParams {
+    QueueParams {
+        fifo: a.fifo,
+        dedup_per_group: a.effective_dedup_scope() == DeduplicationScope::MessageGroup,
+        retention_ms: a.message_retention_s as u64 * 1000,
+        max_receive_count: a
+            .redrive_policy
+            .as_ref()
+            .filter(|_| dlq_exists)
+            .map(|r| r.max_receive_count),
+    }
+}
+
 impl Queue {
     pub fn name(&self) -> &str {
         &self.meta.name
@@ -145,17 +159,7 @@ impl Queue {
     }
 
     pub fn params(&self, dlq_exists: bool) -> QueueParams {
-        let a = &self.meta.attrs;
-        QueueParams {
-            fifo: a.fifo,
-            dedup_per_group: a.effective_dedup_scope() == DeduplicationScope::MessageGroup,
-            retention_ms: a.message_retention_s as u64 * 1000,
-            max_receive_count: a
-                .redrive_policy
-                .as_ref()
-                .filter(|_| dlq_exists)
-                .map(|r| r.max_receive_count),
-        }
+        params_for(&self.meta.attrs, dlq_exists)
     }
 
     /// Which partition a FIFO group lives in (stable across restarts: FNV-1a).

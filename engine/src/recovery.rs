@@ -183,20 +183,29 @@ impl Partition {
                         torn = true;
                         break;
                     };
-                    let mut slot = Slot::new(pos as u32, h.len, SlotState::Ready);
-                    slot.receive_count = rec.receive_count.min(u16::MAX as u32) as u16;
-                    slot.first_receive_ms = rec.first_receive_ms;
-                    if rec.visible_at_ms > now_ms {
-                        slot.state = SlotState::Delayed;
-                        slot.visible_at_ms = rec.visible_at_ms;
-                    }
-                    seg.index.set_slot(count, &slot);
                     seg.max_sent_ms = seg.max_sent_ms.max(rec.sent_at_ms);
                     if let Some(o) = rec.origin {
                         report.origins.push((base + count as u64, o));
                     }
                     report.rescanned += 1;
-                    report.rebuilt_slots += 1;
+                    // The index slot is kept when it agrees with the record: its state
+                    // (a synced delete, say) is newer than anything the log can say.
+                    let existing = seg.slot(count);
+                    let agrees = existing.offset as u64 == pos
+                        && existing.len == h.len
+                        && SlotState::from_u8(seg.index.raw_state(count))
+                            .is_some_and(|s| s != SlotState::Empty);
+                    if !agrees {
+                        let mut slot = Slot::new(pos as u32, h.len, SlotState::Ready);
+                        slot.receive_count = rec.receive_count.min(u16::MAX as u32) as u16;
+                        slot.first_receive_ms = rec.first_receive_ms;
+                        if rec.visible_at_ms > now_ms {
+                            slot.state = SlotState::Delayed;
+                            slot.visible_at_ms = rec.visible_at_ms;
+                        }
+                        seg.index.set_slot(count, &slot);
+                        report.rebuilt_slots += 1;
+                    }
                     count += 1;
                     pos += h.len as u64;
                 }
@@ -244,6 +253,15 @@ impl Partition {
                         report.requeued_in_flight += 1;
                     }
                     s.state = SlotState::Ready;
+                    // A slot staged but never committed in memory still carries its
+                    // record's delay.
+                    let delay = record::peek_header(seg.record_bytes(&s))
+                        .map(|h| h.visible_at_ms)
+                        .unwrap_or(0);
+                    if delay > now_ms {
+                        s.state = SlotState::Delayed;
+                        s.visible_at_ms = delay;
+                    }
                     seg.index.set_slot(i, &s);
                 }
                 SlotState::Delayed if s.visible_at_ms <= now_ms => {
