@@ -843,22 +843,20 @@ impl Engine {
         Ok(moved)
     }
 
-    /// One bounded compaction step on every partition; copies are flushed. Returns
-    /// the number of segments removed.
+    /// One bounded compaction step on every partition; copies are flushed. Returns the
+    /// number of partitions where the step did something (0 = nothing left to do now).
     pub fn compact(&mut self, budget: usize) -> Result<usize> {
         let now = self.now_ms();
-        let mut removed = 0;
+        let mut worked = 0;
         for q in self.queues.values_mut() {
             for p in q.partitions.iter_mut() {
-                if let crate::compaction::CompactionStep::Removed { .. } =
-                    p.compact_step(now, budget)?
-                {
-                    removed += 1;
+                if p.compact_step(now, budget)? != crate::compaction::CompactionStep::Idle {
+                    worked += 1;
                 }
             }
         }
         self.flush()?;
-        Ok(removed)
+        Ok(worked)
     }
 
     /// Bytes of segment files on disk, over all queues.
