@@ -19,6 +19,7 @@ pub mod dedup;
 pub mod engine;
 pub mod error;
 pub mod flusher;
+pub mod fuzzing;
 pub mod index;
 pub mod partition;
 pub mod queue;

@@ -1,0 +1,7 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let dir = tempfile::tempdir().expect("temp dir");
+    spool_engine::fuzzing::recovery(data, dir.path());
+});
