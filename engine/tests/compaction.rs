@@ -76,7 +76,7 @@ fn compaction_reclaims_a_mostly_deleted_million() {
         for m in &got {
             let i: usize = std::str::from_utf8(&m.body[..8]).unwrap().parse().unwrap();
             assert_eq!(m.body, body(i));
-            if i % KEEP_EVERY != 0 {
+            if !i.is_multiple_of(KEEP_EVERY) {
                 assert_eq!(
                     e.delete_message("q", &m.receipt_handle).unwrap(),
                     DeleteOutcome::Deleted
