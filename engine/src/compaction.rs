@@ -2,7 +2,8 @@
 //!
 //! Each step looks at the sealed segments (never the head, never one with records still
 //! in the write path) and does one of:
-//! - **remove** a segment with no live message (both files unlinked);
+//! - **remove** a segment with no live message (both files unlinked; in a FIFO partition
+//!   only once its newest record is older than the deduplication window);
 //! - **expire** a segment whose newest record is past the retention period: every message
 //!   in it is expired at once and the segment removed;
 //! - **copy forward** the ready messages of a segment whose live bytes fell below
@@ -16,6 +17,7 @@
 //!
 //! A step does at most `budget` units of work (slots examined or records copied).
 
+use crate::dedup::DEDUP_WINDOW_MS;
 use crate::error::Result;
 use crate::index::SlotState;
 use crate::partition::Partition;
@@ -54,6 +56,11 @@ impl Partition {
             }
             let below_floor = s.end_seq() <= self.purge_floor;
             if s.live == 0 || below_floor {
+                // FIFO: the deduplication window is rebuilt on open from the records of
+                // the last five minutes, so their files stay until the window has passed.
+                if fifo && s.max_sent_ms.saturating_add(DEDUP_WINDOW_MS) > now_ms {
+                    continue;
+                }
                 pick = Some((i, 0));
                 break;
             }

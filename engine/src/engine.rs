@@ -519,8 +519,24 @@ impl Engine {
         let mut out = Vec::with_capacity(batch.len());
         for r in batch {
             let res = q.prepare(now, r).and_then(|(part, m)| {
+                if let Some(key) = &m.dedup_key {
+                    // Queue-scoped deduplication spans partitions: the first message with
+                    // this id may belong to another group, hence another partition.
+                    for (i, other) in q.partitions.iter_mut().enumerate() {
+                        if i == part {
+                            continue;
+                        }
+                        if let Some(hit) = other.dedup_mut().get(key, now) {
+                            return Ok(SendOutcome {
+                                message_id: hit.message_id,
+                                sequence_number: fifo.then(|| sequence_number(hit.seq, i as u16)),
+                                duplicate: true,
+                            });
+                        }
+                    }
+                }
                 let p = &mut q.partitions[part];
-                let s: Staged = p.stage(now, &m)?;
+                let s: Staged = p.stage_owned(now, m)?;
                 Ok(SendOutcome {
                     message_id: s.message_id,
                     sequence_number: fifo.then(|| sequence_number(s.seq, part as u16)),

@@ -433,6 +433,12 @@ impl Partition {
     /// Encodes a message into the write buffer. It is neither durable nor visible until
     /// the flush that carries it completes.
     pub fn stage(&mut self, now_ms: u64, m: &NewMessage) -> Result<Staged> {
+        self.stage_owned(now_ms, m.clone())
+    }
+
+    /// [`Partition::stage`] taking the message by value: its body and attributes move
+    /// into the record instead of being copied (a copy less per send).
+    pub fn stage_owned(&mut self, now_ms: u64, m: NewMessage) -> Result<Staged> {
         self.check_ok()?;
         if let Some(key) = &m.dedup_key {
             if let Some(hit) = self.dedup.get(key, now_ms) {
@@ -456,12 +462,12 @@ impl Partition {
             message_id,
             receive_count: 0,
             first_receive_ms: 0,
-            group_id: m.group_id.clone(),
-            dedup_id: m.dedup_id.clone(),
-            origin: m.origin.clone(),
-            attributes: m.attributes.clone(),
-            system_attributes: m.system_attributes.clone(),
-            body: m.body.clone(),
+            group_id: m.group_id,
+            dedup_id: m.dedup_id,
+            origin: m.origin,
+            attributes: m.attributes,
+            system_attributes: m.system_attributes,
+            body: m.body,
         };
         self.stage_record(&rec, None)?;
         if let Some(key) = &m.dedup_key {
@@ -867,8 +873,9 @@ impl Partition {
             self.cursor += 1;
             let seg = &self.segs[pos];
             if seg.live == 0 {
-                // Nothing live here: skip the rest of the segment at once.
-                self.cursor = self.cursor.max(seg.end_seq());
+                // Nothing live here: skip the rest of the segment at once, but not past
+                // what is committed (staged records do not count as live yet).
+                self.cursor = self.cursor.max(seg.end_seq().min(self.committed_seq));
                 continue;
             }
             if seg.slot((seq - seg.base_seq) as u32).state == SlotState::Ready {

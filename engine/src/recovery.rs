@@ -107,8 +107,12 @@ impl Partition {
         let end = p.segs.back().map(|s| s.end_seq()).unwrap_or(0);
         p.next_seq = end.max(purge_floor);
         p.committed_seq = p.next_seq;
+        let next_seq = p.next_seq;
         if let Some(last) = p.segs.back_mut() {
-            last.sealed = last.base_seq + (last.index.capacity() as u64) <= last.end_seq();
+            // Also sealed when the purge floor is past its end (it was purged together
+            // with records that never reached it): the next record's seq must be its slot.
+            last.sealed = last.base_seq + (last.index.capacity() as u64) <= last.end_seq()
+                || last.end_seq() < next_seq;
         }
         let first_live = p.first_live_seq();
         p.cursor = first_live.unwrap_or(p.committed_seq).max(purge_floor);

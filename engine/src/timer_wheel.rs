@@ -53,9 +53,9 @@
 //! heap is compacted when more than half of it is stale.
 //!
 //! `next_deadline` takes `&self` and must be exact. Each slot keeps the
-//! minimum deadline of its timers; inserting keeps it exact, cancelling the
-//! minimum marks it inexact (it is then only a lower bound) and the next
-//! `next_deadline` scans that one slot. `poll_expired` re-computes the minimum
+//! minimum deadline of its timers and how many share it; inserting keeps it
+//! exact, cancelling the last timer at the minimum marks it inexact (it is
+//! then only a lower bound) and the next `next_deadline` scans that one slot. `poll_expired` re-computes the minimum
 //! of the earliest slot so that the common path stays O(1).
 //!
 //! # Memory
@@ -136,6 +136,9 @@ pub struct TimerWheel {
     /// `min_exact`; `u64::MAX` when the list is empty.
     list_min: Box<[u64]>,
     min_exact: Box<[bool]>,
+    /// Per list, while `min_exact`: how many of its timers have the minimum deadline,
+    /// so cancelling one of several keeps the minimum exact (no rescan per cancel).
+    min_count: Box<[u32]>,
     /// Bit `s` of `occupied[l]` is set iff slot `s` of level `l` is non-empty.
     occupied: [u64; LEVELS],
     /// Due timers (deadline `<= elapsed`), min-first; may hold stale elements.
@@ -179,6 +182,7 @@ impl TimerWheel {
             heads: vec![NIL; LISTS].into_boxed_slice(),
             list_min: vec![u64::MAX; LISTS].into_boxed_slice(),
             min_exact: vec![true; LISTS].into_boxed_slice(),
+            min_count: vec![0; LISTS].into_boxed_slice(),
             occupied: [0; LEVELS],
             due: BinaryHeap::new(),
             due_stale: 0,
@@ -407,7 +411,14 @@ impl TimerWheel {
         if id < OVERFLOW {
             self.occupied[id / SLOTS] |= 1u64 << (id % SLOTS);
         }
-        self.list_min[id] = self.list_min[id].min(deadline);
+        if deadline < self.list_min[id] {
+            // Below a lower bound of all the others: the exact minimum, held once.
+            self.list_min[id] = deadline;
+            self.min_exact[id] = true;
+            self.min_count[id] = 1;
+        } else if deadline == self.list_min[id] && self.min_exact[id] {
+            self.min_count[id] += 1;
+        }
     }
 
     /// Take `idx` out of wherever it is and mark it `Free` (detached). A due
@@ -433,10 +444,14 @@ impl TimerWheel {
                 }
                 if self.heads[id] == NIL {
                     self.clear_list_meta(id);
-                } else if id >= SLOTS && deadline == self.list_min[id] {
-                    // Possibly the only timer at the minimum: now a lower bound.
-                    // (Level-0 slots hold a single deadline, so their min holds.)
-                    self.min_exact[id] = false;
+                } else if deadline == self.list_min[id] && self.min_exact[id] {
+                    // The last timer at the minimum: it is now only a lower bound.
+                    // (Level-0 slots hold a single deadline: their count is the
+                    // list length, so this happens only when the list empties.)
+                    self.min_count[id] -= 1;
+                    if self.min_count[id] == 0 {
+                        self.min_exact[id] = false;
+                    }
                 }
             }
         }
@@ -453,6 +468,7 @@ impl TimerWheel {
         }
         self.list_min[id] = u64::MAX;
         self.min_exact[id] = true;
+        self.min_count[id] = 0;
     }
 
     fn is_live_due(&self, r: &DueRef) -> bool {
@@ -543,28 +559,33 @@ impl TimerWheel {
 
     // ----- list minima -----
 
-    fn scan_min(&self, id: usize) -> u64 {
-        let mut min = u64::MAX;
+    /// The minimum deadline of list `id` and how many timers have it.
+    fn scan_min(&self, id: usize) -> (u64, u32) {
+        let (mut min, mut count) = (u64::MAX, 0);
         let mut cur = self.heads[id];
         while cur != NIL {
             let e = &self.slab[cur as usize];
-            min = min.min(e.deadline);
+            if e.deadline < min {
+                (min, count) = (e.deadline, 1);
+            } else if e.deadline == min {
+                count += 1;
+            }
             cur = e.next;
         }
-        min
+        (min, count)
     }
 
     fn exact_min(&self, id: usize) -> u64 {
         if self.min_exact[id] {
             self.list_min[id]
         } else {
-            self.scan_min(id)
+            self.scan_min(id).0
         }
     }
 
     fn refresh_min(&mut self, id: usize) {
         if !self.min_exact[id] {
-            self.list_min[id] = self.scan_min(id);
+            (self.list_min[id], self.min_count[id]) = self.scan_min(id);
             self.min_exact[id] = true;
         }
     }
@@ -588,6 +609,10 @@ impl TimerWheel {
         self.due_stale = 0;
         self.free_head = NIL;
         self.heads.fill(NIL);
+        // Relinking below recomputes every list's minimum and its count exactly.
+        self.list_min.fill(u64::MAX);
+        self.min_exact.fill(true);
+        self.min_count.fill(0);
         for e in old {
             let loc = e.loc;
             if loc == Loc::Free {
@@ -638,6 +663,7 @@ impl TimerWheel {
             assert!(self.list_min[id] <= min);
             if self.min_exact[id] {
                 assert_eq!(self.list_min[id], min);
+                assert_eq!((min, self.min_count[id]), self.scan_min(id));
             }
             if id < OVERFLOW {
                 let bit = (self.occupied[id / SLOTS] >> (id % SLOTS)) & 1 == 1;
