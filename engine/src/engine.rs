@@ -28,7 +28,7 @@ use crate::error::{EngineError, Result};
 use crate::flusher::{open_flusher, Flusher, FlusherKind};
 use crate::partition::{
     Counters, DeadLetter, DeleteOutcome, Delivered, NewMessage, Partition, PartitionConfig,
-    RecoveryReport, Staged,
+    PreparedFlush, RecoveryReport, Staged,
 };
 use crate::queue::{Queue, QueueMeta, SendRequest};
 use crate::receipt::ReceiptKey;
@@ -104,6 +104,34 @@ pub struct OpenReport {
 struct Catalog {
     next_queue_id: u64,
     queues: Vec<QueueMeta>,
+}
+
+/// A group commit in progress: the prepared flushes of every partition with work. It owns
+/// its buffers, so it can be written on another thread (it is `Send`).
+pub struct EngineFlush {
+    parts: Vec<(u64, u16, PreparedFlush)>,
+}
+
+impl EngineFlush {
+    /// Performs the I/O with `flusher`: one result per partition, in order.
+    pub fn run(&self, flusher: &mut dyn Flusher) -> Vec<std::io::Result<()>> {
+        self.parts
+            .iter()
+            .map(|(_, _, p)| {
+                let mut ops = Vec::with_capacity(2);
+                let job = p.job(&mut ops);
+                flusher.flush(&job)
+            })
+            .collect()
+    }
+
+    pub fn messages(&self) -> usize {
+        self.parts.iter().map(|p| p.2.messages()).sum()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.parts.iter().map(|p| p.2.bytes()).sum()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -536,7 +564,7 @@ impl Engine {
                     }
                 }
                 let p = &mut q.partitions[part];
-                let s: Staged = p.stage_owned(now, m)?;
+                let s: Staged = p.stage(now, &m)?;
                 Ok(SendOutcome {
                     message_id: s.message_id,
                     sequence_number: fifo.then(|| sequence_number(s.seq, part as u16)),
@@ -552,12 +580,59 @@ impl Engine {
     /// dead-letter and redrive moves whose copies are now durable. Returns the number of
     /// messages committed.
     pub fn flush(&mut self) -> Result<usize> {
-        let now = self.now_ms();
         let mut n = 0;
+        // Twice when moves finished: the released source slots are synced at once, so a
+        // moved message is never seen twice after a crash.
+        for _ in 0..2 {
+            let Some(f) = self.begin_flush() else {
+                break;
+            };
+            let io = f.run(self.flusher.as_mut());
+            let had_moves = !self.moves.is_empty();
+            n += self.finish_flush(f, io)?;
+            if !had_moves {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Takes out everything staged (and every index change awaiting sync) in every
+    /// partition, for the caller to write on another thread or its own io_uring ring
+    /// while it keeps staging: pipelined group commit. Hand the result to
+    /// [`Engine::finish_flush`]. Returns None if nothing waits or a flush is still out.
+    pub fn begin_flush(&mut self) -> Option<EngineFlush> {
+        let mut parts = Vec::new();
         for q in self.queues.values_mut() {
             for p in q.partitions.iter_mut() {
-                n += p.flush(now, self.flusher.as_mut())?;
+                if let Some(f) = p.prepare_flush() {
+                    parts.push((q.meta.id, p.number(), f));
+                }
             }
+        }
+        (!parts.is_empty()).then_some(EngineFlush { parts })
+    }
+
+    /// Commits a flush taken with [`Engine::begin_flush`], given the result of
+    /// [`EngineFlush::run`], and finishes moves whose copies it made durable. Returns the
+    /// number of messages committed (acknowledge their senders now).
+    pub fn finish_flush(&mut self, f: EngineFlush, io: Vec<std::io::Result<()>>) -> Result<usize> {
+        let now = self.now_ms();
+        let mut n = 0;
+        let mut first_err = None;
+        for ((qid, pn, pf), res) in f.parts.into_iter().zip(io) {
+            let Some(p) = self.partition_mut(qid, pn) else {
+                continue;
+            };
+            match p.complete_flush(now, pf, res) {
+                Ok(k) => n += k,
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
         }
         if !self.moves.is_empty() {
             let moves = std::mem::take(&mut self.moves);
@@ -575,13 +650,6 @@ impl Engine {
                 }
             }
             self.moves = keep;
-            // Make the source deletions durable now, so the moved copies are never seen
-            // twice after a crash.
-            for q in self.queues.values_mut() {
-                for p in q.partitions.iter_mut() {
-                    n += p.flush(now, self.flusher.as_mut())?;
-                }
-            }
         }
         Ok(n)
     }
@@ -754,12 +822,12 @@ impl Engine {
             }
         };
         let m = NewMessage {
-            body: d.record.body.clone(),
-            attributes: d.record.attributes.clone(),
-            system_attributes: d.record.system_attributes.clone(),
+            body: &d.record.body,
+            attributes: &d.record.attributes,
+            system_attributes: &d.record.system_attributes,
             visible_at_ms: 0,
-            group_id: d.record.group_id.clone(),
-            dedup_id: d.record.dedup_id.clone(),
+            group_id: d.record.group_id.as_deref(),
+            dedup_id: d.record.dedup_id.as_deref().map(std::borrow::Cow::Borrowed),
             dedup_key: None,
             origin: Some(Origin {
                 queue_id: src_id,

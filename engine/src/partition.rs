@@ -15,6 +15,7 @@
 //!
 //! The partition never reads the clock: every call takes `now_ms`.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use crate::error::{EngineError, Result};
 use crate::flusher::{FlushJob, Flusher, WriteOp};
 use crate::index::{Slot, SlotState};
 use crate::receipt::Receipt;
-use crate::record::{self, Compression, MessageAttribute, MessageId, Origin, Record};
+use crate::record::{self, Compression, MessageAttribute, MessageId, Origin, Record, RecordRef};
 use crate::segment::Segment;
 use crate::timer_wheel::TimerWheel;
 
@@ -93,16 +94,16 @@ impl Default for QueueParams {
     }
 }
 
-/// A message to append.
+/// A message to append, borrowing its body and attributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewMessage {
-    pub body: Vec<u8>,
-    pub attributes: Vec<MessageAttribute>,
-    pub system_attributes: Vec<MessageAttribute>,
+pub struct NewMessage<'a> {
+    pub body: &'a [u8],
+    pub attributes: &'a [MessageAttribute],
+    pub system_attributes: &'a [MessageAttribute],
     /// Absolute time before which it is not visible (0 = at once).
     pub visible_at_ms: u64,
-    pub group_id: Option<String>,
-    pub dedup_id: Option<String>,
+    pub group_id: Option<&'a str>,
+    pub dedup_id: Option<Cow<'a, str>>,
     /// Key for the deduplication window (FIFO); None = no deduplication.
     pub dedup_key: Option<Vec<u8>>,
     /// For moves (dead-letter, redrive): where the message came from, and the fields it
@@ -432,13 +433,7 @@ impl Partition {
 
     /// Encodes a message into the write buffer. It is neither durable nor visible until
     /// the flush that carries it completes.
-    pub fn stage(&mut self, now_ms: u64, m: &NewMessage) -> Result<Staged> {
-        self.stage_owned(now_ms, m.clone())
-    }
-
-    /// [`Partition::stage`] taking the message by value: its body and attributes move
-    /// into the record instead of being copied (a copy less per send).
-    pub fn stage_owned(&mut self, now_ms: u64, m: NewMessage) -> Result<Staged> {
+    pub fn stage(&mut self, now_ms: u64, m: &NewMessage<'_>) -> Result<Staged> {
         self.check_ok()?;
         if let Some(key) = &m.dedup_key {
             if let Some(hit) = self.dedup.get(key, now_ms) {
@@ -455,7 +450,7 @@ impl Partition {
             let lo = (seq ^ ((self.number as u64) << 48)) as u128;
             MessageId::from_u128((hi << 64) | lo)
         });
-        let rec = Record {
+        let rec = RecordRef {
             seq,
             sent_at_ms: m.sent_at_ms.unwrap_or(now_ms),
             visible_at_ms: m.visible_at_ms,
@@ -463,13 +458,13 @@ impl Partition {
             receive_count: 0,
             first_receive_ms: 0,
             group_id: m.group_id,
-            dedup_id: m.dedup_id,
-            origin: m.origin,
+            dedup_id: m.dedup_id.as_deref(),
+            origin: m.origin.as_ref(),
             attributes: m.attributes,
             system_attributes: m.system_attributes,
             body: m.body,
         };
-        self.stage_record(&rec, None)?;
+        self.stage_ref(&rec, None)?;
         if let Some(key) = &m.dedup_key {
             self.dedup.insert(key, now_ms, DedupHit { message_id, seq });
         }
@@ -483,9 +478,13 @@ impl Partition {
     /// Appends an encoded record (whose `seq` must be `next_seq`) to the write buffer,
     /// rolling to a new segment when the head is full.
     pub(crate) fn stage_record(&mut self, rec: &Record, replaces: Option<u64>) -> Result<u64> {
+        self.stage_ref(&rec.as_ref(), replaces)
+    }
+
+    fn stage_ref(&mut self, rec: &RecordRef<'_>, replaces: Option<u64>) -> Result<u64> {
         debug_assert_eq!(rec.seq, self.next_seq);
         let start = self.buf.len();
-        let len = record::encode(&mut self.buf, rec, self.cfg.compression);
+        let len = record::encode_ref(&mut self.buf, rec, self.cfg.compression);
         let head_fits = self.segs.back().is_some_and(|s| s.fits(len));
         if !head_fits {
             if let Err(e) = self.roll(len) {

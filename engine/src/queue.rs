@@ -5,6 +5,7 @@
 //! It also validates messages the way SQS does before anything is staged: size, number
 //! and names of attributes, FIFO group and deduplication ids, per-message delay.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -174,7 +175,11 @@ impl Queue {
 
     /// Validates a send and turns it into what a partition stages, with the partition
     /// it goes to.
-    pub fn prepare(&mut self, now_ms: u64, r: &SendRequest) -> Result<(usize, NewMessage)> {
+    pub fn prepare<'a>(
+        &mut self,
+        now_ms: u64,
+        r: &'a SendRequest,
+    ) -> Result<(usize, NewMessage<'a>)> {
         let a = &self.meta.attrs;
         if r.body.is_empty() {
             return Err(EngineError::MissingParameter("MessageBody"));
@@ -241,11 +246,11 @@ impl Queue {
             let d = match (&r.dedup_id, a.content_based_dedup) {
                 (Some(d), _) => {
                     check_id("MessageDeduplicationId", d)?;
-                    d.clone()
+                    Cow::Borrowed(d.as_str())
                 }
                 (None, true) => {
                     let digest = sha2::Sha256::digest(&r.body);
-                    digest.iter().map(|b| format!("{b:02x}")).collect()
+                    Cow::Owned(digest.iter().map(|b| format!("{b:02x}")).collect())
                 }
                 (None, false) => {
                     return Err(EngineError::InvalidParameter {
@@ -274,15 +279,15 @@ impl Queue {
         Ok((
             part,
             NewMessage {
-                body: r.body.clone(),
-                attributes: r.attributes.clone(),
-                system_attributes: r.system_attributes.clone(),
+                body: &r.body,
+                attributes: &r.attributes,
+                system_attributes: &r.system_attributes,
                 visible_at_ms: if delay_s > 0 {
                     now_ms + delay_s * 1000
                 } else {
                     0
                 },
-                group_id: r.group_id.clone(),
+                group_id: r.group_id.as_deref(),
                 dedup_id,
                 dedup_key: key,
                 origin: None,

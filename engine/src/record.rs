@@ -158,6 +158,43 @@ fn encode_attrs(out: &mut Vec<u8>, attrs: &[MessageAttribute], system: &[Message
     }
 }
 
+/// A record to encode, borrowing its variable parts (from a request frame, say), so
+/// staging copies each body once: into the write buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    pub seq: u64,
+    pub sent_at_ms: u64,
+    pub visible_at_ms: u64,
+    pub message_id: MessageId,
+    pub receive_count: u32,
+    pub first_receive_ms: u64,
+    pub group_id: Option<&'a str>,
+    pub dedup_id: Option<&'a str>,
+    pub origin: Option<&'a Origin>,
+    pub attributes: &'a [MessageAttribute],
+    pub system_attributes: &'a [MessageAttribute],
+    pub body: &'a [u8],
+}
+
+impl Record {
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            seq: self.seq,
+            sent_at_ms: self.sent_at_ms,
+            visible_at_ms: self.visible_at_ms,
+            message_id: self.message_id,
+            receive_count: self.receive_count,
+            first_receive_ms: self.first_receive_ms,
+            group_id: self.group_id.as_deref(),
+            dedup_id: self.dedup_id.as_deref(),
+            origin: self.origin.as_ref(),
+            attributes: &self.attributes,
+            system_attributes: &self.system_attributes,
+            body: &self.body,
+        }
+    }
+}
+
 /// Compression settings for bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compression {
@@ -170,13 +207,18 @@ pub struct Compression {
 /// Appends the encoding of `r` to `out` and returns its length. Compresses the body when
 /// `compression` is set, the body is large enough, and compression saves at least 1/8.
 pub fn encode(out: &mut Vec<u8>, r: &Record, compression: Option<Compression>) -> usize {
+    encode_ref(out, &r.as_ref(), compression)
+}
+
+/// [`encode`] from borrowed parts.
+pub fn encode_ref(out: &mut Vec<u8>, r: &RecordRef<'_>, compression: Option<Compression>) -> usize {
     let start = out.len();
-    let group = r.group_id.as_deref().unwrap_or("").as_bytes();
-    let dedup = r.dedup_id.as_deref().unwrap_or("").as_bytes();
+    let group = r.group_id.unwrap_or("").as_bytes();
+    let dedup = r.dedup_id.unwrap_or("").as_bytes();
     let mut flags = 0u8;
     let compressed = compression
         .filter(|c| r.body.len() >= c.min_body)
-        .and_then(|c| zstd::bulk::compress(&r.body, c.level).ok())
+        .and_then(|c| zstd::bulk::compress(r.body, c.level).ok())
         .filter(|z| z.len() < r.body.len() - r.body.len() / 8);
     if compressed.is_some() {
         flags |= FLAG_ZSTD;
@@ -184,7 +226,7 @@ pub fn encode(out: &mut Vec<u8>, r: &Record, compression: Option<Compression>) -
     if r.origin.is_some() {
         flags |= FLAG_ORIGIN;
     }
-    let body: &[u8] = compressed.as_deref().unwrap_or(&r.body);
+    let body: &[u8] = compressed.as_deref().unwrap_or(r.body);
     out.extend_from_slice(&[0u8; 8]); // len + crc, patched below
     out.push(RECORD_VERSION);
     out.push(flags);
@@ -204,7 +246,7 @@ pub fn encode(out: &mut Vec<u8>, r: &Record, compression: Option<Compression>) -
     debug_assert_eq!(out.len() - start, HEADER_LEN);
     out.extend_from_slice(group);
     out.extend_from_slice(dedup);
-    if let Some(o) = &r.origin {
+    if let Some(o) = r.origin {
         out.extend_from_slice(&o.queue_id.to_le_bytes());
         out.extend_from_slice(&o.partition.to_le_bytes());
         out.extend_from_slice(&o.seq.to_le_bytes());
@@ -212,7 +254,7 @@ pub fn encode(out: &mut Vec<u8>, r: &Record, compression: Option<Compression>) -
         out.extend_from_slice(o.queue_name.as_bytes());
     }
     let attrs_start = out.len();
-    encode_attrs(out, &r.attributes, &r.system_attributes);
+    encode_attrs(out, r.attributes, r.system_attributes);
     let attrs_len = (out.len() - attrs_start) as u32;
     out[attrs_len_at..attrs_len_at + 4].copy_from_slice(&attrs_len.to_le_bytes());
     out.extend_from_slice(body);
