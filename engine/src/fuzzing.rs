@@ -25,7 +25,7 @@ pub fn record_decode(data: &[u8]) {
 pub fn recovery(data: &[u8], dir: &Path) {
     let (log, idx) = match data.first() {
         Some(&k) if k & 1 == 1 && data.len() > 2 => {
-            let split = 1 + (data[1] as usize * 16).min(data.len() - 2);
+            let split = 2 + (data[1] as usize * 16).min(data.len() - 2);
             (&data[split..], Some(&data[2..split]))
         }
         _ => (data.get(1..).unwrap_or(&[]), None),
