@@ -12,6 +12,7 @@
 //! No networking, no threads of its own, no clock reads: time comes from a [`Clock`] the
 //! caller passes in, so tests drive it.
 
+pub mod aligned;
 pub mod attrs;
 pub mod clock;
 pub mod compaction;

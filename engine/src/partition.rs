@@ -20,6 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
+use crate::aligned::{AlignedBuf, Sink, ALIGN};
 use crate::dedup::{DedupHit, DedupWindow};
 use crate::error::{EngineError, Result};
 use crate::flusher::{FlushJob, Flusher, WriteOp};
@@ -53,6 +54,9 @@ pub struct PartitionConfig {
     pub scan_budget: usize,
     /// A sealed segment whose live bytes fall below this fraction is copied forward.
     pub compact_live_ratio: f64,
+    /// Append to the log with O_DIRECT (page-aligned writes that skip the copy into the
+    /// page cache) where the filesystem supports it.
+    pub direct_io: bool,
 }
 
 impl Default for PartitionConfig {
@@ -67,6 +71,7 @@ impl Default for PartitionConfig {
             sync: true,
             scan_budget: 1 << 16,
             compact_live_ratio: 0.5,
+            direct_io: true,
         }
     }
 }
@@ -166,19 +171,23 @@ struct StagedEntry {
     replaces: Option<u64>,
 }
 
+/// A run of the write buffer that goes to one segment. A direct span starts on a page
+/// boundary of the file and of the buffer: its first bytes repeat the segment's last
+/// partial page, and it is written padded with zeros to whole pages.
 #[derive(Debug, Clone, Copy)]
 struct Span {
     seg_base: u64,
     file_offset: u64,
     start: usize,
     end: usize,
+    direct: bool,
 }
 
 /// A batch taken out of the partition to be written and synced. Hand it to a
 /// [`Flusher`] (via [`PreparedFlush::job`]) and then back to
 /// [`Partition::complete_flush`].
 pub struct PreparedFlush {
-    buf: Vec<u8>,
+    buf: AlignedBuf,
     spans: Vec<Span>,
     entries: Vec<StagedEntry>,
     fds: Vec<RawFd>,
@@ -191,10 +200,15 @@ impl PreparedFlush {
     pub fn job<'a>(&'a self, ops: &'a mut Vec<WriteOp<'a>>) -> FlushJob<'a> {
         ops.clear();
         for (s, fd) in self.spans.iter().zip(&self.fds) {
+            let data = if s.direct {
+                self.buf.aligned(s.start, s.end)
+            } else {
+                &self.buf.bytes()[s.start..s.end]
+            };
             ops.push(WriteOp {
                 fd: *fd,
                 offset: s.file_offset,
-                data: &self.buf[s.start..s.end],
+                data,
             });
         }
         FlushJob {
@@ -271,8 +285,11 @@ pub struct Partition {
     pub(crate) committed_seq: u64,
     /// Every seq below this was purged.
     pub(crate) purge_floor: u64,
-    buf: Vec<u8>,
-    spare: Vec<Vec<u8>>,
+    buf: AlignedBuf,
+    spare: Vec<AlignedBuf>,
+    /// The head segment's bytes from its last page boundary to its write position: the
+    /// prefix of the next direct span.
+    tail: Vec<u8>,
     spans: Vec<Span>,
     entries: Vec<StagedEntry>,
     flushing: bool,
@@ -320,8 +337,9 @@ impl Partition {
             next_seq: 0,
             committed_seq: 0,
             purge_floor: 0,
-            buf: Vec::new(),
+            buf: AlignedBuf::new(),
             spare: Vec::new(),
+            tail: Vec::new(),
             spans: Vec::new(),
             entries: Vec::new(),
             flushing: false,
@@ -504,14 +522,38 @@ impl Partition {
         head.count += 1;
         head.write_pos += len as u64;
         let seg_base = head.base_seq;
+        let direct = head.direct_fd().is_some();
         match self.spans.last_mut() {
             Some(s) if s.seg_base == seg_base && s.end == start => s.end = start + len,
-            _ => self.spans.push(Span {
-                seg_base,
-                file_offset,
-                start,
-                end: start + len,
-            }),
+            last => {
+                // A new span. Direct spans (and whatever follows one) start on a page
+                // boundary; a direct span begins with the head's last partial page.
+                let prev_direct = last.is_some_and(|s| s.direct);
+                let span_start = if direct || prev_direct {
+                    start.next_multiple_of(ALIGN)
+                } else {
+                    start
+                };
+                let prefix: &[u8] = if direct && !file_offset.is_multiple_of(ALIGN as u64) {
+                    &self.tail
+                } else {
+                    &[]
+                };
+                debug_assert!(!direct || prefix.len() as u64 == file_offset % ALIGN as u64);
+                let gap = span_start - start + prefix.len();
+                if gap > 0 {
+                    self.buf.insert_zeroed(start, gap);
+                    self.buf.bytes_mut()[span_start..span_start + prefix.len()]
+                        .copy_from_slice(prefix);
+                }
+                self.spans.push(Span {
+                    seg_base,
+                    file_offset: file_offset - prefix.len() as u64,
+                    start: span_start,
+                    end: start + gap + len,
+                    direct,
+                });
+            }
         }
         self.entries.push(StagedEntry {
             seq: rec.seq,
@@ -535,11 +577,13 @@ impl Partition {
         if let Some(h) = self.segs.back_mut() {
             h.sealed = true;
         }
+        self.tail.clear();
         let seg = Segment::create(
             &self.dir,
             self.next_seq,
             self.cfg.segment_bytes,
             self.cfg.segment_slots,
+            self.cfg.direct_io,
         )?;
         self.segs.push_back(seg);
         Ok(())
@@ -561,11 +605,26 @@ impl Partition {
         if self.flushing || self.failed.is_some() || !self.needs_flush() {
             return None;
         }
+        // The head's new partial page prefixes the next direct span; whole pages go out.
+        if let Some(last) = self.spans.last().copied() {
+            if last.direct {
+                let end_off = last.file_offset + (last.end - last.start) as u64;
+                let page = (end_off % ALIGN as u64) as usize;
+                self.tail.clear();
+                self.tail
+                    .extend_from_slice(&self.buf.bytes()[last.end - page..last.end]);
+                self.buf.pad_to_align();
+            }
+        }
         let mut fds = Vec::with_capacity(self.spans.len());
         let mut sync_fds = Vec::new();
         for s in &self.spans {
             let p = self.seg_pos(s.seg_base).expect("staged segment exists");
-            fds.push(self.segs[p].log_fd());
+            let seg = &self.segs[p];
+            fds.push(match (s.direct, seg.direct_fd()) {
+                (true, Some(fd)) => fd,
+                _ => seg.log_fd(),
+            });
             if self.cfg.sync && !sync_fds.contains(&self.segs[p].log_fd()) {
                 sync_fds.push(self.segs[p].log_fd());
             }
@@ -1168,6 +1227,17 @@ impl Partition {
     }
 
     // ----- for recovery and compaction -------------------------------------------------
+
+    /// After recovery: remember the head's last partial page for direct appends.
+    pub(crate) fn load_tail(&mut self) {
+        self.tail.clear();
+        if let Some(h) = self.segs.back() {
+            let page_start = h.write_pos - h.write_pos % ALIGN as u64;
+            let n = (h.write_pos - page_start) as usize;
+            let bytes = h.bytes_from(page_start);
+            self.tail.extend_from_slice(&bytes[..n.min(bytes.len())]);
+        }
+    }
 
     pub(crate) fn timers_mut(&mut self) -> &mut TimerWheel {
         &mut self.timers

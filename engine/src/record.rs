@@ -30,6 +30,7 @@
 //! Promises: [`decode`] never panics and never allocates more than the record's own
 //! declared, bounds-checked length; a record is accepted only if its CRC matches.
 
+use crate::aligned::Sink;
 use crate::error::{EngineError, Result};
 
 pub const HEADER_LEN: usize = 80;
@@ -135,7 +136,11 @@ const ATTR_KIND_SYSTEM: u8 = 1;
 const TRANSPORT_STRING: u8 = 1;
 const TRANSPORT_BINARY: u8 = 2;
 
-fn encode_attrs(out: &mut Vec<u8>, attrs: &[MessageAttribute], system: &[MessageAttribute]) {
+fn encode_attrs<S: Sink + ?Sized>(
+    out: &mut S,
+    attrs: &[MessageAttribute],
+    system: &[MessageAttribute],
+) {
     if attrs.is_empty() && system.is_empty() {
         return;
     }
@@ -211,7 +216,11 @@ pub fn encode(out: &mut Vec<u8>, r: &Record, compression: Option<Compression>) -
 }
 
 /// [`encode`] from borrowed parts.
-pub fn encode_ref(out: &mut Vec<u8>, r: &RecordRef<'_>, compression: Option<Compression>) -> usize {
+pub fn encode_ref<S: Sink + ?Sized>(
+    out: &mut S,
+    r: &RecordRef<'_>,
+    compression: Option<Compression>,
+) -> usize {
     let start = out.len();
     let group = r.group_id.unwrap_or("").as_bytes();
     let dedup = r.dedup_id.unwrap_or("").as_bytes();
@@ -256,13 +265,13 @@ pub fn encode_ref(out: &mut Vec<u8>, r: &RecordRef<'_>, compression: Option<Comp
     let attrs_start = out.len();
     encode_attrs(out, r.attributes, r.system_attributes);
     let attrs_len = (out.len() - attrs_start) as u32;
-    out[attrs_len_at..attrs_len_at + 4].copy_from_slice(&attrs_len.to_le_bytes());
+    out.bytes_mut()[attrs_len_at..attrs_len_at + 4].copy_from_slice(&attrs_len.to_le_bytes());
     out.extend_from_slice(body);
     let len = out.len() - start;
     debug_assert!(len <= MAX_RECORD_LEN);
-    out[start..start + 4].copy_from_slice(&(len as u32).to_le_bytes());
-    let crc = crc32fast::hash(&out[start + 8..]);
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    out.bytes_mut()[start..start + 4].copy_from_slice(&(len as u32).to_le_bytes());
+    let crc = crc32fast::hash(&out.bytes()[start + 8..]);
+    out.bytes_mut()[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     len
 }
 

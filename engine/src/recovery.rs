@@ -114,6 +114,7 @@ impl Partition {
             last.sealed = last.base_seq + (last.index.capacity() as u64) <= last.end_seq()
                 || last.end_seq() < next_seq;
         }
+        p.load_tail();
         let first_live = p.first_live_seq();
         p.cursor = first_live.unwrap_or(p.committed_seq).max(purge_floor);
 
@@ -150,6 +151,7 @@ impl Partition {
             base,
             self.cfg.segment_bytes,
             self.cfg.segment_slots,
+            self.cfg.direct_io,
         )?;
         let cap = seg.index.capacity();
         // 1. The trusted prefix: slots the header vouches for, if they are contiguous.

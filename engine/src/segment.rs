@@ -81,10 +81,23 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Opens a second, O_DIRECT descriptor of the log for writes, if the filesystem allows
+/// (tmpfs, for one, does not: the log is then written through the page cache).
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
 pub struct Segment {
     pub base_seq: u64,
     pub log_path: PathBuf,
     log: File,
+    /// O_DIRECT descriptor for appends (page-aligned writes, no page-cache copy).
+    direct: Option<File>,
     map: Mmap,
     pub index: Index,
     /// Bytes of the log capacity.
@@ -111,7 +124,13 @@ pub struct Segment {
 
 impl Segment {
     /// Creates both files of a new, empty segment and makes them durable.
-    pub fn create(dir: &Path, base_seq: u64, capacity: u64, slots: u32) -> Result<Segment> {
+    pub fn create(
+        dir: &Path,
+        base_seq: u64,
+        capacity: u64,
+        slots: u32,
+        direct: bool,
+    ) -> Result<Segment> {
         let log_path = log_path(dir, base_seq);
         let log = OpenOptions::new()
             .read(true)
@@ -122,7 +141,11 @@ impl Segment {
         log.sync_all()?;
         let index = Index::create(&idx_path(dir, base_seq), base_seq, slots, capacity)?;
         sync_dir(dir)?;
-        Segment::with_files(base_seq, log_path, log, index, capacity)
+        let mut seg = Segment::with_files(base_seq, log_path, log, index, capacity)?;
+        if direct {
+            seg.direct = open_direct(&seg.log_path);
+        }
+        Ok(seg)
     }
 
     /// Opens the files of an existing segment. The log is extended back to `capacity` if a
@@ -133,6 +156,7 @@ impl Segment {
         base_seq: u64,
         capacity: u64,
         slots: u32,
+        direct: bool,
     ) -> Result<(Segment, Option<crate::index::IndexHeader>)> {
         let log_path = log_path(dir, base_seq);
         let log = OpenOptions::new().read(true).write(true).open(&log_path)?;
@@ -148,7 +172,10 @@ impl Segment {
             (Index::create(&ip, base_seq, slots, capacity)?, None)
         };
         let header = header.filter(|h| h.base_seq == base_seq);
-        let seg = Segment::with_files(base_seq, log_path, log, index, capacity)?;
+        let mut seg = Segment::with_files(base_seq, log_path, log, index, capacity)?;
+        if direct {
+            seg.direct = open_direct(&seg.log_path);
+        }
         Ok((seg, header))
     }
 
@@ -173,6 +200,7 @@ impl Segment {
             base_seq,
             log_path,
             log,
+            direct: None,
             map,
             index,
             capacity,
@@ -190,6 +218,11 @@ impl Segment {
 
     pub fn log_fd(&self) -> RawFd {
         self.log.as_raw_fd()
+    }
+
+    /// The O_DIRECT descriptor, if appends go around the page cache.
+    pub fn direct_fd(&self) -> Option<RawFd> {
+        self.direct.as_ref().map(|f| f.as_raw_fd())
     }
 
     pub fn log_file(&self) -> &File {
