@@ -14,4 +14,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
 
+echo "== loom"
+# Model-checks the server's cross-shard mailbox (server/tests/loom_mailbox.rs) under every
+# interleaving up to 3 preemptions. --cfg loom swaps std atomics for loom's, so it builds in
+# its own target dir to keep the normal build cache valid.
+RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
+    cargo test -p spool-server --release --test loom_mailbox
+
 echo "== all checks passed"

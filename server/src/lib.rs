@@ -1,1 +1,15 @@
-//! spool-server: the spoold daemon (not yet built; see issue 3).
+//! spool-server: the spoold daemon, being built in issue 3.
+//!
+//! The daemon runs one shard per core; each shard owns its queue partitions outright and
+//! runs one event loop (mio for sockets, io_uring for the engine's flushes). A request for
+//! another shard's partition travels through a bounded single-producer/single-consumer
+//! mailbox and the reply comes back the same way. This crate so far holds those cross-shard
+//! primitives:
+//!
+//! - [`mailbox`]: the bounded SPSC ring with a doorbell protocol that never loses a wake-up,
+//!   model-checked with loom (`RUSTFLAGS="--cfg loom"`, see `tests/loom_mailbox.rs`);
+//! - [`eventfd`]: the Linux eventfd a shard sleeps on and a sender rings.
+
+pub mod eventfd;
+pub mod mailbox;
+mod sync;
