@@ -1,0 +1,183 @@
+//! Errors of the binary protocol.
+//!
+//! [`ErrorCode`] is the stable `u16` carried on the wire (in an Error response and in
+//! every failed batch entry); its values never change meaning once assigned, and codes
+//! this build does not know decode to [`ErrorCode::Unknown`] rather than failing, so an
+//! older client can read a newer server's errors. [`ProtocolError`] is what the codec
+//! returns for input it refuses; [`ProtocolError::code`] names the code a server answers
+//! it with and [`ProtocolError::is_fatal`] says whether the byte stream can still be
+//! trusted (if not, the connection must be closed).
+//!
+//! This crate does not depend on spool-engine: the daemon maps `EngineError` to these
+//! codes in one place.
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        /// A stable wire error code (see the table in docs/protocol.md).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+            /// A code this build does not know (never one of the assigned values).
+            Unknown(u16),
+        }
+
+        impl ErrorCode {
+            /// Every assigned code, in numeric order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            pub fn as_u16(self) -> u16 {
+                match self {
+                    $(ErrorCode::$name => $value,)*
+                    ErrorCode::Unknown(v) => v,
+                }
+            }
+
+            /// Total: an unassigned value becomes [`ErrorCode::Unknown`].
+            pub fn from_u16(v: u16) -> ErrorCode {
+                match v {
+                    $($value => ErrorCode::$name,)*
+                    other => ErrorCode::Unknown(other),
+                }
+            }
+
+            /// The code's name as the spec spells it (`"Unknown"` for unknown codes).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => stringify!($name),)*
+                    ErrorCode::Unknown(_) => "Unknown",
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // ----- protocol level (1..=99) -----
+    /// The frame or its payload does not parse (bad tag, bad UTF-8, truncated, trailing
+    /// bytes, declared length below the header size).
+    MalformedFrame = 1,
+    /// No protocol version in common, or a frame with a version this server does not speak.
+    UnsupportedVersion = 2,
+    /// The opcode is not a known request.
+    UnknownOpcode = 3,
+    /// The declared frame length exceeds the receiver's maximum.
+    FrameTooLarge = 4,
+    /// A batch has more entries than the limit.
+    BatchTooLarge = 5,
+    /// A batch has no entries (SQS `EmptyBatchRequest`).
+    EmptyBatch = 6,
+    /// A request other than Hello arrived before the handshake.
+    HandshakeRequired = 7,
+    /// The API key is missing or wrong.
+    Unauthorized = 8,
+    /// The server is overloaded (too many requests in flight); retry later.
+    Busy = 9,
+    /// The server is shutting down; reconnect elsewhere or later.
+    ShuttingDown = 10,
+    // ----- engine level (100..=199) -----
+    /// An unexpected server-side failure (I/O error, corrupt data, failed partition).
+    InternalError = 100,
+    QueueDoesNotExist = 101,
+    /// A queue with this name exists with different attributes.
+    QueueNameExists = 102,
+    InvalidAttributeName = 103,
+    InvalidAttributeValue = 104,
+    QueueDeletedRecently = 105,
+    PurgeQueueInProgress = 106,
+    ReceiptHandleIsInvalid = 107,
+    ReceiptHandleExpired = 108,
+    MessageNotInflight = 109,
+    /// Too many messages in flight on the queue.
+    OverLimit = 110,
+    /// A parameter value is invalid (also: an invalid queue name, a value over a limit).
+    InvalidParameter = 111,
+    MissingParameter = 112,
+    MessageTooLong = 113,
+    InvalidMessageContents = 114,
+    RedriveNotAllowed = 115,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorCode::Unknown(v) => write!(f, "Unknown({v})"),
+            c => f.write_str(c.name()),
+        }
+    }
+}
+
+/// Why the codec refused some bytes (or, when encoding, a value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("declared frame length {len} is below the header size")]
+    FrameTooShort { len: u32 },
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge { len: u64, max: usize },
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u8),
+    #[error("unknown opcode {0:#04x}")]
+    UnknownOpcode(u8),
+    #[error("truncated payload: {0} runs past the end of the frame")]
+    Truncated(&'static str),
+    #[error("{0} bytes left over after the payload")]
+    TrailingBytes(usize),
+    #[error("{what} is {len} bytes, over the limit of {max}")]
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{what} has {count} entries, over the limit of {max}")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("batch of {count} entries exceeds the maximum of {max}")]
+    BatchTooLarge { count: usize, max: usize },
+    #[error("{0} must have at least one entry")]
+    EmptyBatch(&'static str),
+    #[error("{0} is not valid UTF-8")]
+    InvalidUtf8(&'static str),
+    #[error("invalid {what}: {value}")]
+    InvalidValue { what: &'static str, value: u64 },
+    #[error("duplicate key in {0}")]
+    DuplicateKey(&'static str),
+    #[error("invalid queue name in {0}: 1 to 80 characters, alphanumeric, '-' or '_', and '.fifo' only as the suffix of a FIFO queue")]
+    InvalidQueueName(&'static str),
+}
+
+impl ProtocolError {
+    /// The wire code a server answers this error with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ProtocolError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
+            ProtocolError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            ProtocolError::UnknownOpcode(_) => ErrorCode::UnknownOpcode,
+            ProtocolError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+            ProtocolError::EmptyBatch(_) => ErrorCode::EmptyBatch,
+            ProtocolError::TooLong { .. }
+            | ProtocolError::TooMany { .. }
+            | ProtocolError::DuplicateKey(_)
+            | ProtocolError::InvalidQueueName(_) => ErrorCode::InvalidParameter,
+            ProtocolError::FrameTooShort { .. }
+            | ProtocolError::Truncated(_)
+            | ProtocolError::TrailingBytes(_)
+            | ProtocolError::InvalidUtf8(_)
+            | ProtocolError::InvalidValue { .. } => ErrorCode::MalformedFrame,
+        }
+    }
+
+    /// True when frame boundaries can no longer be trusted (a bad length or version in a
+    /// frame header): the receiver answers with an Error frame (request id 0) and closes
+    /// the connection. Every other error concerns one frame's payload, whose length was
+    /// sound, so the connection stays usable.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::FrameTooShort { .. }
+                | ProtocolError::FrameTooLarge { .. }
+                | ProtocolError::UnsupportedVersion(_)
+        )
+    }
+}
