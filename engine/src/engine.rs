@@ -785,23 +785,40 @@ impl Engine {
                 Some(dlq) => self.stage_move(now, dlq, src_name, src_id, sp, &d),
                 None => Err(EngineError::QueueDoesNotExist("dead-letter queue".into())),
             };
-            match staged {
-                Ok((dq, dp, ds)) => self.moves.push(PendingMove {
-                    dest_queue: dq,
-                    dest_partition: dp,
-                    dest_seq: ds,
-                    src_queue: src_id,
-                    src_partition: sp,
-                    src_seq: d.seq,
-                }),
-                Err(_) => {
-                    if let Some(p) = self.partition_mut(src_id, sp) {
-                        p.abort_move(d.seq);
-                    }
-                }
-            }
+            self.track_move(staged, src_id, sp, d.seq);
         }
         Ok(())
+    }
+
+    /// After staging a move's copy: remember it, so the source slot is released once the
+    /// copy is durable; or, if staging failed, put the source message back. Returns
+    /// whether the move is under way.
+    fn track_move(
+        &mut self,
+        staged: Result<(u64, u16, u64)>,
+        src_queue: u64,
+        src_partition: u16,
+        src_seq: u64,
+    ) -> bool {
+        match staged {
+            Ok((dest_queue, dest_partition, dest_seq)) => {
+                self.moves.push(PendingMove {
+                    dest_queue,
+                    dest_partition,
+                    dest_seq,
+                    src_queue,
+                    src_partition,
+                    src_seq,
+                });
+                true
+            }
+            Err(_) => {
+                if let Some(p) = self.partition_mut(src_queue, src_partition) {
+                    p.abort_move(src_seq);
+                }
+                false
+            }
+        }
     }
 
     fn stage_move(
@@ -905,23 +922,8 @@ impl Engine {
                     "the message has no existing source queue".into(),
                 )),
             };
-            match staged {
-                Ok((dq, dp, ds)) => {
-                    moved += 1;
-                    self.moves.push(PendingMove {
-                        dest_queue: dq,
-                        dest_partition: dp,
-                        dest_seq: ds,
-                        src_queue: dlq_id,
-                        src_partition: sp,
-                        src_seq: d.seq,
-                    });
-                }
-                Err(_) => {
-                    if let Some(p) = self.partition_mut(dlq_id, sp) {
-                        p.abort_move(d.seq);
-                    }
-                }
+            if self.track_move(staged, dlq_id, sp, d.seq) {
+                moved += 1;
             }
         }
         Ok(moved)

@@ -30,6 +30,18 @@ fn du(dir: &Path) -> u64 {
     total
 }
 
+/// Small segments, so a million messages span thousands of them.
+fn config() -> EngineConfig {
+    EngineConfig {
+        partition: PartitionConfig {
+            segment_bytes: 64 << 10,
+            segment_slots: 512,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 fn body(i: usize) -> Vec<u8> {
     // ~100 bytes, unique, checkable.
     format!("{i:08}:{}", "abcdefghij".repeat(9)).into_bytes()
@@ -39,14 +51,7 @@ fn body(i: usize) -> Vec<u8> {
 fn compaction_reclaims_a_mostly_deleted_million() {
     let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let clock = ManualClock::new(T0);
-    let cfg = EngineConfig {
-        partition: PartitionConfig {
-            segment_bytes: 64 << 10,
-            segment_slots: 512,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let cfg = config();
     let mut e = Engine::open(d.path(), cfg, Arc::new(clock.clone()))
         .unwrap()
         .0;
@@ -153,14 +158,7 @@ fn compaction_reclaims_a_mostly_deleted_million() {
     e.flush().unwrap();
     // And after a restart the state is the same: nothing resurrected.
     drop(e);
-    let cfg = EngineConfig {
-        partition: PartitionConfig {
-            segment_bytes: 64 << 10,
-            segment_slots: 512,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let cfg = config();
     let mut e = Engine::open(d.path(), cfg, Arc::new(clock.clone()))
         .unwrap()
         .0;
