@@ -157,11 +157,14 @@ impl Partition {
             rec.seq = self.next_seq;
             rec.receive_count = slot.receive_count as u32;
             rec.first_receive_ms = slot.first_receive_ms;
+            // The ids now name the slot this copy replaces (for crash reconciliation); the
+            // queue name still says where a dead letter came from (redrive, receive).
+            let queue_name = rec.origin.take().map(|o| o.queue_name).unwrap_or_default();
             rec.origin = Some(Origin {
                 queue_id: self.queue_id,
                 partition: self.number,
                 seq,
-                queue_name: String::new(),
+                queue_name,
             });
             {
                 let seg = &mut self.segs[i];

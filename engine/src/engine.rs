@@ -155,6 +155,8 @@ pub struct Engine {
     deleted: HashMap<String, u64>,
     next_queue_id: u64,
     moves: Vec<PendingMove>,
+    /// Deleted queues whose files a flush in progress still writes to.
+    parked: Vec<Queue>,
 }
 
 fn sequence_number(seq: u64, partition: u16) -> u128 {
@@ -193,6 +195,7 @@ impl Engine {
             deleted: HashMap::new(),
             next_queue_id: catalog.next_queue_id.max(1),
             moves: Vec::new(),
+            parked: Vec::new(),
         };
         let now = e.clock.now_ms();
         let mut report = OpenReport::default();
@@ -405,12 +408,26 @@ impl Engine {
         self.save_catalog()?;
         let id = q.meta.id;
         self.names.remove(&id);
-        self.moves
-            .retain(|m| m.dest_queue != id && m.src_queue != id);
-        drop(q);
-        std::fs::remove_dir_all(self.dir.join("queues").join(id.to_string()))?;
+        // Moves into the deleted queue will never complete: their sources go back.
+        let (dead, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.moves)
+            .into_iter()
+            .partition(|m| m.dest_queue == id || m.src_queue == id);
+        self.moves = keep;
+        for m in dead.iter().filter(|m| m.src_queue != id) {
+            if let Some(p) = self.partition_mut(m.src_queue, m.src_partition) {
+                p.abort_move(m.src_seq);
+            }
+        }
         self.deleted.insert(name.to_string(), now);
         self.refresh_params();
+        if q.partitions.iter().any(|p| p.is_flushing()) {
+            // A pipelined flush still writes through this queue's file descriptors: keep
+            // them open until it is finished.
+            self.parked.push(q);
+            return Ok(());
+        }
+        drop(q);
+        std::fs::remove_dir_all(self.dir.join("queues").join(id.to_string()))?;
         Ok(())
     }
 
@@ -631,6 +648,11 @@ impl Engine {
                 }
             }
         }
+        for q in std::mem::take(&mut self.parked) {
+            let id = q.meta.id;
+            drop(q);
+            std::fs::remove_dir_all(self.dir.join("queues").join(id.to_string()))?;
+        }
         if let Some(e) = first_err {
             return Err(e);
         }
@@ -667,19 +689,19 @@ impl Engine {
     /// Syncs every index and advances durable points, in two phases across all
     /// partitions (see [`Partition::sync_index_files`]).
     pub fn sync_index(&mut self) -> Result<()> {
-        let mut ready = Vec::new();
+        let mut all_synced = true;
         for q in self.queues.values_mut() {
             for p in q.partitions.iter_mut() {
-                ready.push(p.sync_index_files()?);
+                all_synced &= p.sync_index_files()?;
             }
         }
-        let mut k = 0;
-        for q in self.queues.values_mut() {
-            for p in q.partitions.iter_mut() {
-                if ready[k] {
+        // A partition with a flush out could not sync: then no header may advance, since
+        // another partition's header could vouch for a move whose source is unsynced.
+        if all_synced {
+            for q in self.queues.values_mut() {
+                for p in q.partitions.iter_mut() {
                     p.advance_headers();
                 }
-                k += 1;
             }
         }
         Ok(())

@@ -574,10 +574,18 @@ impl Partition {
                 max: self.cfg.segment_bytes as usize,
             });
         }
-        if let Some(h) = self.segs.back_mut() {
-            h.sealed = true;
+        // Debris of an earlier roll that failed half way holds no committed record (and
+        // no segment of ours starts at next_seq: the head would have room).
+        debug_assert!(self.segs.iter().all(|s| s.base_seq != self.next_seq));
+        for path in [
+            crate::segment::log_path(&self.dir, self.next_seq),
+            crate::segment::idx_path(&self.dir, self.next_seq),
+        ] {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
-        self.tail.clear();
         let seg = Segment::create(
             &self.dir,
             self.next_seq,
@@ -585,6 +593,10 @@ impl Partition {
             self.cfg.segment_slots,
             self.cfg.direct_io,
         )?;
+        if let Some(h) = self.segs.back_mut() {
+            h.sealed = true;
+        }
+        self.tail.clear();
         self.segs.push_back(seg);
         Ok(())
     }
@@ -904,12 +916,15 @@ impl Partition {
         if self.params.fifo {
             return self.next_fifo(now_ms);
         }
-        while let Some(seq) = self.redelivery.pop_front() {
+        for _ in 0..self.cfg.scan_budget {
+            let Some(seq) = self.redelivery.pop_front() else {
+                return self.advance_cursor(now_ms);
+            };
             if matches!(self.slot_of(seq), Some((_, s)) if s.state == SlotState::Ready) {
                 return Some(seq);
             }
         }
-        self.advance_cursor(now_ms)
+        None
     }
 
     /// Walks the cursor to the next Ready slot. Bounded by the scan budget.
@@ -965,7 +980,7 @@ impl Partition {
                 // Deleted, expired or moved since it was skipped: drop it and look on.
             }
         }
-        loop {
+        for _ in 0..self.cfg.scan_budget {
             if self.fifo.skipped >= self.cfg.max_fifo_skipped {
                 // SQS, too, looks only so far past busy groups.
                 return None;
@@ -993,6 +1008,8 @@ impl Partition {
                 }
             }
         }
+        // Budget spent setting messages of busy groups aside; the next call goes on.
+        None
     }
 
     fn deliver(
@@ -1017,8 +1034,20 @@ impl Partition {
             }
             return Ok(());
         }
-        let rec = record::decode_checked(bytes)
-            .map_err(|_| record::corrupt_at(&seg.log_path, slot.offset as u64))?;
+        let rec = match record::decode_checked(bytes) {
+            Ok(r) => r,
+            Err(_) => {
+                // Damaged on disk since it was verified: never deliver it, keep the counts
+                // and the group's state right, and report it.
+                let err = record::corrupt_at(&seg.log_path, slot.offset as u64);
+                self.set_state(pos, seq, SlotState::Ready, SlotState::Expired, slot.len);
+                self.counters.ready -= 1;
+                if self.params.fifo {
+                    self.fifo_release(seq, true);
+                }
+                return Err(err);
+            }
+        };
         if let Some(max) = self.params.max_receive_count {
             if slot.receive_count as u32 >= max {
                 self.set_state(pos, seq, SlotState::Ready, SlotState::Moving, slot.len);

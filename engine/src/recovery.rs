@@ -122,7 +122,9 @@ impl Partition {
         if params.fifo {
             p.rebuild_dedup(now_ms)?;
         }
-        p.sync_index()?;
+        // Phase one only: the headers advance when the engine syncs every partition
+        // (after it has finished interrupted moves across queues), never earlier.
+        p.sync_index_files()?;
         Ok((p, report))
     }
 
