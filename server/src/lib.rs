@@ -8,8 +8,15 @@
 //!
 //! - [`mailbox`]: the bounded SPSC ring with a doorbell protocol that never loses a wake-up,
 //!   model-checked with loom (`RUSTFLAGS="--cfg loom"`, see `tests/loom_mailbox.rs`);
-//! - [`eventfd`]: the Linux eventfd a shard sleeps on and a sender rings.
+//! - [`eventfd`]: the Linux eventfd a shard sleeps on and a sender rings;
+//!
+//! and the step from a decoded request to the engine and back:
+//!
+//! - [`dispatch`]: request → engine calls → response, sans-IO;
+//! - [`errors`]: the one place engine errors become wire error codes.
 
+pub mod dispatch;
+pub mod errors;
 pub mod eventfd;
 pub mod mailbox;
 mod sync;

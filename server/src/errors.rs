@@ -1,0 +1,74 @@
+//! The one place where engine errors become wire errors: every `EngineError` (and every
+//! queue-attribute error) has a stable binary-protocol code (docs/protocol.md). The SQS
+//! HTTP API will map the same errors to SQS error codes here too.
+
+use spool_engine::attrs::AttrError;
+use spool_engine::EngineError;
+use spool_protocol::message::WireError;
+use spool_protocol::ErrorCode;
+
+/// The binary-protocol code of an engine error.
+pub fn code(e: &EngineError) -> ErrorCode {
+    match e {
+        EngineError::QueueDoesNotExist(_) => ErrorCode::QueueDoesNotExist,
+        EngineError::Attr(a) => match a {
+            AttrError::InvalidQueueName(_) => ErrorCode::InvalidParameter,
+            AttrError::InvalidAttributeName(_) => ErrorCode::InvalidAttributeName,
+            AttrError::InvalidAttributeValue { .. } => ErrorCode::InvalidAttributeValue,
+            AttrError::DifferentAttributes { .. } => ErrorCode::QueueNameExists,
+        },
+        EngineError::QueueDeletedRecently(_) => ErrorCode::QueueDeletedRecently,
+        EngineError::PurgeQueueInProgress(_) => ErrorCode::PurgeQueueInProgress,
+        EngineError::ReceiptHandleIsInvalid(_) => ErrorCode::ReceiptHandleIsInvalid,
+        EngineError::ReceiptHandleExpired => ErrorCode::ReceiptHandleExpired,
+        EngineError::MessageNotInflight => ErrorCode::MessageNotInflight,
+        EngineError::OverLimit { .. } => ErrorCode::OverLimit,
+        EngineError::InvalidParameter { .. } => ErrorCode::InvalidParameter,
+        EngineError::MissingParameter(_) => ErrorCode::MissingParameter,
+        EngineError::MessageTooLong { .. } => ErrorCode::MessageTooLong,
+        EngineError::InvalidMessageContents(_) => ErrorCode::InvalidMessageContents,
+        EngineError::RedriveNotAllowed(_) => ErrorCode::RedriveNotAllowed,
+        EngineError::Corrupt { .. } | EngineError::Failed(_) | EngineError::Io(_) => {
+            ErrorCode::InternalError
+        }
+    }
+}
+
+/// The wire error of an engine error, with its message.
+pub fn wire(e: &EngineError) -> WireError<'static> {
+    WireError::new(code(e), e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_error_has_a_specific_code() {
+        let cases = [
+            (
+                EngineError::QueueDoesNotExist("q".into()),
+                ErrorCode::QueueDoesNotExist,
+            ),
+            (
+                EngineError::Attr(AttrError::DifferentAttributes { name: "x".into() }),
+                ErrorCode::QueueNameExists,
+            ),
+            (
+                EngineError::ReceiptHandleExpired,
+                ErrorCode::ReceiptHandleExpired,
+            ),
+            (EngineError::OverLimit { limit: 1 }, ErrorCode::OverLimit),
+            (
+                EngineError::MessageTooLong { size: 2, max: 1 },
+                ErrorCode::MessageTooLong,
+            ),
+            (EngineError::Failed("x".into()), ErrorCode::InternalError),
+        ];
+        for (e, c) in cases {
+            let w = wire(&e);
+            assert_eq!(w.code, c);
+            assert_eq!(w.message, e.to_string());
+        }
+    }
+}
