@@ -20,6 +20,9 @@
 //! states a crash can leave. The index header never vouches for the tail (the tail is
 //! flushed after the last `sync_index`), as it would not after a real crash.
 
+mod common;
+
+use common::copy_dir;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -92,19 +95,6 @@ fn receive_all(e: &mut Engine, q: &str) -> Vec<spool_engine::ReceivedMessage> {
             return out;
         }
         out.extend(got);
-    }
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for ent in std::fs::read_dir(src).unwrap() {
-        let ent = ent.unwrap();
-        let to = dst.join(ent.file_name());
-        if ent.file_type().unwrap().is_dir() {
-            copy_dir(&ent.path(), &to);
-        } else {
-            std::fs::copy(ent.path(), &to).unwrap();
-        }
     }
 }
 

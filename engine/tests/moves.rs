@@ -3,13 +3,14 @@
 //! source slot is released; compaction must keep a dead letter's source queue; deleting a
 //! dead-letter queue with a move under way must give the message back to its source.
 
+mod common;
+
+use common::{body, copy_dir, map, T0};
 use spool_engine::flusher::{open_flusher, FlusherKind};
-use spool_engine::{Engine, EngineConfig, ManualClock, PartitionConfig, SendRequest};
+use spool_engine::{Engine, EngineConfig, ManualClock, PartitionConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-
-const T0: u64 = 1_800_000_000_000;
 
 fn cfg(slots: u32) -> EngineConfig {
     EngineConfig {
@@ -23,29 +24,6 @@ fn cfg(slots: u32) -> EngineConfig {
 }
 fn open(dir: &Path, c: &ManualClock, slots: u32) -> spool_engine::Result<Engine> {
     Engine::open(dir, cfg(slots), Arc::new(c.clone())).map(|x| x.0)
-}
-fn map(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-    kv.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-fn body(s: &str) -> SendRequest {
-    SendRequest {
-        body: s.as_bytes().to_vec(),
-        ..Default::default()
-    }
-}
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &dst.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, dst.join(e.file_name())).unwrap();
-        }
-    }
 }
 fn policy(dlq: &str, n: u32) -> String {
     format!(

@@ -2,6 +2,9 @@
 //! receipt handles, dead-letter queues and redrive, FIFO order and deduplication, delays,
 //! retention, purge, limits and bad input. Time is driven by a ManualClock.
 
+mod common;
+
+use common::{body, map, T0};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,8 +14,6 @@ use spool_engine::{
     AttributeValue, DeleteOutcome, Engine, EngineConfig, EngineError, FlusherKind, ManualClock,
     MessageAttribute, SendRequest,
 };
-
-const T0: u64 = 1_800_000_000_000;
 
 fn cfg() -> EngineConfig {
     EngineConfig {
@@ -27,19 +28,6 @@ fn cfg() -> EngineConfig {
 
 fn open(dir: &Path, clock: &ManualClock) -> Engine {
     Engine::open(dir, cfg(), Arc::new(clock.clone())).unwrap().0
-}
-
-fn map(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-    kv.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn body(s: &str) -> SendRequest {
-    SendRequest {
-        body: s.as_bytes().to_vec(),
-        ..Default::default()
-    }
 }
 
 fn fifo_msg(s: &str, group: &str) -> SendRequest {
