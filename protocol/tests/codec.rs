@@ -313,6 +313,9 @@ proptest! {
         prop_assert_eq!(f.opcode, req.opcode() as u8);
         let back = Request::from_frame(&f).unwrap();
         prop_assert_eq!(&back, &req);
+        // An owned copy outlives the frame and is equal to it.
+        let owned: Request<'static> = back.into_owned();
+        prop_assert_eq!(&owned, &req);
         spool_protocol::fuzzing::fuzz_decode(&bytes);
     }
 
@@ -325,6 +328,8 @@ proptest! {
         prop_assert_eq!(f.opcode, resp.opcode());
         let back = Response::from_frame(&f).unwrap();
         prop_assert_eq!(&back, &resp);
+        let owned: Response<'static> = back.into_owned();
+        prop_assert_eq!(&owned, &resp);
         spool_protocol::fuzzing::fuzz_decode(&bytes);
     }
 
