@@ -726,6 +726,20 @@ impl Engine {
         max: usize,
         visibility_s: Option<u32>,
     ) -> Result<Vec<ReceivedMessage>> {
+        self.receive_within(name, max, visibility_s, usize::MAX)
+    }
+
+    /// [`Engine::receive`], stopping after the message that brings the total of
+    /// [`Record::payload_len`](crate::record::Record::payload_len) to `max_bytes` or more,
+    /// so a reply stays within a frame: at most `max_bytes` plus one message.
+    pub fn receive_within(
+        &mut self,
+        name: &str,
+        max: usize,
+        visibility_s: Option<u32>,
+        max_bytes: usize,
+    ) -> Result<Vec<ReceivedMessage>> {
+        let mut bytes_left = max_bytes;
         let now = self.now_ms();
         let dlq = self.dlq_of(name);
         let q = self.queue_mut(name)?;
@@ -743,12 +757,12 @@ impl Engine {
         let mut dead: Vec<(u16, DeadLetter)> = Vec::new();
         let mut over: Option<EngineError> = None;
         for k in 0..n {
-            if got.len() >= max {
+            if got.len() >= max || bytes_left == 0 {
                 break;
             }
             let p = &mut q.partitions[(start + k) % n];
             let mut d = Vec::new();
-            match p.receive(now, max - got.len(), vis, &mut got, &mut d) {
+            match p.receive(now, max - got.len(), vis, &mut got, &mut d, &mut bytes_left) {
                 Ok(()) => {}
                 Err(e @ EngineError::OverLimit { .. }) => over = Some(e),
                 Err(e) => return Err(e),

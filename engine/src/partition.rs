@@ -886,13 +886,15 @@ impl Partition {
         visibility_ms: u64,
         out: &mut Vec<Delivered>,
         dead: &mut Vec<DeadLetter>,
+        bytes_left: &mut usize,
     ) -> Result<()> {
         self.check_ok()?;
         self.tick(now_ms);
         let visibility_ms = visibility_ms.min(MAX_VISIBILITY_MS);
         let want = out.len() + max;
         let mut budget = self.cfg.scan_budget;
-        while out.len() < want && budget > 0 {
+        // The byte budget bounds a reply: the message that crosses it is the last one.
+        while out.len() < want && budget > 0 && *bytes_left > 0 {
             budget -= 1;
             if self.counters.in_flight as usize >= self.cfg.max_in_flight {
                 if !self.params.fifo && out.is_empty() {
@@ -905,7 +907,11 @@ impl Partition {
             let Some(seq) = self.next_candidate(now_ms) else {
                 break;
             };
+            let before = out.len();
             self.deliver(now_ms, seq, visibility_ms, out, dead)?;
+            for d in &out[before..] {
+                *bytes_left = bytes_left.saturating_sub(d.record.payload_len());
+            }
         }
         Ok(())
     }

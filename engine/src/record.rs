@@ -121,6 +121,22 @@ pub struct Record {
     pub body: Vec<u8>,
 }
 
+impl Record {
+    /// Bytes this message carries to a consumer (body, attributes, ids): what a reply
+    /// holding it costs, give or take a fixed per-message overhead.
+    pub fn payload_len(&self) -> usize {
+        let attrs = |v: &[MessageAttribute]| -> usize {
+            v.iter().map(MessageAttribute::size).sum()
+        };
+        self.body.len()
+            + attrs(&self.attributes)
+            + attrs(&self.system_attributes)
+            + self.group_id.as_ref().map_or(0, String::len)
+            + self.dedup_id.as_ref().map_or(0, String::len)
+            + self.origin.as_ref().map_or(0, |o| o.queue_name.len())
+    }
+}
+
 /// The fixed header fields, readable without decoding the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {

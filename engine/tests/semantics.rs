@@ -566,3 +566,21 @@ fn restart_requeues_in_flight_and_keeps_receive_counts_for_acknowledged_state() 
     assert_eq!(all.len(), 995);
     assert!(!all.contains(&"m0".to_string()));
 }
+
+#[test]
+fn receive_within_stops_after_the_message_that_crosses_the_byte_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(dir.path(), &clock);
+    e.create_queue("q", &map(&[]), &map(&[])).unwrap();
+    let hundred = "x".repeat(100);
+    let batch: Vec<SendRequest> = (0..10).map(|_| body(&hundred)).collect();
+    e.send("q", &batch).unwrap();
+    e.flush().unwrap();
+    // 100 + 100 + 100 >= 250: the third message is the last.
+    let got = e.receive_within("q", 10, None, 250).unwrap();
+    assert_eq!(got.len(), 3);
+    // A budget of one byte still delivers one message (a reply is never empty for size).
+    assert_eq!(e.receive_within("q", 10, None, 1).unwrap().len(), 1);
+    assert_eq!(e.receive("q", 10, None).unwrap().len(), 6);
+}

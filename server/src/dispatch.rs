@@ -120,6 +120,13 @@ fn page(
     (out, token)
 }
 
+/// Room for message bytes in one Receive reply: the frame maximum less one largest message
+/// (1 MiB with attributes) and generous per-message overhead, so the message that crosses
+/// the budget still fits. The daemon refuses a maximum frame below 4 MiB.
+pub fn reply_budget(max_frame: u32) -> usize {
+    (max_frame as usize).saturating_sub(2 << 20).max(64 << 10)
+}
+
 /// Handles one request against the engine.
 pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dispatched {
     match req {
@@ -269,7 +276,9 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
                     format!("{max_messages} is not between 1 and {MAX_BATCH}"),
                 );
             }
-            match engine.receive(&queue, max_messages as usize, visibility_timeout_s) {
+            let budget = reply_budget(info.max_frame);
+            match engine.receive_within(&queue, max_messages as usize, visibility_timeout_s, budget)
+            {
                 Ok(got) => {
                     let messages = got
                         .into_iter()
