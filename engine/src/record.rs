@@ -121,14 +121,19 @@ pub struct Record {
     pub body: Vec<u8>,
 }
 
+/// Per-message bytes of a reply beyond body, attributes and ids: message id, counts,
+/// times, sequence number, receipt handle (well under this).
+pub const REPLY_OVERHEAD: usize = 256;
+
 impl Record {
-    /// Bytes this message carries to a consumer (body, attributes, ids): what a reply
-    /// holding it costs, give or take a fixed per-message overhead.
+    /// Bytes a reply holding this message costs: body, attributes, ids, and
+    /// [`REPLY_OVERHEAD`] for the fixed fields and the receipt handle.
     pub fn payload_len(&self) -> usize {
         let attrs = |v: &[MessageAttribute]| -> usize {
             v.iter().map(MessageAttribute::size).sum()
         };
-        self.body.len()
+        REPLY_OVERHEAD
+            + self.body.len()
             + attrs(&self.attributes)
             + attrs(&self.system_attributes)
             + self.group_id.as_ref().map_or(0, String::len)

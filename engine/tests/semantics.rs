@@ -577,8 +577,8 @@ fn receive_within_stops_after_the_message_that_crosses_the_byte_budget() {
     let batch: Vec<SendRequest> = (0..10).map(|_| body(&hundred)).collect();
     e.send("q", &batch).unwrap();
     e.flush().unwrap();
-    // 100 + 100 + 100 >= 250: the third message is the last.
-    let got = e.receive_within("q", 10, None, 250).unwrap();
+    // Each costs 100 + REPLY_OVERHEAD = 356 bytes; 3 * 356 >= 1000: the third is the last.
+    let got = e.receive_within("q", 10, None, 1000).unwrap();
     assert_eq!(got.len(), 3);
     // A budget of one byte still delivers one message (a reply is never empty for size).
     assert_eq!(e.receive_within("q", 10, None, 1).unwrap().len(), 1);
