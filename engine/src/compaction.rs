@@ -40,9 +40,13 @@ pub enum CompactionStep {
 impl Partition {
     /// Runs one bounded compaction step. Copies are staged: the caller flushes as usual.
     pub fn compact_step(&mut self, now_ms: u64, budget: usize) -> Result<CompactionStep> {
-        if self.is_flushing() || self.has_staged() || self.segs.len() < 2 {
+        // A flush out may write a sealed segment's index: nothing is removed under it.
+        // Staged sends only touch the head, so removal and expiry go on under load; copying
+        // forward waits for a quiet moment, since copies join the head's staged records.
+        if self.is_flushing() || self.segs.len() < 2 {
             return Ok(CompactionStep::Idle);
         }
+        let staged = self.has_staged();
         let committed = self.committed_seq;
         let retention = self.params.retention_ms;
         let fifo = self.params.fifo;
@@ -69,7 +73,7 @@ impl Partition {
                 break;
             }
             let sparse = (s.live_bytes as f64) < ratio * (s.write_pos as f64);
-            if pick.is_none() && !fifo && s.pinned == 0 && sparse {
+            if pick.is_none() && !fifo && !staged && s.pinned == 0 && sparse {
                 pick = Some((i, 2));
             }
         }

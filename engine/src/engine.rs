@@ -968,6 +968,14 @@ impl Engine {
     /// One bounded compaction step on every partition; copies are flushed. Returns the
     /// number of partitions where the step did something (0 = nothing left to do now).
     pub fn compact(&mut self, budget: usize) -> Result<usize> {
+        let worked = self.compact_staged(budget)?;
+        self.flush()?;
+        Ok(worked)
+    }
+
+    /// [`Engine::compact`] without the flush: copies stay staged for the caller's next
+    /// (pipelined) group commit. Does nothing while a pipelined flush is out.
+    pub fn compact_staged(&mut self, budget: usize) -> Result<usize> {
         let now = self.now_ms();
         let mut worked = 0;
         for q in self.queues.values_mut() {
@@ -977,7 +985,6 @@ impl Engine {
                 }
             }
         }
-        self.flush()?;
         Ok(worked)
     }
 

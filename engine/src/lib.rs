@@ -31,9 +31,9 @@ pub mod segment;
 pub mod timer_wheel;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, EngineConfig, OpenReport, ReceivedMessage, SendOutcome};
+pub use engine::{Engine, EngineConfig, EngineFlush, OpenReport, ReceivedMessage, SendOutcome};
 pub use error::{EngineError, Result};
-pub use flusher::FlusherKind;
+pub use flusher::{open_flusher, Flusher, FlusherKind, PwriteFlusher};
 pub use partition::{Counters, DeleteOutcome, PartitionConfig};
 pub use queue::SendRequest;
 pub use record::{AttributeValue, MessageAttribute, MessageId};
