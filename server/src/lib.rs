@@ -1,22 +1,29 @@
-//! spool-server: the spoold daemon, being built in issue 3.
+//! spool-server: the `spoold` daemon.
 //!
-//! The daemon runs one shard per core; each shard owns its queue partitions outright and
-//! runs one event loop (mio for sockets, io_uring for the engine's flushes). A request for
-//! another shard's partition travels through a bounded single-producer/single-consumer
-//! mailbox and the reply comes back the same way. This crate so far holds those cross-shard
-//! primitives:
+//! The daemon runs one shard per core; each shard owns partition N of every queue and runs
+//! one event loop (mio for sockets, an eventfd for wake-ups, a companion thread doing its
+//! group commits through io_uring). A request for another shard's partition travels
+//! through a bounded single-producer/single-consumer mailbox and the reply comes back the
+//! same way. Data flows one way, one file per step:
 //!
-//! - [`mailbox`]: the bounded SPSC ring with a doorbell protocol that never loses a wake-up,
-//!   model-checked with loom (`RUSTFLAGS="--cfg loom"`, see `tests/loom_mailbox.rs`);
-//! - [`eventfd`]: the Linux eventfd a shard sleeps on and a sender rings;
-//!
-//! and the step from a decoded request to the engine and back:
-//!
-//! - [`dispatch`]: request → engine calls → response, sans-IO;
-//! - [`errors`]: the one place engine errors become wire error codes.
+//! - socket → frame: [`conn`] (buffers, framing, bounds per connection);
+//! - frame → request → where it runs: [`shard`] (the loop, routing, long polling, group
+//!   commit, background work, shutdown);
+//! - request → engine → response: [`dispatch`] (sans-IO), with [`errors`] the one place
+//!   engine errors become wire error codes;
+//! - cross-shard: [`mailbox`] (model-checked with loom, `tests/loom_mailbox.rs`),
+//!   [`eventfd`], [`handle`] (shard-routed receipt handles);
+//! - disk: [`commit`] (the group-commit companion thread);
+//! - startup and shutdown: [`daemon`], configured by [`config`].
 
+pub mod commit;
+pub mod config;
+pub mod conn;
+pub mod daemon;
 pub mod dispatch;
 pub mod errors;
 pub mod eventfd;
+pub mod handle;
 pub mod mailbox;
+pub mod shard;
 mod sync;

@@ -1,0 +1,147 @@
+//! One client connection of a shard: its socket and its two buffers.
+//!
+//! Bytes in: [`Conn::fill`] reads what the socket has into a buffer that never holds more
+//! than one maximum frame plus one read's worth (64 KiB); [`Conn::next_frame`] cuts whole
+//! frames off its front. Bytes out: responses are encoded straight into the write buffer
+//! (every response of a loop turn is coalesced into one `write`), and
+//! [`Conn::write_out`] drains it.
+//!
+//! Promises: memory per connection is bounded by the read bound plus the write bound
+//! (`WRITE_PAUSE`, at which the shard stops reading requests until the client reads its
+//! replies); nothing here panics on any input.
+
+use std::io::{self, Read, Write};
+
+use mio::net::TcpStream;
+use spool_protocol::{decode_frame, Frame, ProtocolError};
+
+/// Bytes read per `read` call (and the read buffer's headroom).
+const READ_CHUNK: usize = 64 << 10;
+/// Stop reading requests from a client whose unread replies exceed this.
+pub const WRITE_PAUSE: usize = 32 << 20;
+
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Bumped when the slot is reused, so a late reply for a closed connection is dropped.
+    pub generation: u64,
+    rbuf: Vec<u8>,
+    /// Unconsumed bytes are `rbuf[rpos..rlen]`.
+    rpos: usize,
+    rlen: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Requests taken from this connection whose responses are not yet in `wbuf`.
+    pub in_flight: usize,
+    /// The Hello exchange succeeded.
+    pub hello_done: bool,
+    /// Close once `wbuf` is written (after a fatal error or at shutdown).
+    pub closing: bool,
+    /// The peer closed its side (EOF): no more requests will come.
+    pub eof: bool,
+    /// Stopped taking frames (in-flight or write bound); resume when below again.
+    pub paused: bool,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, generation: u64) -> Conn {
+        Conn {
+            stream,
+            generation,
+            rbuf: Vec::new(),
+            rpos: 0,
+            rlen: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+            in_flight: 0,
+            hello_done: false,
+            closing: false,
+            eof: false,
+            paused: false,
+        }
+    }
+
+    /// Reads until the socket would block, EOF, or the buffer holds `max_frame` bytes more
+    /// than it has consumed. Returns whether anything was read.
+    pub fn fill(&mut self, max_frame: usize) -> io::Result<bool> {
+        let mut any = false;
+        loop {
+            if self.rlen - self.rpos >= max_frame + READ_CHUNK {
+                return Ok(any);
+            }
+            if self.rpos > 0 && (self.rpos == self.rlen || self.rbuf.len() - self.rlen < READ_CHUNK) {
+                self.rbuf.copy_within(self.rpos..self.rlen, 0);
+                self.rlen -= self.rpos;
+                self.rpos = 0;
+            }
+            if self.rbuf.len() - self.rlen < READ_CHUNK {
+                let want = (self.rlen + READ_CHUNK).min(max_frame + 2 * READ_CHUNK);
+                self.rbuf.resize(want.max(self.rbuf.len()), 0);
+            }
+            match self.stream.read(&mut self.rbuf[self.rlen..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(any);
+                }
+                Ok(n) => {
+                    self.rlen += n;
+                    any = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(any),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next whole frame in the read buffer, if one has arrived, and marks it consumed.
+    /// The frame borrows the buffer until the next call to a `&mut self` method.
+    pub fn next_frame(&mut self, max_frame: usize) -> Result<Option<Frame<'_>>, ProtocolError> {
+        match decode_frame(&self.rbuf[self.rpos..self.rlen], max_frame)? {
+            None => Ok(None),
+            Some((frame, n)) => {
+                self.rpos += n;
+                Ok(Some(frame))
+            }
+        }
+    }
+
+    /// Whether unconsumed request bytes remain buffered.
+    pub fn has_buffered_input(&self) -> bool {
+        self.rpos < self.rlen
+    }
+
+    /// The write buffer, to encode responses into.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.wbuf
+    }
+
+    /// Bytes waiting to be written.
+    pub fn pending_out(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Writes as much as the socket takes. Returns Ok(true) when everything is written.
+    pub fn write_out(&mut self) -> io::Result<bool> {
+        while self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        // A burst (a big Receive reply) should not pin its memory for the connection's life.
+        if self.wbuf.capacity() > 4 << 20 {
+            self.wbuf.shrink_to(64 << 10);
+        }
+        if self.rpos == self.rlen && self.rbuf.len() > 4 << 20 {
+            self.rbuf = Vec::new();
+            self.rpos = 0;
+            self.rlen = 0;
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,75 @@
+//! `spoold`: the Spool daemon. Reads its configuration (flags, `SPOOL_*` environment,
+//! optional TOML file), starts the shards, prints `listening <addr>` on stdout once it
+//! accepts connections, and on SIGTERM or SIGINT finishes in-flight requests, flushes and
+//! exits 0. A second signal exits at once (status 130); that is safe too, since recovery
+//! handles any crash, but unacknowledged work is dropped.
+
+use std::io::Write;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use spool_server::config::Config;
+use spool_server::daemon::Daemon;
+
+fn main() {
+    let cfg = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("spoold: {e}");
+            std::process::exit(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let mut signals = match Signals::new([SIGTERM, SIGINT]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("spoold: cannot install signal handlers: {e}");
+            std::process::exit(1);
+        }
+    };
+    let daemon = match Daemon::start(cfg) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("spoold: {e}");
+            std::process::exit(1);
+        }
+    };
+    // The one line on stdout: tests and scripts wait for it to learn the port.
+    println!("listening {}", daemon.addr());
+    let _ = std::io::stdout().flush();
+
+    let shared = daemon.shutdown_handle();
+    std::thread::Builder::new()
+        .name("spool-signals".into())
+        .spawn(move || {
+            let mut first = true;
+            for sig in signals.forever() {
+                if first {
+                    tracing::info!(signal = sig, "shutting down");
+                    shared.request_shutdown();
+                    first = false;
+                } else {
+                    tracing::warn!(signal = sig, "second signal: exiting now");
+                    std::process::exit(130);
+                }
+            }
+        })
+        .expect("spawn the signal thread");
+
+    match daemon.wait() {
+        Ok(()) => {
+            tracing::info!("stopped cleanly");
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
