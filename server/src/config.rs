@@ -67,7 +67,9 @@ impl std::fmt::Display for Durability {
                 d.as_millis(),
                 d.as_millis()
             ),
-            Durability::None => f.write_str("none (no fdatasync; a crash may lose acknowledged writes)"),
+            Durability::None => {
+                f.write_str("none (no fdatasync; a crash may lose acknowledged writes)")
+            }
         }
     }
 }
@@ -192,7 +194,10 @@ impl Config {
         if shards == Some(0) || shards.is_some_and(|n| n > 256) {
             return Err("shards must be between 1 and 256".into());
         }
-        let max_connections = args.max_connections.or(file.max_connections).unwrap_or(4096);
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(4096);
         if max_connections == 0 {
             return Err("max_connections must be at least 1".into());
         }

@@ -68,7 +68,8 @@ impl Conn {
             if self.rlen - self.rpos >= max_frame + READ_CHUNK {
                 return Ok(any);
             }
-            if self.rpos > 0 && (self.rpos == self.rlen || self.rbuf.len() - self.rlen < READ_CHUNK) {
+            if self.rpos > 0 && (self.rpos == self.rlen || self.rbuf.len() - self.rlen < READ_CHUNK)
+            {
                 self.rbuf.copy_within(self.rpos..self.rlen, 0);
                 self.rlen -= self.rpos;
                 self.rpos = 0;

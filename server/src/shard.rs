@@ -93,7 +93,10 @@ pub enum Envelope {
         until_ms: u64,
     },
     /// "`queue` has visible messages here." Consumes the watch.
-    Ready { from: u16, queue: String },
+    Ready {
+        from: u16,
+        queue: String,
+    },
 }
 
 /// State shared by every shard (and the daemon's control thread).
@@ -132,7 +135,11 @@ pub struct ShardParts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReplyTo {
     /// A client request: connection slot, its generation, the request id.
-    Conn { slot: usize, generation: u64, id: u64 },
+    Conn {
+        slot: usize,
+        generation: u64,
+        id: u64,
+    },
     /// A request another shard routed here.
     Shard { shard: u16, token: u64 },
     /// One part of an operation this shard coordinates.
@@ -799,11 +806,23 @@ impl Shard {
         );
         // Part order = shard order, so shard 0's answer (the catalog's) comes first.
         for s in 0..self.n {
-            self.run_on(s, ReplyTo::Op { op, part: s as usize }, req.clone());
+            self.run_on(
+                s,
+                ReplyTo::Op {
+                    op,
+                    part: s as usize,
+                },
+                req.clone(),
+            );
         }
     }
 
-    fn route_send(&mut self, to: ReplyTo, queue: Cow<'static, str>, entries: Vec<SendEntry<'static>>) {
+    fn route_send(
+        &mut self,
+        to: ReplyTo,
+        queue: Cow<'static, str>,
+        entries: Vec<SendEntry<'static>>,
+    ) {
         let fifo = self.engine.queue_ref(&queue).map(|q| q.is_fifo());
         if fifo != Some(true) || self.n == 1 {
             // Standard queue (or unknown: the local engine says QueueDoesNotExist).
@@ -1223,7 +1242,9 @@ impl Shard {
                 }
                 self.to_write.push(slot);
             }
-            ReplyTo::Shard { shard, token } => self.send_env(shard, Envelope::Reply { token, resp }),
+            ReplyTo::Shard { shard, token } => {
+                self.send_env(shard, Envelope::Reply { token, resp })
+            }
             ReplyTo::Op { op, part } => self.op_part(op, part, resp),
         }
     }
@@ -1433,7 +1454,10 @@ impl Shard {
                     } else {
                         self.deliver(
                             to,
-                            Response::error(ErrorCode::InternalError, "coordinate sent to a shard other than 0"),
+                            Response::error(
+                                ErrorCode::InternalError,
+                                "coordinate sent to a shard other than 0",
+                            ),
                         );
                     }
                 }
@@ -1577,7 +1601,10 @@ impl Shard {
         for p in std::mem::take(&mut self.parked) {
             self.deliver(p.to, empty_received());
         }
-        tracing::info!(shard = self.id, "shutting down: finishing in-flight requests");
+        tracing::info!(
+            shard = self.id,
+            "shutting down: finishing in-flight requests"
+        );
     }
 
     /// Whether every shard is done and this one may exit.
@@ -1633,7 +1660,9 @@ const COUNT_ATTRIBUTES: [&str; 3] = [
 fn merge_fanout(merge: Merge, parts: Vec<Option<Response<'static>>>) -> Response<'static> {
     let mut parts: Vec<Response<'static>> = parts
         .into_iter()
-        .map(|p| p.unwrap_or_else(|| Response::error(ErrorCode::InternalError, "a shard did not answer")))
+        .map(|p| {
+            p.unwrap_or_else(|| Response::error(ErrorCode::InternalError, "a shard did not answer"))
+        })
         .collect();
     if let Some(e) = parts.iter().find(|p| matches!(p, Response::Error(_))) {
         return e.clone();
@@ -1695,7 +1724,10 @@ mod tests {
     fn fanout_merge_sums_counts_and_prefers_errors() {
         let attrs = |n: &str| Response::QueueAttributes {
             attributes: [
-                (Cow::Borrowed("ApproximateNumberOfMessages"), Cow::Owned(n.to_string())),
+                (
+                    Cow::Borrowed("ApproximateNumberOfMessages"),
+                    Cow::Owned(n.to_string()),
+                ),
                 (Cow::Borrowed("VisibilityTimeout"), Cow::Borrowed("30")),
             ]
             .into(),
@@ -1707,11 +1739,17 @@ mod tests {
         assert_eq!(attributes["ApproximateNumberOfMessages"], "7");
         assert_eq!(attributes["VisibilityTimeout"], "30");
         let err = Response::error(ErrorCode::QueueDoesNotExist, "no");
-        let merged = merge_fanout(Merge::FirstError, vec![Some(Response::Purged), Some(err.clone())]);
+        let merged = merge_fanout(
+            Merge::FirstError,
+            vec![Some(Response::Purged), Some(err.clone())],
+        );
         assert_eq!(merged, err);
         let merged = merge_fanout(
             Merge::Redriven,
-            vec![Some(Response::Redriven { moved: 3 }), Some(Response::Redriven { moved: 4 })],
+            vec![
+                Some(Response::Redriven { moved: 3 }),
+                Some(Response::Redriven { moved: 4 }),
+            ],
         );
         assert_eq!(merged, Response::Redriven { moved: 7 });
     }

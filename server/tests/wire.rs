@@ -1,0 +1,285 @@
+//! The daemon over a raw socket: the handshake, a full send/receive/delete round trip, and
+//! bad input of every kind (garbage, oversized and short lengths, unknown opcodes,
+//! requests before Hello, invalid names, forged handles, truncated frames). Each bad
+//! connection gets an error frame or is closed, and a well-behaved connection opened
+//! first keeps working throughout.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+use common::Spoold;
+use spool_protocol::message::SendEntry;
+use spool_protocol::{decode_frame, ErrorCode, Request, Response, DEFAULT_MAX_FRAME};
+
+struct Raw {
+    s: TcpStream,
+    buf: Vec<u8>,
+    next_id: u64,
+}
+
+impl Raw {
+    fn connect(d: &Spoold) -> Raw {
+        let s = TcpStream::connect(d.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Raw {
+            s,
+            buf: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    fn hello(d: &Spoold) -> Raw {
+        let mut r = Raw::connect(d);
+        let resp = r.call(&Request::Hello {
+            min_version: 1,
+            max_version: 1,
+            api_key: None,
+        });
+        assert!(
+            matches!(resp, Response::Hello { version: 1, .. }),
+            "{resp:?}"
+        );
+        r
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    fn submit(&mut self, req: &Request<'_>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut out = Vec::new();
+        req.encode(id, &mut out).unwrap();
+        self.send_raw(&out);
+        id
+    }
+
+    /// The next frame: (request id, response), or None at EOF.
+    fn read(&mut self) -> Option<(u64, Response<'static>)> {
+        loop {
+            if let Some((f, n)) = decode_frame(&self.buf, DEFAULT_MAX_FRAME).unwrap() {
+                let id = f.request_id;
+                let r = Response::from_frame(&f).unwrap().into_owned();
+                self.buf.drain(..n);
+                return Some((id, r));
+            }
+            let mut chunk = [0u8; 65536];
+            match self.s.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    fn call(&mut self, req: &Request<'_>) -> Response<'static> {
+        let id = self.submit(req);
+        let (got, r) = self.read().expect("a response");
+        assert_eq!(got, id);
+        r
+    }
+
+    /// Reads to EOF; returns the frames seen on the way.
+    fn read_until_closed(&mut self) -> Vec<(u64, Response<'static>)> {
+        let mut out = Vec::new();
+        while let Some(f) = self.read() {
+            out.push(f);
+        }
+        out
+    }
+}
+
+fn code(r: &Response<'_>) -> Option<ErrorCode> {
+    match r {
+        Response::Error(e) => Some(e.code),
+        _ => None,
+    }
+}
+
+fn start() -> (tempfile::TempDir, Spoold) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Spoold::start(&dir.path().join("data"), &["--shards", "2"]);
+    (dir, d)
+}
+
+fn create(r: &mut Raw, name: &str) {
+    let resp = r.call(&Request::CreateQueue {
+        name: name.into(),
+        attributes: Default::default(),
+        tags: Default::default(),
+    });
+    assert!(matches!(resp, Response::QueueCreated { .. }), "{resp:?}");
+}
+
+#[test]
+fn round_trip_over_a_raw_socket() {
+    let (_dir, d) = start();
+    let mut r = Raw::hello(&d);
+    assert_eq!(r.call(&Request::Ping), Response::Pong);
+    create(&mut r, "raw");
+    let resp = r.call(&Request::Send {
+        queue: "raw".into(),
+        entries: vec![SendEntry {
+            body: b"hello"[..].into(),
+            ..Default::default()
+        }],
+    });
+    let Response::Sent { results } = resp else {
+        panic!("{resp:?}")
+    };
+    assert!(results[0].is_ok());
+    // The message may sit on the other shard: a receive asks both.
+    let resp = r.call(&Request::Receive {
+        queue: "raw".into(),
+        max_messages: 10,
+        visibility_timeout_s: None,
+        wait_time_ms: 1000,
+        attribute_names: vec![],
+        system_attributes: false,
+    });
+    let Response::Received { messages } = resp else {
+        panic!("{resp:?}")
+    };
+    assert_eq!(messages.len(), 1);
+    assert_eq!(&messages[0].body[..], b"hello");
+    let resp = r.call(&Request::Delete {
+        queue: "raw".into(),
+        receipt_handles: vec![messages[0].receipt_handle.clone()],
+    });
+    assert_eq!(
+        resp,
+        Response::Deleted {
+            results: vec![Ok(())]
+        }
+    );
+}
+
+#[test]
+fn bad_input_gets_an_error_or_a_close_and_others_carry_on() {
+    let (_dir, d) = start();
+    let mut good = Raw::hello(&d);
+    create(&mut good, "ok");
+
+    // Garbage: a length below the header size.
+    let mut r = Raw::connect(&d);
+    r.send_raw(&[3, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+    let frames = r.read_until_closed();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].0, 0);
+    assert_eq!(code(&frames[0].1), Some(ErrorCode::MalformedFrame));
+
+    // A declared length over the maximum: refused from the prefix alone, then closed.
+    let mut r = Raw::connect(&d);
+    r.send_raw(&(u32::MAX).to_le_bytes());
+    let frames = r.read_until_closed();
+    assert_eq!(code(&frames[0].1), Some(ErrorCode::FrameTooLarge));
+
+    // Random bytes.
+    let mut r = Raw::connect(&d);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let junk: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    r.send_raw(&junk);
+    let _ = r.s.shutdown(Shutdown::Write);
+    r.read_until_closed();
+
+    // A request before Hello: HandshakeRequired, then closed.
+    let mut r = Raw::connect(&d);
+    r.submit(&Request::Ping);
+    let frames = r.read_until_closed();
+    assert_eq!(code(&frames[0].1), Some(ErrorCode::HandshakeRequired));
+
+    // A Hello with no version in common.
+    let mut r = Raw::connect(&d);
+    r.submit(&Request::Hello {
+        min_version: 7,
+        max_version: 9,
+        api_key: None,
+    });
+    let frames = r.read_until_closed();
+    assert_eq!(code(&frames[0].1), Some(ErrorCode::UnsupportedVersion));
+
+    // An unknown opcode is answered by id and the connection stays usable.
+    let mut r = Raw::hello(&d);
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&12u32.to_le_bytes());
+    frame.extend_from_slice(&[1, 0x7e, 0, 0]);
+    frame.extend_from_slice(&42u64.to_le_bytes());
+    r.send_raw(&frame);
+    let (id, resp) = r.read().unwrap();
+    assert_eq!(id, 42);
+    assert_eq!(code(&resp), Some(ErrorCode::UnknownOpcode));
+    assert_eq!(r.call(&Request::Ping), Response::Pong);
+
+    // Invalid queue name, missing queue, forged handles.
+    // (The codec will not encode an invalid name, so patch one into a valid frame.)
+    let mut out = Vec::new();
+    Request::GetQueue { name: "abc".into() }
+        .encode(77, &mut out)
+        .unwrap();
+    let at = out.windows(3).position(|w| w == b"abc").unwrap();
+    out[at + 1] = b'!';
+    r.send_raw(&out);
+    let (id, resp) = r.read().unwrap();
+    assert_eq!(id, 77);
+    assert!(code(&resp).is_some(), "{resp:?}");
+    let resp = r.call(&Request::GetQueue {
+        name: "missing".into(),
+    });
+    assert_eq!(code(&resp), Some(ErrorCode::QueueDoesNotExist));
+    let resp = r.call(&Request::Delete {
+        queue: "ok".into(),
+        receipt_handles: vec![
+            b"0.AAAAforged"[..].into(),
+            b"1.AAAAforged"[..].into(),
+            b"9.AAAAforged"[..].into(),
+            b"nonsense"[..].into(),
+        ],
+    });
+    let Response::Deleted { results } = resp else {
+        panic!("{resp:?}")
+    };
+    assert_eq!(results.len(), 4);
+    for res in &results {
+        assert_eq!(
+            res.as_ref().unwrap_err().code,
+            ErrorCode::ReceiptHandleIsInvalid
+        );
+    }
+    // A receive over the limits.
+    let resp = r.call(&Request::Receive {
+        queue: "ok".into(),
+        max_messages: 10,
+        visibility_timeout_s: None,
+        wait_time_ms: 60_000,
+        attribute_names: vec![],
+        system_attributes: false,
+    });
+    assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter));
+
+    // A truncated frame and a hang-up mid-frame.
+    let mut r = Raw::hello(&d);
+    let mut out = Vec::new();
+    Request::Ping.encode(9, &mut out).unwrap();
+    out.extend_from_slice(&[100, 0, 0, 0, 1, 0x02]);
+    r.send_raw(&out);
+    let (id, resp) = r.read().unwrap();
+    assert_eq!((id, resp), (9, Response::Pong));
+    drop(r);
+
+    // The first connection never noticed.
+    assert_eq!(good.call(&Request::Ping), Response::Pong);
+    let resp = good.call(&Request::GetQueue { name: "ok".into() });
+    assert!(matches!(resp, Response::Queue { .. }), "{resp:?}");
+}
