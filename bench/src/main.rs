@@ -6,6 +6,9 @@
 //! baseline that writes the same bytes in the same batches with `pwrite` + `fdatasync`
 //! to a plain preallocated file, in the same run.
 //!
+//! `spool-bench daemon` runs producers and consumers against `spoold` over the binary
+//! protocol (see [`daemon`]).
+//!
 //! `spool-bench backlog` fills one queue with a large backlog and reports the process's
 //! anonymous resident memory (`RssAnon`; mapped file pages are the kernel's cache).
 
@@ -24,6 +27,8 @@ use hdrhistogram::Histogram;
 use spool_engine::engine::EngineFlush;
 use spool_engine::flusher::open_flusher;
 use spool_engine::{DeleteOutcome, Engine, EngineConfig, FlusherKind, SendRequest, SystemClock};
+
+mod daemon;
 
 const QUEUE: &str = "bench";
 /// The daemon syncs indexes every few hundred ms; the benchmark does the same.
@@ -46,6 +51,8 @@ enum Cmd {
     Engine(EngineArgs),
     /// Anonymous memory (RssAnon) of the engine holding a large backlog.
     Backlog(BacklogArgs),
+    /// The full send -> receive -> delete cycle through spoold over the binary protocol.
+    Daemon(daemon::DaemonArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,6 +114,7 @@ fn main() -> BoxResult<()> {
     match cli.cmd {
         Cmd::Engine(a) => run_engine(a),
         Cmd::Backlog(a) => run_backlog(a),
+        Cmd::Daemon(a) => daemon::run(a),
     }
 }
 

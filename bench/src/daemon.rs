@@ -1,0 +1,470 @@
+//! `spool-bench daemon`: the full send → receive → delete cycle through a running `spoold`
+//! over the binary protocol.
+//!
+//! Producers and consumers each own one connection and keep `--pipeline` requests in
+//! flight on it. Every body starts with the nanoseconds since the run began at the moment
+//! its batch was submitted, so a consumer can measure end-to-end latency (send → receive)
+//! without clocks shared across processes (producers and consumers run in this process).
+//! Send-ack latency is measured per batch, from submit to its response.
+//!
+//! Throughput counts messages that completed the whole cycle (received and deleted)
+//! inside the measured window, after a warm-up. Without `--addr`, the tool starts its own
+//! `spoold` (the binary next to this one) on a fresh data directory with the durability
+//! asked for, and stops it at the end.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use hdrhistogram::Histogram;
+use spool_client::{ClientConfig, Connection};
+use spool_protocol::{Request, Response};
+
+use crate::BoxResult;
+
+const QUEUE: &str = "bench-daemon";
+
+#[derive(Args, Clone)]
+pub struct DaemonArgs {
+    /// Address of a running spoold. Without it, a spoold is started for the run.
+    #[arg(long)]
+    addr: Option<String>,
+    /// Producer connections.
+    #[arg(long, default_value_t = 2)]
+    producers: usize,
+    /// Consumer connections.
+    #[arg(long, default_value_t = 2)]
+    consumers: usize,
+    /// Message body size in bytes (at least 8: the send time is carried in the body).
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Messages per send batch, and most messages per receive.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 8)]
+    pipeline: usize,
+    /// Durability of the spoold this tool starts: sync, batch=<ms> or none.
+    #[arg(long, default_value = "sync")]
+    durability: String,
+    /// Shards of the spoold this tool starts (default: its default, the core count).
+    #[arg(long)]
+    shards: Option<u16>,
+    /// Seconds measured (after the warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of warm-up, not measured.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Runs; the medians are reported.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Producer rate limit in messages per second over all producers (0 = as fast as the
+    /// server takes them).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Parent of the data directory of the spoold this tool starts (must be the disk
+    /// being measured, not tmpfs).
+    #[arg(long, default_value = "target/bench-data")]
+    dir: PathBuf,
+}
+
+struct Figures {
+    msgs_per_s: f64,
+    mb_per_s: f64,
+    send_ack: Histogram<u64>,
+    e2e: Histogram<u64>,
+    server_cpu_s: f64,
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
+}
+
+/// A spoold started for the run, stopped (SIGTERM) on drop.
+struct Spawned {
+    child: Child,
+    _dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) takes a pid and a signal number, no pointers.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn spoold_path() -> BoxResult<PathBuf> {
+    let me = std::env::current_exe()?;
+    let p = me.with_file_name("spoold");
+    if !p.exists() {
+        return Err(format!(
+            "{} not found: build it (cargo build --release -p spool-server) or pass --addr",
+            p.display()
+        )
+        .into());
+    }
+    Ok(p)
+}
+
+fn spawn(a: &DaemonArgs) -> BoxResult<Spawned> {
+    std::fs::create_dir_all(&a.dir)?;
+    let dir = tempfile::Builder::new()
+        .prefix("spoold-")
+        .tempdir_in(&a.dir)?;
+    let mut cmd = Command::new(spoold_path()?);
+    cmd.arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--durability")
+        .arg(&a.durability)
+        .env("SPOOL_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(n) = a.shards {
+        cmd.arg("--shards").arg(n.to_string());
+    }
+    let mut child = cmd.spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .ok_or_else(|| format!("spoold did not start (stdout {line:?})"))?
+        .to_string();
+    Ok(Spawned {
+        child,
+        _dir: dir,
+        addr,
+    })
+}
+
+/// User + system CPU seconds of a process, from /proc.
+fn process_cpu_s(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf takes a constant and returns a number.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz.max(1.0)
+}
+
+fn connect(addr: &str) -> BoxResult<Connection> {
+    Ok(Connection::connect(&ClientConfig {
+        addr: addr.to_string(),
+        ..Default::default()
+    })?)
+}
+
+pub fn run(a: DaemonArgs) -> BoxResult<()> {
+    if a.size < 8 {
+        return Err("--size must be at least 8".into());
+    }
+    println!(
+        "daemon workload: {} producers, {} consumers, {} B bodies, batches of {}, {} in flight \
+         per connection, durability {}, {} s measured after {} s warm-up, {} run(s)",
+        a.producers,
+        a.consumers,
+        a.size,
+        a.batch,
+        a.pipeline,
+        if a.addr.is_some() {
+            "(server's own)"
+        } else {
+            a.durability.as_str()
+        },
+        a.duration,
+        a.warmup,
+        a.repeat
+    );
+    let mut runs = Vec::new();
+    for r in 0..a.repeat {
+        let spawned = match &a.addr {
+            Some(_) => None,
+            None => Some(spawn(&a)?),
+        };
+        let addr = a
+            .addr
+            .clone()
+            .or_else(|| spawned.as_ref().map(|s| s.addr.clone()))
+            .expect("an address");
+        let pid = spawned.as_ref().map(|s| s.child.id());
+        let f = run_once(&a, &addr, pid)?;
+        println!(
+            "run {}: {:.0} msgs/s, {:.1} MB/s, send-ack p50 {} us p99 {} us, e2e p50 {} us p99 {} us, server CPU {:.2} s",
+            r + 1,
+            f.msgs_per_s,
+            f.mb_per_s,
+            f.send_ack.value_at_quantile(0.5),
+            f.send_ack.value_at_quantile(0.99),
+            f.e2e.value_at_quantile(0.5),
+            f.e2e.value_at_quantile(0.99),
+            f.server_cpu_s
+        );
+        runs.push(f);
+    }
+    report(&runs);
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn report(runs: &[Figures]) {
+    let mut send_ack = hist();
+    let mut e2e = hist();
+    for f in runs {
+        send_ack.add(&f.send_ack).expect("same bounds");
+        e2e.add(&f.e2e).expect("same bounds");
+    }
+    println!();
+    println!(
+        "median of {} run(s): {:.0} msgs/s full cycle, {:.1} MB/s of bodies",
+        runs.len(),
+        median(runs.iter().map(|f| f.msgs_per_s).collect()),
+        median(runs.iter().map(|f| f.mb_per_s).collect())
+    );
+    println!("| latency (us, all runs) | p50 | p90 | p99 | p99.9 | max |");
+    println!("|---|---|---|---|---|---|");
+    for (name, h) in [
+        ("send-ack (per batch)", &send_ack),
+        ("end-to-end (per message)", &e2e),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.9),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max()
+        );
+    }
+}
+
+fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> BoxResult<Figures> {
+    let mut admin = connect(addr)?;
+    match admin.delete_queue(QUEUE) {
+        Ok(()) | Err(spool_client::ClientError::Server { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    admin.create_queue(QUEUE, &[("VisibilityTimeout", "300")])?;
+
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let completed = Arc::new(AtomicU64::new(0));
+    let send_ack = Arc::new(Mutex::new(hist()));
+    let e2e = Arc::new(Mutex::new(hist()));
+    let mut threads = Vec::new();
+
+    for p in 0..a.producers {
+        let mut c = connect(addr)?;
+        let (stop, measuring, send_ack) = (stop.clone(), measuring.clone(), send_ack.clone());
+        let (size, batch, pipeline) = (a.size, a.batch, a.pipeline.max(1));
+        let per_producer_rate = if a.rate == 0 {
+            0.0
+        } else {
+            a.rate as f64 / a.producers as f64
+        };
+        threads.push(std::thread::spawn(move || -> Result<(), String> {
+            let mut h = hist();
+            let mut out: VecDeque<(u64, Instant)> = VecDeque::new();
+            let mut bodies: Vec<Vec<u8>> = (0..batch).map(|_| vec![b'x'; size]).collect();
+            let mut sent: u64 = 0;
+            let began = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                while out.len() < pipeline {
+                    if per_producer_rate > 0.0 {
+                        let due = began + Duration::from_secs_f64(sent as f64 / per_producer_rate);
+                        let now = Instant::now();
+                        if due > now {
+                            if out.is_empty() {
+                                std::thread::sleep(due - now);
+                            } else {
+                                break;
+                            }
+                        }
+                    }
+                    let t = start.elapsed().as_nanos() as u64;
+                    for b in bodies.iter_mut() {
+                        b[..8].copy_from_slice(&t.to_le_bytes());
+                    }
+                    let entries: Vec<spool_protocol::message::SendEntry<'_>> = bodies
+                        .iter()
+                        .map(|b| spool_protocol::message::SendEntry {
+                            body: b.as_slice().into(),
+                            ..Default::default()
+                        })
+                        .collect();
+                    let req = Request::Send {
+                        queue: QUEUE.into(),
+                        entries,
+                    };
+                    let id = c.submit(&req).map_err(|e| format!("producer {p}: {e}"))?;
+                    out.push_back((id, Instant::now()));
+                    sent += batch as u64;
+                }
+                let (id, resp) = c
+                    .next_response()
+                    .map_err(|e| format!("producer {p}: {e}"))?;
+                let Some(pos) = out.iter().position(|(i, _)| *i == id) else {
+                    return Err(format!("producer {p}: unexpected response id {id}"));
+                };
+                let (_, at) = out.remove(pos).expect("position is valid");
+                match resp {
+                    Response::Sent { results } if results.iter().all(Result::is_ok) => {}
+                    other => return Err(format!("producer {p}: send failed: {other:?}")),
+                }
+                if measuring.load(Ordering::Relaxed) {
+                    h.saturating_record((at.elapsed().as_micros() as u64).max(1));
+                }
+            }
+            while !out.is_empty() {
+                let (id, _) = c.next_response().map_err(|e| e.to_string())?;
+                out.retain(|(i, _)| *i != id);
+            }
+            send_ack
+                .lock()
+                .expect("not poisoned")
+                .add(&h)
+                .expect("same bounds");
+            Ok(())
+        }));
+    }
+
+    for k in 0..a.consumers {
+        let mut c = connect(addr)?;
+        let (stop, measuring, completed, e2e) = (
+            stop.clone(),
+            measuring.clone(),
+            completed.clone(),
+            e2e.clone(),
+        );
+        let (batch, pipeline) = (a.batch as u32, a.pipeline.max(1));
+        threads.push(std::thread::spawn(move || -> Result<(), String> {
+            let mut h = hist();
+            let mut receives = 0usize;
+            let mut deletes: VecDeque<(u64, usize)> = VecDeque::new();
+            let mut receive_ids: Vec<u64> = Vec::new();
+            loop {
+                let stopping = stop.load(Ordering::Relaxed);
+                while !stopping && receives < pipeline {
+                    let id = c
+                        .submit(&Request::Receive {
+                            queue: QUEUE.into(),
+                            max_messages: batch,
+                            visibility_timeout_s: None,
+                            wait_time_ms: 100,
+                            attribute_names: vec![],
+                            system_attributes: false,
+                        })
+                        .map_err(|e| format!("consumer {k}: {e}"))?;
+                    receive_ids.push(id);
+                    receives += 1;
+                }
+                if receives == 0 && deletes.is_empty() {
+                    break;
+                }
+                let (id, resp) = c
+                    .next_response()
+                    .map_err(|e| format!("consumer {k}: {e}"))?;
+                if let Some(pos) = receive_ids.iter().position(|i| *i == id) {
+                    receive_ids.swap_remove(pos);
+                    receives -= 1;
+                    let Response::Received { messages } = resp else {
+                        return Err(format!("consumer {k}: receive failed: {resp:?}"));
+                    };
+                    if messages.is_empty() {
+                        continue;
+                    }
+                    let now = start.elapsed().as_nanos() as u64;
+                    if measuring.load(Ordering::Relaxed) {
+                        for m in &messages {
+                            let mut t = [0u8; 8];
+                            t.copy_from_slice(&m.body[..8]);
+                            let sent = u64::from_le_bytes(t);
+                            h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
+                        }
+                    }
+                    let handles = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+                    let id = c
+                        .submit(&Request::Delete {
+                            queue: QUEUE.into(),
+                            receipt_handles: handles,
+                        })
+                        .map_err(|e| format!("consumer {k}: {e}"))?;
+                    deletes.push_back((id, messages.len()));
+                } else if let Some(pos) = deletes.iter().position(|(i, _)| *i == id) {
+                    let (_, n) = deletes.remove(pos).expect("position is valid");
+                    let Response::Deleted { results } = resp else {
+                        return Err(format!("consumer {k}: delete failed: {resp:?}"));
+                    };
+                    let ok = results.iter().filter(|r| r.is_ok()).count();
+                    if ok != n {
+                        return Err(format!("consumer {k}: {} of {n} deletes failed", n - ok));
+                    }
+                    if measuring.load(Ordering::Relaxed) {
+                        completed.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                } else {
+                    return Err(format!("consumer {k}: unexpected response id {id}"));
+                }
+            }
+            e2e.lock()
+                .expect("not poisoned")
+                .add(&h)
+                .expect("same bounds");
+            Ok(())
+        }));
+    }
+
+    std::thread::sleep(Duration::from_secs_f64(a.warmup));
+    let cpu0 = server_pid.map_or(0.0, process_cpu_s);
+    measuring.store(true, Ordering::SeqCst);
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(a.duration));
+    measuring.store(false, Ordering::SeqCst);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu1 = server_pid.map_or(0.0, process_cpu_s);
+    let done = completed.load(Ordering::SeqCst);
+    stop.store(true, Ordering::SeqCst);
+    let mut errors = Vec::new();
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(e),
+            Err(_) => errors.push("a load thread panicked".into()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("; ").into());
+    }
+    let msgs_per_s = done as f64 / elapsed;
+    let send_ack = send_ack.lock().expect("not poisoned").clone();
+    let e2e = e2e.lock().expect("not poisoned").clone();
+    Ok(Figures {
+        msgs_per_s,
+        mb_per_s: msgs_per_s * a.size as f64 / 1e6,
+        send_ack,
+        e2e,
+        server_cpu_s: cpu1 - cpu0,
+    })
+}
