@@ -3,8 +3,9 @@
 //! [`Daemon::start`] locks the data directory (one daemon per directory), opens one engine
 //! per shard (`shard-N/`, running recovery and logging what it repaired), makes the
 //! catalogs of all shards agree with shard 0's (a crash may have cut a catalog change
-//! short between shards), binds one `SO_REUSEPORT` listener per shard on the same address,
-//! connects every pair of shards with a bounded mailbox, and starts the shard threads.
+//! short between shards), binds the listener (shard 0 accepts and deals connections to
+//! the shards), connects every pair of shards with a bounded mailbox, and starts the shard
+//! threads.
 //! [`Daemon::shutdown`] asks them to finish in-flight work and flush; [`Daemon::wait`]
 //! joins them.
 //!
@@ -62,10 +63,12 @@ impl Daemon {
         }
         reconcile(&mut engines)?;
 
-        let listeners = bind(cfg.listen, n)?;
-        let addr = listeners[0]
+        let listener = bind(cfg.listen)?;
+        let addr = listener
             .local_addr()
             .map_err(|e| format!("listener address: {e}"))?;
+        let mut listeners: Vec<Option<std::net::TcpListener>> = (0..n).map(|_| None).collect();
+        listeners[0] = Some(listener);
 
         let bells = (0..n)
             .map(|_| EventFd::new().map(Arc::new))
@@ -330,26 +333,15 @@ fn reconcile(engines: &mut [Engine]) -> Result<(), String> {
     Ok(())
 }
 
-/// One listener per shard on the same address (SO_REUSEPORT: the kernel spreads
-/// connections over them). Port 0 is resolved by the first bind and reused.
-fn bind(addr: SocketAddr, n: usize) -> Result<Vec<std::net::TcpListener>, String> {
+/// The listening socket (with SO_REUSEADDR, so a restart does not wait out TIME_WAIT).
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
-    let mut at = addr;
-    for _ in 0..n {
-        let s = Socket::new(Domain::for_address(at), Type::STREAM, Some(Protocol::TCP))
-            .map_err(|e| format!("socket: {e}"))?;
-        s.set_reuse_address(true).map_err(|e| e.to_string())?;
-        s.set_reuse_port(true).map_err(|e| e.to_string())?;
-        s.set_nonblocking(true).map_err(|e| e.to_string())?;
-        s.bind(&at.into())
-            .map_err(|e| format!("cannot listen on {at}: {e}"))?;
-        s.listen(1024).map_err(|e| format!("listen on {at}: {e}"))?;
-        let l: std::net::TcpListener = s.into();
-        if out.is_empty() {
-            at = l.local_addr().map_err(|e| e.to_string())?;
-        }
-        out.push(l);
-    }
-    Ok(out)
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(|e| format!("socket: {e}"))?;
+    s.set_reuse_address(true).map_err(|e| e.to_string())?;
+    s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    s.bind(&addr.into())
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    s.listen(1024).map_err(|e| format!("listen on {addr}: {e}"))?;
+    Ok(s.into())
 }

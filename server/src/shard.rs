@@ -1,8 +1,10 @@
 //! A shard: one thread, one event loop, one engine.
 //!
 //! Each shard owns an [`Engine`] over `data/shard-N/`, which holds partition N of every
-//! queue (the catalog is the same on every shard), and serves the client connections the
-//! kernel hands to its listener (one `SO_REUSEPORT` listener per shard). One loop turn:
+//! queue (the catalog is the same on every shard), and serves the client connections dealt
+//! to it: shard 0 accepts every connection and deals them round-robin over the shards, so
+//! producers (and the partitions they fill) spread evenly; the kernel's `SO_REUSEPORT`
+//! hashing left whole shards idle with a handful of connections. One loop turn:
 //!
 //! 1. wait in epoll (mio) for sockets, the shard's eventfd (mailbox doorbell and
 //!    commit-thread completions) or the next timer;
@@ -97,6 +99,8 @@ pub enum Envelope {
         from: u16,
         queue: String,
     },
+    /// A client connection accepted by shard 0, for this shard to serve.
+    Adopt(std::net::TcpStream),
 }
 
 /// State shared by every shard (and the daemon's control thread).
@@ -121,7 +125,8 @@ impl Shared {
 pub struct ShardParts {
     pub id: u16,
     pub engine: Engine,
-    pub listener: std::net::TcpListener,
+    /// Shard 0's: it accepts for every shard.
+    pub listener: Option<std::net::TcpListener>,
     /// (sending shard, mailbox) for every other shard.
     pub inboxes: Vec<(u16, Receiver<Envelope>)>,
     /// Indexed by destination shard; None for this shard itself.
@@ -223,6 +228,8 @@ pub struct Shard {
     shared: Arc<Shared>,
     poll: Poll,
     listener: Option<TcpListener>,
+    /// The shard the next accepted connection goes to.
+    accept_rr: usize,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     next_generation: u64,
@@ -300,10 +307,16 @@ fn empty_received() -> Response<'static> {
 impl Shard {
     pub fn new(p: ShardParts) -> std::io::Result<Shard> {
         let poll = Poll::new()?;
-        p.listener.set_nonblocking(true)?;
-        let mut listener = TcpListener::from_std(p.listener);
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let listener = match p.listener {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let mut l = TcpListener::from_std(l);
+                poll.registry()
+                    .register(&mut l, LISTENER, Interest::READABLE)?;
+                Some(l)
+            }
+            None => None,
+        };
         let bell = p.shared.bells[p.id as usize].clone();
         let bell_fd = bell.as_raw_fd();
         poll.registry()
@@ -321,7 +334,8 @@ impl Shard {
             cfg: p.cfg,
             shared: p.shared,
             poll,
-            listener: Some(listener),
+            listener,
+            accept_rr: 0,
             conns: Vec::new(),
             free: Vec::new(),
             next_generation: 1,
@@ -450,7 +464,18 @@ impl Shard {
                 return;
             };
             match listener.accept() {
-                Ok((stream, _)) => self.add_conn(stream),
+                Ok((stream, _)) => {
+                    let target = (self.accept_rr % self.n as usize) as u16;
+                    self.accept_rr = self.accept_rr.wrapping_add(1);
+                    if target == self.id {
+                        self.add_conn(stream);
+                    } else {
+                        // mio's stream is a plain socket underneath; hand over the fd.
+                        let std_stream =
+                            std::net::TcpStream::from(std::os::fd::OwnedFd::from(stream));
+                        self.send_env(target, Envelope::Adopt(std_stream));
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     // EMFILE and friends: leave the rest in the backlog for the next turn.
@@ -1482,6 +1507,10 @@ impl Shard {
                     self.wake.insert(queue);
                 }
                 Envelope::Ready { from, queue } => self.on_ready(from, queue),
+                Envelope::Adopt(stream) => match stream.set_nonblocking(true) {
+                    Ok(()) => self.add_conn(TcpStream::from_std(stream)),
+                    Err(e) => tracing::warn!(shard = self.id, "cannot adopt a connection: {e}"),
+                },
             }
         }
     }

@@ -1,0 +1,707 @@
+//! Connection behaviour against a scripted fake server: handshake, pipelining with
+//! responses out of order, typed helpers, and every way a hostile or broken server can
+//! misbehave (garbage, oversized lengths, wrong ids and types, EOF, timeouts).
+
+mod fake;
+
+use std::borrow::Cow;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fake::{serve, Peer};
+use spool_client::protocol::{
+    Map, Message, ProtocolError, Request, Response, SendEntry, SendOk, WireError,
+};
+use spool_client::{ClientError, Connection, ErrorCode, ReceiveOptions};
+
+fn queue_id_of(resp: &Response<'_>) -> u64 {
+    match resp {
+        Response::Queue { queue_id } => *queue_id,
+        other => panic!("not a Queue response: {other:?}"),
+    }
+}
+
+fn get_queue(name: &str) -> Request<'_> {
+    Request::GetQueue { name: name.into() }
+}
+
+#[test]
+fn handshake_sends_the_key_and_records_the_limits() {
+    let (mut cfg, server) = serve(|mut p| {
+        let (id, key) = p.hello_with(1 << 20);
+        assert_eq!(id, 1, "request ids start at 1");
+        assert_eq!(key.as_deref(), Some(&b"secret"[..]));
+        p.drain_until_eof();
+    });
+    cfg.api_key = Some(b"secret".to_vec());
+    let conn = Connection::connect(&cfg).unwrap();
+    assert_eq!(conn.hello().max_frame, 1 << 20);
+    assert_eq!(conn.hello().max_batch, 10_000);
+    assert_eq!(conn.hello().shard_count, 4);
+    assert_eq!(conn.hello().version, 1);
+    drop(conn);
+    server.join().unwrap();
+}
+
+#[test]
+fn refused_hello_is_a_server_error() {
+    let (cfg, server) = serve(|mut p| {
+        let (id, _) = p.read_request().unwrap();
+        p.respond(id, &Response::error(ErrorCode::Unauthorized, "bad key"));
+    });
+    match Connection::connect(&cfg) {
+        Err(ClientError::Server { code, message }) => {
+            assert_eq!(code, ErrorCode::Unauthorized);
+            assert_eq!(message, "bad key");
+        }
+        other => panic!("{other:?}"),
+    }
+    server.join().unwrap();
+}
+
+#[test]
+fn out_of_order_responses_are_matched_by_id() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let reqs = p.read_requests(6);
+        // Answer in reverse order; each answer encodes its request's id.
+        for (id, req) in reqs.iter().rev() {
+            assert!(matches!(req, Request::GetQueue { .. }));
+            p.respond(*id, &Response::Queue { queue_id: id * 10 });
+        }
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let ids: Vec<u64> = (0..6).map(|_| c.submit(&get_queue("q")).unwrap()).collect();
+    assert_eq!(
+        ids,
+        vec![2, 3, 4, 5, 6, 7],
+        "a counter after the Hello's id 1"
+    );
+    assert_eq!(c.in_flight(), 6);
+
+    // Waiting for the third stashes the three that arrive before it (7, 6, 5).
+    assert_eq!(queue_id_of(&c.wait_for(4).unwrap()), 40);
+    assert_eq!(c.in_flight(), 5);
+    // Stashed responses come back in arrival order, then the rest from the socket.
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let (id, resp) = c.next_response().unwrap();
+        assert_eq!(queue_id_of(&resp), id * 10);
+        order.push(id);
+    }
+    assert_eq!(order, vec![7, 6, 5]);
+    assert_eq!(queue_id_of(&c.wait_for(2).unwrap()), 20);
+    let (id, resp) = c.next_response().unwrap();
+    assert_eq!((id, queue_id_of(&resp)), (3, 30));
+    assert_eq!(c.in_flight(), 0);
+    // Nothing left: asking again is a caller error, not a hang, and not fatal.
+    assert!(matches!(c.next_response(), Err(ClientError::Unexpected(_))));
+    assert!(matches!(c.wait_for(3), Err(ClientError::Unexpected(_))));
+    assert!(!c.is_poisoned());
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn wait_for_in_submission_order_with_shuffled_answers() {
+    const N: u64 = 200;
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let reqs = p.read_requests(N as usize);
+        // A fixed shuffle: odd ids first, descending, then even ids ascending.
+        let mut ids: Vec<u64> = reqs.iter().map(|(id, _)| *id).collect();
+        ids.sort_by_key(|id| {
+            if id % 2 == 1 {
+                (0, u64::MAX - id)
+            } else {
+                (1, *id)
+            }
+        });
+        for id in ids {
+            p.respond(id, &Response::Queue { queue_id: id * 10 });
+        }
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let ids: Vec<u64> = (0..N).map(|_| c.submit(&get_queue("q")).unwrap()).collect();
+    c.flush().unwrap();
+    for id in ids {
+        assert_eq!(queue_id_of(&c.wait_for(id).unwrap()), id * 10);
+    }
+    assert_eq!(c.in_flight(), 0);
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn error_responses_stay_responses_when_pipelined_and_become_errors_in_call() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        for _ in 0..2 {
+            let (id, _) = p.read_request().unwrap();
+            p.respond(
+                id,
+                &Response::error(ErrorCode::QueueDoesNotExist, "no such queue"),
+            );
+        }
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let id = c.submit(&get_queue("missing")).unwrap();
+    match c.wait_for(id).unwrap() {
+        Response::Error(e) => assert_eq!(e.code, ErrorCode::QueueDoesNotExist),
+        other => panic!("{other:?}"),
+    }
+    let err = c.get_queue("missing").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::QueueDoesNotExist));
+    assert_eq!(err.to_string(), "QueueDoesNotExist: no such queue");
+    assert!(
+        !c.is_poisoned(),
+        "a refused request leaves the connection usable"
+    );
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn typed_helpers_round_trip() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        // ping
+        let (id, req) = p.read_request().unwrap();
+        assert_eq!(req, Request::Ping);
+        p.respond(id, &Response::Pong);
+        // create_queue_with_tags
+        let (id, req) = p.read_request().unwrap();
+        let Request::CreateQueue {
+            name,
+            attributes,
+            tags,
+        } = req
+        else {
+            panic!()
+        };
+        assert_eq!(name, "jobs.fifo");
+        assert_eq!(attributes.get("FifoQueue").map(|v| &**v), Some("true"));
+        assert_eq!(tags.get("team").map(|v| &**v), Some("core"));
+        p.respond(
+            id,
+            &Response::QueueCreated {
+                queue_id: 77,
+                created: true,
+            },
+        );
+        // list_queues: two pages
+        let (id, req) = p.read_request().unwrap();
+        let Request::ListQueues {
+            prefix, next_token, ..
+        } = req
+        else {
+            panic!()
+        };
+        assert_eq!((&*prefix, next_token), ("j", None));
+        p.respond(
+            id,
+            &Response::Queues {
+                names: vec!["j1".into(), "j2".into()],
+                next_token: Some("t1".into()),
+            },
+        );
+        let (id, req) = p.read_request().unwrap();
+        let Request::ListQueues { next_token, .. } = req else {
+            panic!()
+        };
+        assert_eq!(next_token.as_deref(), Some("t1"));
+        p.respond(
+            id,
+            &Response::Queues {
+                names: vec!["j3".into()],
+                next_token: None,
+            },
+        );
+        // get_queue_attributes
+        let (id, req) = p.read_request().unwrap();
+        let Request::GetQueueAttributes {
+            attribute_names, ..
+        } = req
+        else {
+            panic!()
+        };
+        assert_eq!(attribute_names, vec![Cow::Borrowed("VisibilityTimeout")]);
+        let mut attributes = Map::new();
+        attributes.insert("VisibilityTimeout".into(), "30".into());
+        p.respond(id, &Response::QueueAttributes { attributes });
+        // send_bodies: one ok, one failed entry
+        let (id, req) = p.read_request().unwrap();
+        let Request::Send { entries, .. } = req else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 2);
+        assert_eq!(&*entries[1].body, b"two");
+        p.respond(
+            id,
+            &Response::Sent {
+                results: vec![
+                    Ok(SendOk {
+                        message_id: [9; 16],
+                        sequence_number: Some(5),
+                        duplicate: false,
+                    }),
+                    Err(WireError::new(ErrorCode::MessageTooLong, "too long")),
+                ],
+            },
+        );
+        // receive
+        let (id, req) = p.read_request().unwrap();
+        let Request::Receive {
+            max_messages,
+            wait_time_ms,
+            visibility_timeout_s,
+            ..
+        } = req
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (max_messages, wait_time_ms, visibility_timeout_s),
+            (10, 500, Some(7))
+        );
+        let m = Message {
+            message_id: [1; 16],
+            receipt_handle: Cow::Borrowed(b"rh-1"),
+            body: Cow::Borrowed(b"hello"),
+            receive_count: 1,
+            ..Default::default()
+        };
+        p.respond(id, &Response::Received { messages: vec![m] });
+        // delete
+        let (id, req) = p.read_request().unwrap();
+        let Request::Delete {
+            receipt_handles, ..
+        } = req
+        else {
+            panic!()
+        };
+        assert_eq!(receipt_handles, vec![Cow::Borrowed(&b"rh-1"[..])]);
+        p.respond(
+            id,
+            &Response::Deleted {
+                results: vec![Ok(())],
+            },
+        );
+        // change_visibility
+        let (id, req) = p.read_request().unwrap();
+        let Request::ChangeVisibility { entries, .. } = req else {
+            panic!()
+        };
+        assert_eq!(entries[0].timeout_s, 60);
+        p.respond(
+            id,
+            &Response::VisibilityChanged {
+                results: vec![Err(WireError::new(
+                    ErrorCode::ReceiptHandleIsInvalid,
+                    "bad",
+                ))],
+            },
+        );
+        // redrive
+        let (id, req) = p.read_request().unwrap();
+        let Request::Redrive {
+            destination,
+            max_messages,
+            ..
+        } = req
+        else {
+            panic!()
+        };
+        assert_eq!((destination.as_deref(), max_messages), (Some("main"), 100));
+        p.respond(id, &Response::Redriven { moved: 12 });
+        // dead-letter sources
+        let (id, _) = p.read_request().unwrap();
+        p.respond(
+            id,
+            &Response::DeadLetterSourceQueues {
+                names: vec!["src".into()],
+                next_token: None,
+            },
+        );
+        // delete_queue, purge_queue, set_queue_attributes, get_queue
+        let (id, _) = p.read_request().unwrap();
+        p.respond(id, &Response::QueueDeleted);
+        let (id, _) = p.read_request().unwrap();
+        p.respond(id, &Response::Purged);
+        let (id, req) = p.read_request().unwrap();
+        let Request::SetQueueAttributes { attributes, .. } = req else {
+            panic!()
+        };
+        assert_eq!(attributes.len(), 1);
+        p.respond(id, &Response::QueueAttributesSet);
+        let (id, _) = p.read_request().unwrap();
+        p.respond(id, &Response::Queue { queue_id: 5 });
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    c.ping().unwrap();
+    assert_eq!(
+        c.create_queue_with_tags("jobs.fifo", &[("FifoQueue", "true")], &[("team", "core")])
+            .unwrap(),
+        77
+    );
+    assert_eq!(c.list_queues("j").unwrap(), vec!["j1", "j2", "j3"]);
+    let attrs = c
+        .get_queue_attributes("jobs", &["VisibilityTimeout"])
+        .unwrap();
+    assert_eq!(
+        attrs.get("VisibilityTimeout").map(String::as_str),
+        Some("30")
+    );
+    let sent = c.send_bodies("jobs", &[b"one", b"two"]).unwrap();
+    assert_eq!(sent[0].as_ref().unwrap().sequence_number, Some(5));
+    assert_eq!(
+        sent[1].as_ref().unwrap_err().code,
+        ErrorCode::MessageTooLong
+    );
+    let opts = ReceiveOptions {
+        max_messages: 10,
+        wait_time_ms: 500,
+        visibility_timeout_s: Some(7),
+        ..Default::default()
+    };
+    let msgs = c.receive("jobs", &opts).unwrap();
+    assert_eq!(&*msgs[0].body, b"hello");
+    let handles: Vec<&[u8]> = msgs.iter().map(|m| &*m.receipt_handle).collect();
+    assert_eq!(c.delete("jobs", &handles).unwrap(), vec![Ok(())]);
+    let changed = c.change_visibility("jobs", &[(b"rh-1", 60)]).unwrap();
+    assert_eq!(
+        changed[0].as_ref().unwrap_err().code,
+        ErrorCode::ReceiptHandleIsInvalid
+    );
+    assert_eq!(c.redrive("dlq", Some("main"), 100).unwrap(), 12);
+    assert_eq!(
+        c.list_dead_letter_source_queues("dlq").unwrap(),
+        vec!["src"]
+    );
+    c.delete_queue("jobs").unwrap();
+    c.purge_queue("jobs").unwrap();
+    c.set_queue_attributes("jobs", &[("DelaySeconds", "1")])
+        .unwrap();
+    assert_eq!(c.get_queue("jobs").unwrap(), 5);
+    assert_eq!(c.in_flight(), 0);
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn send_with_full_entries_borrows_and_answers_positionally() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let (id, req) = p.read_request().unwrap();
+        let Request::Send { entries, .. } = req else {
+            panic!()
+        };
+        assert_eq!(entries[0].group_id.as_deref(), Some("g"));
+        assert_eq!(entries[0].dedup_id.as_deref(), Some("d"));
+        assert_eq!(entries[0].delay_s, Some(3));
+        // One result for two entries: a server bug the client must catch.
+        p.respond(
+            id,
+            &Response::Sent {
+                results: vec![Err(WireError::new(ErrorCode::InternalError, "x"))],
+            },
+        );
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let entry = SendEntry {
+        body: Cow::Owned(b"body".to_vec()),
+        delay_s: Some(3),
+        group_id: Some("g".into()),
+        dedup_id: Some("d".into()),
+        ..Default::default()
+    };
+    let err = c.send("q.fifo", &[entry.clone(), entry]).unwrap_err();
+    assert!(matches!(err, ClientError::Unexpected(_)), "{err:?}");
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn wrong_response_type_is_unexpected_and_poisons() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let (id, _) = p.read_request().unwrap();
+        p.respond(id, &Response::QueueDeleted);
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    assert!(matches!(c.ping(), Err(ClientError::Unexpected(_))));
+    assert!(c.is_poisoned());
+    // Later calls fail at once instead of reading a stream that cannot be trusted.
+    assert!(matches!(c.ping(), Err(ClientError::Io(_))));
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn response_to_an_unknown_id_is_unexpected() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let (id, _) = p.read_request().unwrap();
+        p.respond(id + 1000, &Response::Pong);
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    assert!(matches!(c.ping(), Err(ClientError::Unexpected(_))));
+    assert!(c.is_poisoned());
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn error_for_request_id_zero_is_the_servers_verdict_on_the_stream() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let _ = p.read_request().unwrap();
+        p.respond(0, &Response::error(ErrorCode::ShuttingDown, "bye"));
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let err = c.ping().unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::ShuttingDown));
+    assert!(c.is_poisoned());
+    server.join().unwrap();
+}
+
+/// The error a ping gets from a server that answers it with `bytes` (after a Hello
+/// announcing `max_frame`); checks the connection is poisoned by it.
+fn answer_raw(max_frame: u32, bytes: Vec<u8>) -> ClientError {
+    let (cfg, server) = serve(move |mut p| {
+        p.hello_with(max_frame);
+        let _ = p.read_request().unwrap();
+        p.write_raw(&bytes);
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let err = c.ping().unwrap_err();
+    assert!(c.is_poisoned());
+    drop(c);
+    server.join().unwrap();
+    err
+}
+
+#[test]
+fn garbage_is_a_protocol_error() {
+    // Declared length 3: below the header size.
+    let err = answer_raw(1 << 20, vec![3, 0, 0, 0, 0xde, 0xad, 0xbe]);
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::FrameTooShort { .. })
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn oversized_length_is_refused_from_the_prefix() {
+    // Declares a 100 MB frame and sends only the prefix: the client must refuse at once
+    // rather than wait or allocate.
+    let err = answer_raw(1 << 20, (100_000_000u32).to_le_bytes().to_vec());
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::FrameTooLarge { .. })
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unknown_version_is_a_protocol_error() {
+    let mut frame = Vec::new();
+    Response::Pong.encode(2, &mut frame).unwrap();
+    frame[4] = 9;
+    let err = answer_raw(1 << 20, frame);
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::UnsupportedVersion(9))
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn malformed_payload_is_a_protocol_error() {
+    let mut frame = Vec::new();
+    Response::Queue { queue_id: 1 }
+        .encode(2, &mut frame)
+        .unwrap();
+    // Ping's response opcode with a Queue payload: trailing bytes.
+    frame[5] = 0x82;
+    let err = answer_raw(1 << 20, frame);
+    assert!(matches!(err, ClientError::Protocol(_)), "{err:?}");
+}
+
+#[test]
+fn garbage_before_hello_fails_connect() {
+    let (cfg, server) = serve(|mut p| {
+        let _ = p.read_request();
+        p.write_raw(&[0xff; 64]);
+    });
+    let err = Connection::connect(&cfg).unwrap_err();
+    assert!(matches!(err, ClientError::Protocol(_)), "{err:?}");
+    server.join().unwrap();
+}
+
+#[test]
+fn eof_is_closed() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let _ = p.read_request();
+        // Dropping the peer closes the socket without answering.
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    assert!(matches!(c.ping(), Err(ClientError::Closed)));
+    assert!(c.is_poisoned());
+    server.join().unwrap();
+}
+
+#[test]
+fn eof_in_the_middle_of_a_frame_is_closed() {
+    let mut frame = Vec::new();
+    Response::Pong.encode(2, &mut frame).unwrap();
+    frame.truncate(10);
+    let (cfg, server) = serve(move |mut p| {
+        p.hello();
+        let _ = p.read_request();
+        p.write_raw(&frame);
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    assert!(matches!(c.ping(), Err(ClientError::Closed)));
+    server.join().unwrap();
+}
+
+#[test]
+fn request_over_the_servers_max_frame_is_refused_locally() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello_with(4096);
+        let (id, req) = p.read_request().unwrap();
+        assert_eq!(
+            req,
+            Request::Ping,
+            "the oversized send never reached the server"
+        );
+        p.respond(id, &Response::Pong);
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let big = vec![b'x'; 10_000];
+    let err = c.send_bodies("q", &[&big]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::FrameTooLarge { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(!c.is_poisoned());
+    assert_eq!(c.in_flight(), 0);
+    c.ping().unwrap();
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn large_responses_and_byte_by_byte_responses_decode() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        // A 3 MB message: the read buffer has to grow past its first size.
+        let (id, _) = p.read_request().unwrap();
+        let body = vec![7u8; 3 << 20];
+        let m = Message {
+            receipt_handle: Cow::Borrowed(b"h"),
+            body: Cow::Borrowed(&body),
+            ..Default::default()
+        };
+        p.respond(id, &Response::Received { messages: vec![m] });
+        // Then three responses dribbled out one byte at a time.
+        let reqs = p.read_requests(3);
+        let mut bytes = Vec::new();
+        for (id, _) in &reqs {
+            Response::Queue { queue_id: *id }
+                .encode(*id, &mut bytes)
+                .unwrap();
+        }
+        for b in bytes {
+            p.write_raw(&[b]);
+        }
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    let msgs = c.receive("q", &ReceiveOptions::default()).unwrap();
+    assert_eq!(msgs[0].body.len(), 3 << 20);
+    let ids: Vec<u64> = (0..3).map(|_| c.submit(&get_queue("q")).unwrap()).collect();
+    for id in ids {
+        assert_eq!(queue_id_of(&c.wait_for(id).unwrap()), id);
+    }
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn read_timeout_is_an_io_error_that_leaves_the_connection_usable() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (mut cfg, server) = serve(move |mut p: Peer| {
+        p.hello();
+        let (id, _) = p.read_request().unwrap();
+        // Answer only once the client has seen its timeout.
+        go_rx.recv().unwrap();
+        p.respond(id, &Response::Pong);
+        p.drain_until_eof();
+    });
+    cfg.io_timeout = Some(Duration::from_millis(100));
+    let mut c = Connection::connect(&cfg).unwrap();
+    let id = c.submit(&Request::Ping).unwrap();
+    match c.wait_for(id) {
+        Err(ClientError::Io(e)) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!c.is_poisoned());
+    go_tx.send(()).unwrap();
+    // The answer may still take a moment: allow a few timeouts, bounded.
+    let mut got = None;
+    for _ in 0..100 {
+        match c.wait_for(id) {
+            Ok(r) => {
+                got = Some(r);
+                break;
+            }
+            Err(ClientError::Io(_)) => continue,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(got, Some(Response::Pong));
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn connection_refused_names_the_address() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let cfg = spool_client::ClientConfig {
+        addr: addr.clone(),
+        ..Default::default()
+    };
+    let err = Connection::connect(&cfg).unwrap_err();
+    assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+    assert!(err.to_string().contains(&addr), "{err}");
+}
