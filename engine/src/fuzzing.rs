@@ -50,7 +50,10 @@ pub fn recovery(data: &[u8], dir: &Path) {
     let mut dead = Vec::new();
     for _ in 0..100 {
         let before = out.len();
-        if p.receive(now, 64, 30_000, &mut out, &mut dead, &mut { usize::MAX }).is_err() || out.len() == before {
+        if p.receive(now, 64, 30_000, &mut out, &mut dead, &mut { usize::MAX })
+            .is_err()
+            || out.len() == before
+        {
             break;
         }
     }

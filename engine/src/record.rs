@@ -129,9 +129,8 @@ impl Record {
     /// Bytes a reply holding this message costs: body, attributes, ids, and
     /// [`REPLY_OVERHEAD`] for the fixed fields and the receipt handle.
     pub fn payload_len(&self) -> usize {
-        let attrs = |v: &[MessageAttribute]| -> usize {
-            v.iter().map(MessageAttribute::size).sum()
-        };
+        let attrs =
+            |v: &[MessageAttribute]| -> usize { v.iter().map(MessageAttribute::size).sum() };
         REPLY_OVERHEAD
             + self.body.len()
             + attrs(&self.attributes)

@@ -1035,7 +1035,9 @@ fn own_bytes(c: Cow<'_, [u8]>) -> Cow<'static, [u8]> {
 }
 
 fn own_map(m: Map<'_>) -> Map<'static> {
-    m.into_iter().map(|(k, v)| (own_str(k), own_str(v))).collect()
+    m.into_iter()
+        .map(|(k, v)| (own_str(k), own_str(v)))
+        .collect()
 }
 
 fn own_names(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {

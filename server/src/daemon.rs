@@ -342,6 +342,7 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
     s.set_nonblocking(true).map_err(|e| e.to_string())?;
     s.bind(&addr.into())
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    s.listen(1024).map_err(|e| format!("listen on {addr}: {e}"))?;
+    s.listen(1024)
+        .map_err(|e| format!("listen on {addr}: {e}"))?;
     Ok(s.into())
 }
