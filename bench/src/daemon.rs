@@ -55,6 +55,10 @@ pub struct DaemonArgs {
     /// Shards of the spoold this tool starts (default: its default, the core count).
     #[arg(long)]
     shards: Option<u16>,
+    /// More flags for the spoold this tool starts, space separated (e.g.
+    /// "--flusher pwrite --direct-io false").
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    server_args: String,
     /// Seconds measured (after the warm-up).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
@@ -135,6 +139,7 @@ fn spawn(a: &DaemonArgs) -> BoxResult<Spawned> {
     if let Some(n) = a.shards {
         cmd.arg("--shards").arg(n.to_string());
     }
+    cmd.args(a.server_args.split_whitespace());
     let mut child = cmd.spawn()?;
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;

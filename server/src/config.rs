@@ -115,6 +115,10 @@ pub struct Args {
     /// Segment file size in MiB [default: 64].
     #[arg(long, env = "SPOOL_SEGMENT_MIB")]
     pub segment_mib: Option<u64>,
+    /// Append to the log with O_DIRECT (true) or through the page cache (false)
+    /// [default: true].
+    #[arg(long, env = "SPOOL_DIRECT_IO")]
+    pub direct_io: Option<bool>,
     /// Log filter (tracing EnvFilter syntax, e.g. info or spool_server=debug) [default: info].
     #[arg(long, env = "SPOOL_LOG")]
     pub log: Option<String>,
@@ -135,6 +139,7 @@ pub struct FileConfig {
     pub api_keys: Vec<String>,
     pub flusher: Option<String>,
     pub segment_mib: Option<u64>,
+    pub direct_io: Option<bool>,
     pub log: Option<String>,
 }
 
@@ -154,6 +159,7 @@ pub struct Config {
     /// Whether the flusher was chosen explicitly (then failing to open it is an error).
     pub flusher_explicit: bool,
     pub segment_bytes: u64,
+    pub direct_io: bool,
     pub log: String,
 }
 
@@ -248,6 +254,7 @@ impl Config {
             flusher,
             flusher_explicit: flusher_name.is_some(),
             segment_bytes: segment_mib << 20,
+            direct_io: args.direct_io.or(file.direct_io).unwrap_or(true),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

@@ -230,6 +230,7 @@ fn open_engine(cfg: &Config, dir: &Path, shard: usize) -> Result<Engine, String>
         partition: PartitionConfig {
             segment_bytes: cfg.segment_bytes,
             sync: cfg.durability != Durability::None,
+            direct_io: cfg.direct_io,
             ..PartitionConfig::default()
         },
         flusher,

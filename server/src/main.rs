@@ -4,7 +4,7 @@
 //! exits 0. A second signal exits at once (status 130); that is safe too, since recovery
 //! handles any crash, but unacknowledged work is dropped.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -24,6 +24,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let mut signals = match Signals::new([SIGTERM, SIGINT]) {
@@ -42,8 +43,10 @@ fn main() {
         }
     };
     // The one line on stdout: tests and scripts wait for it to learn the port.
-    println!("listening {}", daemon.addr());
-    let _ = std::io::stdout().flush();
+    // A closed stdout is not a reason to stop serving.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening {}", daemon.addr());
+    let _ = out.flush();
 
     let shared = daemon.shutdown_handle();
     std::thread::Builder::new()
