@@ -515,9 +515,27 @@ impl Engine {
 
     /// PurgeQueue: deletes every message, at most once per 60 s.
     pub fn purge_queue(&mut self, name: &str) -> Result<()> {
+        self.purge_queue_checked(name, true)
+    }
+
+    /// Replicas of a catalog decided elsewhere (the daemon's shards follow shard 0): the
+    /// time-based rules (a purge per 60 s, no reuse of a deleted name for 60 s) were
+    /// checked by the deciding engine against its own clock, and applying them again here
+    /// could refuse a change the decider accepted. This purges without the 60 s rule.
+    pub fn purge_queue_as_replica(&mut self, name: &str) -> Result<()> {
+        self.purge_queue_checked(name, false)
+    }
+
+    /// Lets a replica recreate a queue deleted less than 60 s ago (see
+    /// [`Engine::purge_queue_as_replica`]).
+    pub fn forget_recent_deletion(&mut self, name: &str) {
+        self.deleted.remove(name);
+    }
+
+    fn purge_queue_checked(&mut self, name: &str, check_interval: bool) -> Result<()> {
         let now = self.now_ms();
         let q = self.queue_mut(name)?;
-        if q.last_purge_ms.is_some_and(|t| now < t + PURGE_INTERVAL_MS) {
+        if check_interval && q.last_purge_ms.is_some_and(|t| now < t + PURGE_INTERVAL_MS) {
             return Err(EngineError::PurgeQueueInProgress(name.to_string()));
         }
         for p in q.partitions.iter_mut() {

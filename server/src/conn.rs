@@ -40,6 +40,10 @@ pub struct Conn {
     pub eof: bool,
     /// Stopped taking frames (in-flight or write bound); resume when below again.
     pub paused: bool,
+    /// The socket may hold bytes not read yet: the last `fill` stopped at the buffer
+    /// bound, or a readable event came while paused. Edge-triggered epoll will not say so
+    /// again, so the next `take_frames` that runs dry must read.
+    pub may_have_more: bool,
 }
 
 impl Conn {
@@ -57,6 +61,7 @@ impl Conn {
             closing: false,
             eof: false,
             paused: false,
+            may_have_more: false,
         }
     }
 
@@ -64,8 +69,10 @@ impl Conn {
     /// than it has consumed. Returns whether anything was read.
     pub fn fill(&mut self, max_frame: usize) -> io::Result<bool> {
         let mut any = false;
+        self.may_have_more = false;
         loop {
             if self.rlen - self.rpos >= max_frame + READ_CHUNK {
+                self.may_have_more = true;
                 return Ok(any);
             }
             if self.rpos > 0 && (self.rpos == self.rlen || self.rbuf.len() - self.rlen < READ_CHUNK)

@@ -88,6 +88,12 @@ pub enum Envelope {
         token: u64,
         resp: Response<'static>,
     },
+    /// A catalog change shard 0 decided: apply it as a replica.
+    Apply {
+        from: u16,
+        token: u64,
+        req: Request<'static>,
+    },
     /// "I have a long poll on `queue` until `until_ms`: tell me when it has messages."
     Watch {
         from: u16,
@@ -259,6 +265,10 @@ pub struct Shard {
     /// Connections with replies to write / that paused and may take frames again.
     to_write: Vec<usize>,
     to_resume: Vec<usize>,
+    /// Connections paused because the mailboxes overflowed; resumed when they drain.
+    overload_paused: Vec<usize>,
+    /// An accept failed (e.g. EMFILE): retry on the next tick, since the edge is spent.
+    accept_retry: bool,
     receive_rr: usize,
     last_tick_ms: u64,
     last_sync_ms: u64,
@@ -357,6 +367,8 @@ impl Shard {
             watch_sent: HashMap::new(),
             to_write: Vec::new(),
             to_resume: Vec::new(),
+            overload_paused: Vec::new(),
+            accept_retry: false,
             receive_rr: 0,
             last_tick_ms: now,
             last_sync_ms: now,
@@ -478,8 +490,9 @@ impl Shard {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    // EMFILE and friends: leave the rest in the backlog for the next turn.
+                    // EMFILE and friends: leave the rest in the backlog for the next tick.
                     tracing::warn!(shard = self.id, "accept failed: {e}");
+                    self.accept_retry = true;
                     return;
                 }
             }
@@ -548,7 +561,10 @@ impl Shard {
         if c.closing {
             return;
         }
-        if !c.paused {
+        if c.paused {
+            // Read later, when it resumes.
+            c.may_have_more = true;
+        } else {
             if let Err(e) = c.fill(max_frame) {
                 tracing::debug!(shard = self.id, "connection read error: {e}");
                 self.close_conn(slot);
@@ -573,15 +589,17 @@ impl Shard {
             }
             if c.in_flight >= max_in_flight || c.pending_out() > WRITE_PAUSE || overloaded {
                 c.paused = true;
+                if overloaded {
+                    self.overload_paused.push(slot);
+                }
                 return;
             }
-            let was_paused = c.paused;
             c.paused = false;
             let generation = c.generation;
             let parsed = match c.next_frame(max_frame) {
                 Ok(None) => {
-                    if was_paused {
-                        // Resuming: the socket may hold more than the buffer did.
+                    if c.may_have_more && !c.eof {
+                        // The socket may hold more than the buffer did.
                         if let Err(e) = c.fill(max_frame) {
                             tracing::debug!(shard = self.id, "connection read error: {e}");
                             self.close_conn(slot);
@@ -750,7 +768,7 @@ impl Shard {
             | Request::SetQueueAttributes { .. }
             | Request::PurgeQueue { .. } => {
                 if self.id == 0 {
-                    self.fanout(to, req, Merge::FirstError);
+                    self.coordinate(to, req);
                 } else {
                     let token = self.remember(to);
                     self.send_env(
@@ -811,6 +829,60 @@ impl Shard {
                     req,
                 },
             );
+        }
+    }
+
+    /// A catalog change (shard 0 only): shard 0 decides against its own catalog and clock;
+    /// if it accepts, every other shard applies the change as a replica (`Apply`), without
+    /// re-deciding time-based rules, in the order shard 0 sent them. Answers when all have.
+    fn coordinate(&mut self, to: ReplyTo, req: Request<'static>) {
+        debug_assert_eq!(self.id, 0);
+        let d = dispatch(&mut self.engine, &self.info, req.clone());
+        if matches!(d.response, Response::Error(_)) || self.n == 1 {
+            return self.complete_local(to, d.response, d.needs_flush);
+        }
+        let op = self.new_token();
+        let n = self.n as usize;
+        self.ops.insert(
+            op,
+            Op {
+                to,
+                kind: OpKind::Fanout {
+                    merge: Merge::FirstError,
+                    parts: (0..n).map(|_| None).collect(),
+                    left: n,
+                },
+            },
+        );
+        self.complete_local(ReplyTo::Op { op, part: 0 }, d.response, d.needs_flush);
+        for s in 1..self.n {
+            let token = self.remember(ReplyTo::Op {
+                op,
+                part: s as usize,
+            });
+            self.send_env(
+                s,
+                Envelope::Apply {
+                    from: self.id,
+                    token,
+                    req: req.clone(),
+                },
+            );
+        }
+    }
+
+    /// Applies a catalog change shard 0 has decided.
+    fn apply_replica(&mut self, to: ReplyTo, req: Request<'static>) {
+        match req {
+            Request::CreateQueue { ref name, .. } => {
+                self.engine.forget_recent_deletion(name);
+                self.run_local(to, req);
+            }
+            Request::PurgeQueue { name } => match self.engine.purge_queue_as_replica(&name) {
+                Ok(()) => self.complete_local(to, Response::Purged, true),
+                Err(e) => self.deliver(to, Response::Error(crate::errors::wire(&e))),
+            },
+            other => self.run_local(to, other),
         }
     }
 
@@ -909,10 +981,13 @@ impl Shard {
         let total = handles.len();
         let mut results: Vec<Option<Entry>> = (0..total).map(|_| None).collect();
         let mut by_shard: Vec<Part<Cow<'static, [u8]>>> = Vec::new();
-        for (i, h) in handles.iter().enumerate() {
-            match handle::unwrap(h, self.n) {
-                Some((s, inner)) => {
-                    let inner = Cow::Owned(inner.to_vec());
+        for (i, h) in handles.into_iter().enumerate() {
+            match handle::unwrap(&h, self.n).map(|(s, inner)| (s, h.len() - inner.len())) {
+                Some((s, prefix)) => {
+                    // Strip the shard prefix in place (the handle is owned: no copy).
+                    let mut v = h.into_owned();
+                    v.drain(..prefix);
+                    let inner = Cow::Owned(v);
                     match by_shard.iter_mut().find(|(x, _, _)| *x == s) {
                         Some((_, idx, hs)) => {
                             idx.push(i);
@@ -1234,7 +1309,12 @@ impl Shard {
             // A timeout of 0 makes a message visible at once.
             self.wake.insert(q);
         }
-        if d.needs_flush && self.cfg.durability == Durability::Sync {
+        self.complete_local(to, resp, d.needs_flush);
+    }
+
+    /// Replies now, or after the next group commit if the reply acknowledges a write.
+    fn complete_local(&mut self, to: ReplyTo, resp: Response<'static>, needs_flush: bool) {
+        if needs_flush && self.cfg.durability == Durability::Sync {
             self.after_flush.push((to, resp));
         } else {
             self.deliver(to, resp);
@@ -1262,6 +1342,10 @@ impl Shard {
                     .encode(id, c.out());
                 }
                 c.in_flight = c.in_flight.saturating_sub(1);
+                if c.eof && c.in_flight == 0 && !c.has_buffered_input() {
+                    // Half-closed by the client and everything answered: done.
+                    c.closing = true;
+                }
                 if c.paused {
                     self.to_resume.push(slot);
                 }
@@ -1349,7 +1433,14 @@ impl Shard {
                 } else {
                     self.parked[i].busy = false;
                     let (q, until) = (self.parked[i].queue.clone(), self.parked[i].deadline_ms);
-                    self.send_watch(shard, &q, until);
+                    // Every shard, not only the one tried: a Ready from a third shard may
+                    // have arrived (and consumed its watch) while this try was out.
+                    let _ = shard;
+                    for s in 0..self.n {
+                        if s != self.id {
+                            self.send_watch(s, &q, until);
+                        }
+                    }
                     // Messages may also have appeared here meanwhile.
                     self.wake.insert(q);
                 }
@@ -1433,6 +1524,10 @@ impl Shard {
     }
 
     fn push_overflow(&mut self) {
+        if self.overflow_len <= OVERFLOW_PAUSE && !self.overload_paused.is_empty() {
+            let paused = std::mem::take(&mut self.overload_paused);
+            self.to_resume.extend(paused);
+        }
         if self.overflow_len == 0 {
             return;
         }
@@ -1475,7 +1570,7 @@ impl Shard {
                 Envelope::Coordinate { from, token, req } => {
                     let to = ReplyTo::Shard { shard: from, token };
                     if self.id == 0 {
-                        self.fanout(to, req, Merge::FirstError);
+                        self.coordinate(to, req);
                     } else {
                         self.deliver(
                             to,
@@ -1485,6 +1580,9 @@ impl Shard {
                             ),
                         );
                     }
+                }
+                Envelope::Apply { from, token, req } => {
+                    self.apply_replica(ReplyTo::Shard { shard: from, token }, req)
                 }
                 Envelope::Reply { token, resp } => {
                     if let Some(to) = self.remote.remove(&token) {
@@ -1558,7 +1656,12 @@ impl Shard {
             Err(e) => {
                 tracing::error!(shard = self.id, "group commit failed: {e}");
                 let msg = format!("the write could not be made durable: {e}");
-                for (to, resp) in replies {
+                // Writes staged while this commit was out may sit in the partition that
+                // just failed, which will never commit them: fail their replies too (a
+                // client retry may duplicate a write that does commit elsewhere, which
+                // at-least-once allows; acknowledging a lost write it does not).
+                let staged = std::mem::take(&mut self.after_flush);
+                for (to, resp) in replies.into_iter().chain(staged) {
                     let resp = match resp {
                         // Only replies that acknowledge writes wait for a commit.
                         Response::Error(e) => Response::Error(e),
@@ -1575,8 +1678,22 @@ impl Shard {
 
     fn background(&mut self) {
         let now = self.now();
+        // The wall clock stepped back: restart the loop's timers from now rather than
+        // waiting for the clock to catch up.
+        if now < self.last_tick_ms || now < self.last_sync_ms || now < self.last_flush_ms {
+            self.last_tick_ms = now.min(self.last_tick_ms);
+            self.last_sync_ms = now.min(self.last_sync_ms);
+            self.last_flush_ms = now.min(self.last_flush_ms);
+            self.next_compact_ms = now.min(self.next_compact_ms);
+        }
         if now >= self.last_tick_ms + TICK_MS {
             self.last_tick_ms = now;
+            if std::mem::take(&mut self.accept_retry) {
+                self.accept();
+            }
+            // Watches this shard holds elsewhere that have run out.
+            self.watch_sent
+                .retain(|_, until| until.iter().any(|&u| u > now));
             self.engine.tick();
             // Timers may have made messages visible for long polls and watches.
             for p in &self.parked {

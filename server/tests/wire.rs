@@ -283,3 +283,53 @@ fn bad_input_gets_an_error_or_a_close_and_others_carry_on() {
     let resp = good.call(&Request::GetQueue { name: "ok".into() });
     assert!(matches!(resp, Response::Queue { .. }), "{resp:?}");
 }
+
+#[test]
+fn a_connection_paused_at_its_in_flight_bound_resumes_and_reads_everything() {
+    // Regression (review): a connection paused at its bound was not read again when it
+    // resumed, and requests sent meanwhile were never answered.
+    let dir = tempfile::tempdir().unwrap();
+    let d = Spoold::start(
+        &dir.path().join("data"),
+        &["--shards", "1", "--max-in-flight", "4"],
+    );
+    let mut r = Raw::hello(&d);
+    create(&mut r, "slow");
+    let mut burst = Vec::new();
+    for id in 100..104 {
+        Request::Receive {
+            queue: "slow".into(),
+            max_messages: 1,
+            visibility_timeout_s: None,
+            wait_time_ms: 1500,
+            attribute_names: vec![],
+            system_attributes: false,
+        }
+        .encode(id, &mut burst)
+        .unwrap();
+    }
+    for id in 104..106 {
+        Request::Ping.encode(id, &mut burst).unwrap();
+    }
+    r.send_raw(&burst);
+    // While the four long polls hold the connection at its bound, more arrives.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut more = Vec::new();
+    for id in 106..116 {
+        Request::Ping.encode(id, &mut more).unwrap();
+    }
+    r.send_raw(&more);
+    let mut ids: Vec<u64> = (0..16).map(|_| r.read().expect("a reply").0).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (100..116).collect::<Vec<u64>>());
+}
+
+#[test]
+fn a_half_closed_connection_is_answered_then_closed() {
+    let (_dir, d) = start();
+    let mut r = Raw::hello(&d);
+    let id = r.submit(&Request::Ping);
+    r.s.shutdown(Shutdown::Write).unwrap();
+    let frames = r.read_until_closed();
+    assert_eq!(frames, vec![(id, Response::Pong)]);
+}
