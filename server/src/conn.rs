@@ -8,7 +8,8 @@
 //!
 //! Promises: memory per connection is bounded by the read bound plus the write bound
 //! (`WRITE_PAUSE`, at which the shard stops reading requests until the client reads its
-//! replies); nothing here panics on any input.
+//! replies, and `WRITE_LIMIT`, at which it closes the connection); nothing here panics on
+//! any input.
 
 use std::io::{self, Read, Write};
 
@@ -19,6 +20,11 @@ use spool_protocol::{decode_frame, Frame, ProtocolError};
 const READ_CHUNK: usize = 64 << 10;
 /// Stop reading requests from a client whose unread replies exceed this.
 pub const WRITE_PAUSE: usize = 32 << 20;
+/// Close a connection whose unread replies exceed this: replies to requests taken before
+/// the pause (long polls, routed receives) can still arrive, and a client that does not
+/// read must not make the server hold them without bound. Messages in dropped Receive
+/// replies are redelivered after their visibility timeout.
+pub const WRITE_LIMIT: usize = 256 << 20;
 
 pub struct Conn {
     pub stream: TcpStream,

@@ -45,7 +45,7 @@ use spool_protocol::{ErrorCode, Request, Response, SendOk, MAX_VERSION, MIN_VERS
 
 use crate::commit::Committer;
 use crate::config::{Config, Durability};
-use crate::conn::{Conn, WRITE_PAUSE};
+use crate::conn::{Conn, WRITE_LIMIT, WRITE_PAUSE};
 use crate::dispatch::{dispatch, ServerInfo};
 use crate::eventfd::EventFd;
 use crate::handle;
@@ -1345,6 +1345,11 @@ impl Shard {
                 if c.eof && c.in_flight == 0 && !c.has_buffered_input() {
                     // Half-closed by the client and everything answered: done.
                     c.closing = true;
+                }
+                if c.pending_out() > WRITE_LIMIT {
+                    tracing::warn!(shard = self.id, "closing a connection that does not read its replies");
+                    self.close_conn(slot);
+                    return;
                 }
                 if c.paused {
                     self.to_resume.push(slot);
