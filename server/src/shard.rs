@@ -1347,7 +1347,10 @@ impl Shard {
                     c.closing = true;
                 }
                 if c.pending_out() > WRITE_LIMIT {
-                    tracing::warn!(shard = self.id, "closing a connection that does not read its replies");
+                    tracing::warn!(
+                        shard = self.id,
+                        "closing a connection that does not read its replies"
+                    );
                     self.close_conn(slot);
                     return;
                 }

@@ -333,3 +333,61 @@ fn a_half_closed_connection_is_answered_then_closed() {
     let frames = r.read_until_closed();
     assert_eq!(frames, vec![(id, Response::Pong)]);
 }
+
+#[test]
+fn api_keys_gate_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Spoold::start(&dir.path().join("data"), &["--api-key", "s3cret"]);
+    for key in [None, Some(&b"wrong"[..])] {
+        let mut r = Raw::connect(&d);
+        r.submit(&Request::Hello {
+            min_version: 1,
+            max_version: 1,
+            api_key: key.map(Into::into),
+        });
+        let frames = r.read_until_closed();
+        assert_eq!(code(&frames[0].1), Some(ErrorCode::Unauthorized));
+    }
+    let mut r = Raw::connect(&d);
+    let resp = r.call(&Request::Hello {
+        min_version: 1,
+        max_version: 1,
+        api_key: Some(b"s3cret"[..].into()),
+    });
+    assert!(matches!(resp, Response::Hello { .. }), "{resp:?}");
+    assert_eq!(r.call(&Request::Ping), Response::Pong);
+}
+
+#[test]
+fn the_startup_log_names_the_durability_mode_and_batch_mode_serves() {
+    for (mode, words) in [
+        ("none", "durability: none"),
+        ("batch=5", "durability: batch=5ms"),
+        ("sync", "durability: sync"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Spoold::start(&dir.path().join("data"), &["--durability", mode]);
+        let mut r = Raw::hello(&d);
+        create(&mut r, "m");
+        let resp = r.call(&Request::Send {
+            queue: "m".into(),
+            entries: vec![SendEntry {
+                body: b"x"[..].into(),
+                ..Default::default()
+            }],
+        });
+        assert!(matches!(&resp, Response::Sent { results } if results[0].is_ok()));
+        let resp = r.call(&Request::Receive {
+            queue: "m".into(),
+            max_messages: 1,
+            visibility_timeout_s: None,
+            wait_time_ms: 5000,
+            attribute_names: vec![],
+            system_attributes: false,
+        });
+        assert!(matches!(&resp, Response::Received { messages } if messages.len() == 1));
+        drop(r);
+        assert_eq!(d.terminate(), Some(0));
+        assert!(d.stderr().contains(words), "{mode}: {}", d.stderr());
+    }
+}
