@@ -1,0 +1,146 @@
+//! The `spool` CLI against a real `spoold` (the one `cargo test --workspace` builds next
+//! to `spool`): a session of queue, send, receive and stats commands, and errors that
+//! name the problem and exit non-zero.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Daemon {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spoold() -> Daemon {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_spool")).with_file_name("spoold");
+    assert!(
+        exe.exists(),
+        "{} is missing: build it first (cargo build -p spool-server)",
+        exe.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(exe)
+        .args(["--listen", "127.0.0.1:0", "--shards", "2", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("listening ").unwrap().to_string();
+    Daemon {
+        child,
+        addr,
+        _dir: dir,
+    }
+}
+
+fn spool(addr: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spool"))
+        .arg("--addr")
+        .arg(addr)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn a_cli_session_against_spoold() {
+    let d = spoold();
+    let a = d.addr.as_str();
+    ok(&spool(
+        a,
+        &["queue", "create", "jobs", "--attr", "VisibilityTimeout=60"],
+        "",
+    ));
+    let ids = ok(&spool(a, &["send", "jobs", "--lines"], "one\ntwo\nthree\n"));
+    assert_eq!(ids.lines().count(), 3);
+    ok(&spool(a, &["send", "jobs", "four"], ""));
+    let stats = ok(&spool(a, &["stats", "jobs"], ""));
+    assert!(stats.contains('4'), "{stats}");
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        let out = ok(&spool(
+            a,
+            &[
+                "receive", "jobs", "--max", "10", "--wait", "1", "--json", "--delete",
+            ],
+            "",
+        ));
+        for line in out.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            bodies.push(v["body"].as_str().unwrap().to_string());
+        }
+        if bodies.len() == 4 {
+            break;
+        }
+    }
+    bodies.sort();
+    assert_eq!(bodies, ["four", "one", "three", "two"]);
+    let attrs = ok(&spool(
+        a,
+        &[
+            "queue",
+            "get",
+            "jobs",
+            "--attr",
+            "ApproximateNumberOfMessages",
+        ],
+        "",
+    ));
+    assert!(attrs.contains("ApproximateNumberOfMessages=0"), "{attrs}");
+    let list = ok(&spool(a, &["queue", "list"], ""));
+    assert_eq!(list.trim(), "jobs");
+}
+
+#[test]
+fn errors_name_the_problem_and_exit_non_zero() {
+    let d = spoold();
+    let o = spool(&d.addr, &["queue", "get", "missing"], "");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("QueueDoesNotExist"), "{err}");
+
+    let o = spool(&d.addr, &["delete", "missing", "0.bogus"], "");
+    assert_eq!(o.status.code(), Some(1));
+
+    let o = spool("127.0.0.1:1", &["queue", "list"], "");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+
+    let o = spool(&d.addr, &["queue", "frobnicate"], "");
+    assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
+}
