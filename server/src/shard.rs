@@ -699,6 +699,13 @@ impl Shard {
             .and_then(Option::as_ref)
             .is_some_and(|c| c.hello_done);
         match req {
+            Request::Hello { .. } if hello_done => self.deliver(
+                to,
+                Response::error(
+                    ErrorCode::InvalidParameter,
+                    "this connection has completed its Hello already",
+                ),
+            ),
             Request::Hello {
                 min_version,
                 max_version,

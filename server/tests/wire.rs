@@ -221,6 +221,14 @@ fn bad_input_gets_an_error_or_a_close_and_others_carry_on() {
     assert_eq!(id, 42);
     assert_eq!(code(&resp), Some(ErrorCode::UnknownOpcode));
     assert_eq!(r.call(&Request::Ping), Response::Pong);
+    // A second Hello is refused; the connection stays usable.
+    let resp = r.call(&Request::Hello {
+        min_version: 1,
+        max_version: 1,
+        api_key: None,
+    });
+    assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter));
+    assert_eq!(r.call(&Request::Ping), Response::Pong);
 
     // Invalid queue name, missing queue, forged handles.
     // (The codec will not encode an invalid name, so patch one into a valid frame.)
