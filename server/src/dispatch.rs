@@ -231,15 +231,17 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             Err(e) => error(&e),
         },
         Request::Send { queue, entries } => {
+            // By value: an owned request (one routed between shards) moves its bodies into
+            // the engine's send requests instead of copying them.
             let batch: Vec<SendRequest> = entries
-                .iter()
+                .into_iter()
                 .map(|e| SendRequest {
-                    body: e.body.to_vec(),
+                    body: e.body.into_owned(),
                     attributes: e.attributes.iter().map(to_engine_attr).collect(),
                     system_attributes: e.system_attributes.iter().map(to_engine_attr).collect(),
                     delay_s: e.delay_s,
-                    group_id: e.group_id.as_deref().map(str::to_string),
-                    dedup_id: e.dedup_id.as_deref().map(str::to_string),
+                    group_id: e.group_id.map(Cow::into_owned),
+                    dedup_id: e.dedup_id.map(Cow::into_owned),
                 })
                 .collect();
             match engine.send(&queue, &batch) {
