@@ -237,6 +237,12 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
             acked.iter().filter(|t| !got.contains(*t)).count(),
             d.stderr()
         );
+        // Start-up ran recovery and said so.
+        let log = d.stderr();
+        assert!(
+            log.contains("recovered"),
+            "round {round}: no recovery report:\n{log}"
+        );
         total_checked += acked.len();
         eprintln!(
             "round {round}: killed after {delay} ms, {} acknowledged, {} read back",
