@@ -203,11 +203,22 @@ enum OpKind {
         deadline_ms: u64,
     },
     /// A parked receive asking a shard that said it has messages.
-    ParkedTry { parked: u64, shard: u16 },
+    ParkedTry { parked: u64 },
 }
 
 /// One shard's share of a split batch: the shard, the entries' indices, the entries.
 type Part<T> = (u16, Vec<usize>, Vec<T>);
+
+/// Adds entry `i` to shard `shard`'s part, keeping first-seen shard order.
+fn push_part<T>(parts: &mut Vec<Part<T>>, shard: u16, i: usize, item: T) {
+    match parts.iter_mut().find(|(x, _, _)| *x == shard) {
+        Some((_, idx, items)) => {
+            idx.push(i);
+            items.push(item);
+        }
+        None => parts.push((shard, vec![i], vec![item])),
+    }
+}
 
 struct Op {
     to: ReplyTo,
@@ -848,19 +859,7 @@ impl Shard {
         if matches!(d.response, Response::Error(_)) || self.n == 1 {
             return self.complete_local(to, d.response, d.needs_flush);
         }
-        let op = self.new_token();
-        let n = self.n as usize;
-        self.ops.insert(
-            op,
-            Op {
-                to,
-                kind: OpKind::Fanout {
-                    merge: Merge::FirstError,
-                    parts: (0..n).map(|_| None).collect(),
-                    left: n,
-                },
-            },
-        );
+        let op = self.new_fanout(to, Merge::FirstError);
         self.complete_local(ReplyTo::Op { op, part: 0 }, d.response, d.needs_flush);
         for s in 1..self.n {
             let token = self.remember(ReplyTo::Op {
@@ -893,8 +892,8 @@ impl Shard {
         }
     }
 
-    /// Runs `req` on every shard and merges the replies.
-    fn fanout(&mut self, to: ReplyTo, req: Request<'static>, merge: Merge) {
+    /// An operation awaiting one part per shard (part `s` from shard `s`).
+    fn new_fanout(&mut self, to: ReplyTo, merge: Merge) -> u64 {
         let op = self.new_token();
         let n = self.n as usize;
         self.ops.insert(
@@ -908,6 +907,12 @@ impl Shard {
                 },
             },
         );
+        op
+    }
+
+    /// Runs `req` on every shard and merges the replies.
+    fn fanout(&mut self, to: ReplyTo, req: Request<'static>, merge: Merge) {
+        let op = self.new_fanout(to, merge);
         // Part order = shard order, so shard 0's answer (the catalog's) comes first.
         for s in 0..self.n {
             self.run_on(
@@ -943,14 +948,7 @@ impl Shard {
         }
         let mut by_shard: Vec<Part<SendEntry<'static>>> = Vec::new();
         for (i, e) in entries.into_iter().enumerate() {
-            let s = shard_of(&e);
-            match by_shard.iter_mut().find(|(x, _, _)| *x == s) {
-                Some((_, idx, es)) => {
-                    idx.push(i);
-                    es.push(e);
-                }
-                None => by_shard.push((s, vec![i], vec![e])),
-            }
+            push_part(&mut by_shard, shard_of(&e), i, e);
         }
         let total: usize = by_shard.iter().map(|b| b.1.len()).sum();
         let op = self.new_token();
@@ -994,14 +992,7 @@ impl Shard {
                     // Strip the shard prefix in place (the handle is owned: no copy).
                     let mut v = h.into_owned();
                     v.drain(..prefix);
-                    let inner = Cow::Owned(v);
-                    match by_shard.iter_mut().find(|(x, _, _)| *x == s) {
-                        Some((_, idx, hs)) => {
-                            idx.push(i);
-                            hs.push(inner);
-                        }
-                        None => by_shard.push((s, vec![i], vec![inner])),
-                    }
+                    push_part(&mut by_shard, s, i, Cow::Owned(v));
                 }
                 None => {
                     results[i] = Some(Entry::Unit(Err(wire_err(
@@ -1180,9 +1171,14 @@ impl Shard {
             deadline_ms,
             busy: false,
         });
+        self.watch_everywhere(&queue, deadline_ms);
+    }
+
+    /// Holds a watch for `queue` until `until_ms` on every other shard.
+    fn watch_everywhere(&mut self, queue: &str, until_ms: u64) {
         for s in 0..self.n {
             if s != self.id {
-                self.send_watch(s, &queue, deadline_ms);
+                self.send_watch(s, queue, until_ms);
             }
         }
     }
@@ -1231,10 +1227,7 @@ impl Shard {
                 Op {
                     // Unused: a ParkedTry answers its parked receive.
                     to: ReplyTo::Op { op: 0, part: 0 },
-                    kind: OpKind::ParkedTry {
-                        parked,
-                        shard: from,
-                    },
+                    kind: OpKind::ParkedTry { parked },
                 },
             );
             self.run_on(from, ReplyTo::Op { op, part: 0 }, r);
@@ -1435,8 +1428,8 @@ impl Shard {
                     self.chain_next(op);
                 }
             }
-            OpKind::ParkedTry { parked, shard } => {
-                let (parked, shard) = (*parked, *shard);
+            OpKind::ParkedTry { parked } => {
+                let parked = *parked;
                 self.ops.remove(&op);
                 let Some(i) = self.parked.iter().position(|p| p.id == parked) else {
                     return;
@@ -1450,12 +1443,7 @@ impl Shard {
                     let (q, until) = (self.parked[i].queue.clone(), self.parked[i].deadline_ms);
                     // Every shard, not only the one tried: a Ready from a third shard may
                     // have arrived (and consumed its watch) while this try was out.
-                    let _ = shard;
-                    for s in 0..self.n {
-                        if s != self.id {
-                            self.send_watch(s, &q, until);
-                        }
-                    }
+                    self.watch_everywhere(&q, until);
                     // Messages may also have appeared here meanwhile.
                     self.wake.insert(q);
                 }
