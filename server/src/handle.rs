@@ -8,8 +8,20 @@
 
 /// Prefixes an engine handle with the shard that issued it.
 pub fn wrap(shard: u16, engine_handle: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(engine_handle.len() + 4);
-    out.extend_from_slice(shard.to_string().as_bytes());
+    let mut out = Vec::with_capacity(engine_handle.len() + 6);
+    // Decimal digits without a formatter: this runs once per received message.
+    let mut digits = [0u8; 5];
+    let mut n = shard;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
     out.push(b'.');
     out.extend_from_slice(engine_handle);
     out
@@ -35,6 +47,10 @@ mod tests {
     fn round_trip_and_rejects() {
         let h = wrap(3, b"AbC-_x");
         assert_eq!(h, b"3.AbC-_x");
+        assert_eq!(wrap(0, b"A"), b"0.A");
+        assert_eq!(wrap(255, b"A"), b"255.A");
+        assert_eq!(unwrap(&wrap(65535, b"A"), u16::MAX), None);
+        assert_eq!(unwrap(&wrap(40, b"A"), 41), Some((40, &b"A"[..])));
         assert_eq!(unwrap(&h, 4), Some((3, &b"AbC-_x"[..])));
         assert_eq!(unwrap(&h, 3), None, "shard out of range");
         assert_eq!(unwrap(b"AbC", 4), None, "no prefix");
