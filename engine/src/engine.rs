@@ -41,6 +41,8 @@ pub const QUEUE_REUSE_DELAY_MS: u64 = 60_000;
 pub const PURGE_INTERVAL_MS: u64 = 60_000;
 /// In flight per queue (SQS allows about 120 000).
 pub const MAX_IN_FLIGHT_PER_QUEUE: usize = 120_000;
+/// Most tags on one queue (SQS: 50).
+pub const MAX_QUEUE_TAGS: usize = 50;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -493,8 +495,36 @@ impl Engine {
         Ok(())
     }
 
+    /// TagQueue: adds or replaces tags. SQS's limits hold: keys of 1–128 and values of
+    /// at most 256 characters, at most [`MAX_QUEUE_TAGS`] tags on a queue.
     pub fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         let q = self.queue_mut(name)?;
+        for (k, v) in tags {
+            let bad = if k.is_empty() || k.chars().count() > 128 {
+                Some(format!("Tag key {k:?} must be 1 to 128 characters long."))
+            } else if v.chars().count() > 256 {
+                Some(format!("Tag value of {k:?} is over 256 characters long."))
+            } else {
+                None
+            };
+            if let Some(reason) = bad {
+                return Err(EngineError::InvalidParameter {
+                    name: "Tags",
+                    reason,
+                });
+            }
+        }
+        let after = q.meta.tags.len()
+            + tags
+                .keys()
+                .filter(|k| !q.meta.tags.contains_key(*k))
+                .count();
+        if after > MAX_QUEUE_TAGS {
+            return Err(EngineError::InvalidParameter {
+                name: "Tags",
+                reason: format!("Too many tags: a queue has at most {MAX_QUEUE_TAGS}."),
+            });
+        }
         q.meta
             .tags
             .extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));

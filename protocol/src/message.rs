@@ -34,6 +34,9 @@ pub enum Opcode {
     PurgeQueue = 0x16,
     ListDeadLetterSourceQueues = 0x17,
     Redrive = 0x18,
+    TagQueue = 0x19,
+    UntagQueue = 0x1A,
+    ListQueueTags = 0x1B,
     Send = 0x20,
     Receive = 0x21,
     Delete = 0x22,
@@ -58,6 +61,9 @@ impl Opcode {
         Opcode::PurgeQueue,
         Opcode::ListDeadLetterSourceQueues,
         Opcode::Redrive,
+        Opcode::TagQueue,
+        Opcode::UntagQueue,
+        Opcode::ListQueueTags,
         Opcode::Send,
         Opcode::Receive,
         Opcode::Delete,
@@ -215,6 +221,19 @@ pub enum Request<'a> {
         destination: Option<Cow<'a, str>>,
         max_messages: u32,
     },
+    /// Adds or replaces tags (at most [`MAX_MAP_ENTRIES`] per request).
+    TagQueue {
+        name: Cow<'a, str>,
+        tags: Map<'a>,
+    },
+    /// Removes the tags with these keys (absent keys are ignored).
+    UntagQueue {
+        name: Cow<'a, str>,
+        keys: Vec<Cow<'a, str>>,
+    },
+    ListQueueTags {
+        name: Cow<'a, str>,
+    },
     Send {
         queue: Cow<'a, str>,
         entries: Vec<SendEntry<'a>>,
@@ -276,6 +295,11 @@ pub enum Response<'a> {
     },
     Redriven {
         moved: u64,
+    },
+    QueueTagged,
+    QueueUntagged,
+    QueueTags {
+        tags: Map<'a>,
     },
     Sent {
         results: Vec<Result<SendOk, WireError<'a>>>,
@@ -584,6 +608,9 @@ impl<'a> Request<'a> {
             Request::PurgeQueue { .. } => Opcode::PurgeQueue,
             Request::ListDeadLetterSourceQueues { .. } => Opcode::ListDeadLetterSourceQueues,
             Request::Redrive { .. } => Opcode::Redrive,
+            Request::TagQueue { .. } => Opcode::TagQueue,
+            Request::UntagQueue { .. } => Opcode::UntagQueue,
+            Request::ListQueueTags { .. } => Opcode::ListQueueTags,
             Request::Send { .. } => Opcode::Send,
             Request::Receive { .. } => Opcode::Receive,
             Request::Delete { .. } => Opcode::Delete,
@@ -652,6 +679,17 @@ impl<'a> Request<'a> {
                 source: read_queue(r, "source queue")?,
                 destination: r.opt("destination queue", |r| read_queue(r, "destination queue"))?,
                 max_messages: r.u32("max messages")?,
+            },
+            Opcode::TagQueue => Request::TagQueue {
+                name: read_queue(r, "queue name")?,
+                tags: read_map(r, "queue tags")?,
+            },
+            Opcode::UntagQueue => Request::UntagQueue {
+                name: read_queue(r, "queue name")?,
+                keys: read_names(r, "tag keys")?,
+            },
+            Opcode::ListQueueTags => Request::ListQueueTags {
+                name: read_queue(r, "queue name")?,
             },
             Opcode::Send => {
                 let queue = read_queue(r, "queue name")?;
@@ -744,7 +782,16 @@ impl<'a> Request<'a> {
             }
             Request::DeleteQueue { name }
             | Request::GetQueue { name }
-            | Request::PurgeQueue { name } => write_queue(w, name, "queue name"),
+            | Request::PurgeQueue { name }
+            | Request::ListQueueTags { name } => write_queue(w, name, "queue name"),
+            Request::TagQueue { name, tags } => {
+                write_queue(w, name, "queue name")?;
+                write_map(w, tags, "queue tags")
+            }
+            Request::UntagQueue { name, keys } => {
+                write_queue(w, name, "queue name")?;
+                write_names(w, keys, "tag keys")
+            }
             Request::ListQueues {
                 prefix,
                 max_results,
@@ -863,6 +910,9 @@ impl<'a> Response<'a> {
             Response::Purged => Opcode::PurgeQueue,
             Response::DeadLetterSourceQueues { .. } => Opcode::ListDeadLetterSourceQueues,
             Response::Redriven { .. } => Opcode::Redrive,
+            Response::QueueTagged => Opcode::TagQueue,
+            Response::QueueUntagged => Opcode::UntagQueue,
+            Response::QueueTags { .. } => Opcode::ListQueueTags,
             Response::Sent { .. } => Opcode::Send,
             Response::Received { .. } => Opcode::Receive,
             Response::Deleted { .. } => Opcode::Delete,
@@ -934,6 +984,11 @@ impl<'a> Response<'a> {
             Opcode::Redrive => Response::Redriven {
                 moved: r.u64("moved")?,
             },
+            Opcode::TagQueue => Response::QueueTagged,
+            Opcode::UntagQueue => Response::QueueUntagged,
+            Opcode::ListQueueTags => Response::QueueTags {
+                tags: read_map(r, "queue tags")?,
+            },
             Opcode::Send => Response::Sent {
                 results: read_results(r, "send results", |r| {
                     Ok(SendOk {
@@ -979,7 +1034,10 @@ impl<'a> Response<'a> {
             Response::Pong
             | Response::QueueDeleted
             | Response::QueueAttributesSet
-            | Response::Purged => Ok(()),
+            | Response::Purged
+            | Response::QueueTagged
+            | Response::QueueUntagged => Ok(()),
+            Response::QueueTags { tags } => write_map(w, tags, "queue tags"),
             Response::QueueCreated { queue_id, created } => {
                 w.u64(*queue_id);
                 w.bool(*created);
@@ -1192,6 +1250,17 @@ impl Request<'_> {
                 destination: destination.map(own_str),
                 max_messages,
             },
+            Request::TagQueue { name, tags } => Request::TagQueue {
+                name: own_str(name),
+                tags: own_map(tags),
+            },
+            Request::UntagQueue { name, keys } => Request::UntagQueue {
+                name: own_str(name),
+                keys: own_names(keys),
+            },
+            Request::ListQueueTags { name } => Request::ListQueueTags {
+                name: own_str(name),
+            },
             Request::Send { queue, entries } => Request::Send {
                 queue: own_str(queue),
                 entries: entries.into_iter().map(SendEntry::into_owned).collect(),
@@ -1266,6 +1335,11 @@ impl Response<'_> {
                 }
             }
             Response::Redriven { moved } => Response::Redriven { moved },
+            Response::QueueTagged => Response::QueueTagged,
+            Response::QueueUntagged => Response::QueueUntagged,
+            Response::QueueTags { tags } => Response::QueueTags {
+                tags: own_map(tags),
+            },
             Response::Sent { results } => Response::Sent {
                 results: own_results(results),
             },

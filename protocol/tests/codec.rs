@@ -157,6 +157,9 @@ fn request() -> impl Strategy<Value = Request<'static>> {
         (queue_name(), map())
             .prop_map(|(name, attributes)| Request::SetQueueAttributes { name, attributes }),
         queue_name().prop_map(|name| Request::PurgeQueue { name }),
+        (queue_name(), map()).prop_map(|(name, tags)| Request::TagQueue { name, tags }),
+        (queue_name(), names()).prop_map(|(name, keys)| Request::UntagQueue { name, keys }),
+        queue_name().prop_map(|name| Request::ListQueueTags { name }),
         (queue_name(), any::<u16>(), option::of(text(100))).prop_map(
             |(name, max_results, next_token)| Request::ListDeadLetterSourceQueues {
                 name,
@@ -236,6 +239,9 @@ fn response() -> impl Strategy<Value = Response<'static>> {
         map().prop_map(|attributes| Response::QueueAttributes { attributes }),
         Just(Response::QueueAttributesSet),
         Just(Response::Purged),
+        Just(Response::QueueTagged),
+        Just(Response::QueueUntagged),
+        map().prop_map(|tags| Response::QueueTags { tags }),
         (vec(queue_name(), 0..8), option::of(text(100))).prop_map(|(names, next_token)| {
             Response::DeadLetterSourceQueues { names, next_token }
         }),
@@ -651,6 +657,9 @@ fn opcodes_are_stable() {
         (Opcode::GetQueueAttributes, 0x14),
         (Opcode::SetQueueAttributes, 0x15),
         (Opcode::PurgeQueue, 0x16),
+        (Opcode::TagQueue, 0x19),
+        (Opcode::UntagQueue, 0x1A),
+        (Opcode::ListQueueTags, 0x1B),
         (Opcode::ListDeadLetterSourceQueues, 0x17),
         (Opcode::Redrive, 0x18),
         (Opcode::Send, 0x20),

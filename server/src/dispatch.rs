@@ -230,6 +230,23 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             },
             Err(e) => error(&e),
         },
+        Request::TagQueue { name, tags } => match engine.tag_queue(&name, &owned_map(&tags)) {
+            Ok(()) => reply(Response::QueueTagged),
+            Err(e) => error(&e),
+        },
+        Request::UntagQueue { name, keys } => {
+            let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            match engine.untag_queue(&name, &keys) {
+                Ok(()) => reply(Response::QueueUntagged),
+                Err(e) => error(&e),
+            }
+        }
+        Request::ListQueueTags { name } => match engine.queue_tags(&name) {
+            Ok(tags) => reply(Response::QueueTags {
+                tags: to_wire_map(tags),
+            }),
+            Err(e) => error(&e),
+        },
         Request::Send { queue, entries } => {
             // By value: an owned request (one routed between shards) moves its bodies into
             // the engine's send requests instead of copying them.

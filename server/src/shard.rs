@@ -784,6 +784,8 @@ impl Shard {
             Request::CreateQueue { .. }
             | Request::DeleteQueue { .. }
             | Request::SetQueueAttributes { .. }
+            | Request::TagQueue { .. }
+            | Request::UntagQueue { .. }
             | Request::PurgeQueue { .. } => {
                 if self.id == 0 {
                     self.coordinate(to, req);
