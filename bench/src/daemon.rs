@@ -128,6 +128,7 @@ fn spawn(a: &DaemonArgs) -> BoxResult<Spawned> {
     let mut cmd = Command::new(spoold_path()?);
     cmd.arg("--listen")
         .arg("127.0.0.1:0")
+        .args(["--sqs-listen", "off", "--admin-listen", "off"])
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .arg("--durability")

@@ -28,7 +28,15 @@ fn spoold() -> Daemon {
     );
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(exe)
-        .args(["--listen", "127.0.0.1:0", "--shards", "2", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--shards",
+            "2",
+            "--sqs-listen",
+            "off",
+        ])
+        .args(["--admin-listen", "off", "--data-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -70,6 +70,30 @@ impl Opcode {
         Opcode::ChangeVisibility,
     ];
 
+    /// The opcode's name as the spec spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Opcode::Hello => "Hello",
+            Opcode::Ping => "Ping",
+            Opcode::CreateQueue => "CreateQueue",
+            Opcode::DeleteQueue => "DeleteQueue",
+            Opcode::GetQueue => "GetQueue",
+            Opcode::ListQueues => "ListQueues",
+            Opcode::GetQueueAttributes => "GetQueueAttributes",
+            Opcode::SetQueueAttributes => "SetQueueAttributes",
+            Opcode::PurgeQueue => "PurgeQueue",
+            Opcode::ListDeadLetterSourceQueues => "ListDeadLetterSourceQueues",
+            Opcode::Redrive => "Redrive",
+            Opcode::TagQueue => "TagQueue",
+            Opcode::UntagQueue => "UntagQueue",
+            Opcode::ListQueueTags => "ListQueueTags",
+            Opcode::Send => "Send",
+            Opcode::Receive => "Receive",
+            Opcode::Delete => "Delete",
+            Opcode::ChangeVisibility => "ChangeVisibility",
+        }
+    }
+
     pub fn from_u8(v: u8) -> Option<Opcode> {
         Opcode::ALL.iter().copied().find(|o| *o as u8 == v)
     }

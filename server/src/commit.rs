@@ -19,6 +19,7 @@ use std::sync::Arc;
 use spool_engine::{EngineFlush, Flusher};
 
 use crate::eventfd::EventFd;
+use crate::metrics::Metrics;
 
 /// A finished flush: give both halves to `Engine::finish_flush`.
 pub type Done = (EngineFlush, Vec<std::io::Result<()>>);
@@ -39,6 +40,7 @@ impl Committer {
         shard: u16,
         mut flusher: Box<dyn Flusher>,
         bell: Arc<EventFd>,
+        metrics: Arc<Metrics>,
     ) -> std::io::Result<Committer> {
         let (tx, jobs) = mpsc::channel::<EngineFlush>();
         let (done, rx) = mpsc::channel::<Done>();
@@ -46,7 +48,11 @@ impl Committer {
             .name(format!("spool-commit-{shard}"))
             .spawn(move || {
                 for f in jobs {
+                    let start = std::time::Instant::now();
                     let io = f.run(flusher.as_mut());
+                    if let Some(t) = metrics.commits.get(shard as usize) {
+                        t.record(start.elapsed().as_micros() as u64);
+                    }
                     if done.send((f, io)).is_err() {
                         break;
                     }

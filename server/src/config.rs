@@ -15,6 +15,10 @@ use serde::Deserialize;
 
 /// Default address of the binary protocol.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9320";
+/// Default address of the SQS HTTP API (the port SQS-compatible servers commonly use).
+pub const DEFAULT_SQS_LISTEN: &str = "127.0.0.1:9324";
+/// Default address of the admin endpoint (`/metrics`, `/health`).
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9325";
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./spool-data";
 /// Smallest maximum frame the daemon accepts: a Receive reply must hold a 1 MiB message
@@ -122,6 +126,22 @@ pub struct Args {
     /// Log filter (tracing EnvFilter syntax, e.g. info or spool_server=debug) [default: info].
     #[arg(long, env = "SPOOL_LOG")]
     pub log: Option<String>,
+    /// Address of the SQS HTTP API, or `off` [default: 127.0.0.1:9324].
+    #[arg(long, env = "SPOOL_SQS_LISTEN")]
+    pub sqs_listen: Option<String>,
+    /// Address of the admin endpoint (/metrics, /health), or `off`
+    /// [default: 127.0.0.1:9325].
+    #[arg(long, env = "SPOOL_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
+    /// Region in queue ARNs [default: us-east-1].
+    #[arg(long, env = "SPOOL_REGION")]
+    pub region: Option<String>,
+    /// Account id (12 digits) in queue URLs and ARNs [default: 000000000000].
+    #[arg(long, env = "SPOOL_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Most SQS API (HTTP) connections served at once [default: 1024].
+    #[arg(long, env = "SPOOL_SQS_MAX_CONNECTIONS")]
+    pub sqs_max_connections: Option<usize>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -141,6 +161,11 @@ pub struct FileConfig {
     pub segment_mib: Option<u64>,
     pub direct_io: Option<bool>,
     pub log: Option<String>,
+    pub sqs_listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub sqs_max_connections: Option<usize>,
 }
 
 /// The checked configuration the daemon runs with.
@@ -161,6 +186,13 @@ pub struct Config {
     pub segment_bytes: u64,
     pub direct_io: bool,
     pub log: String,
+    /// None: the SQS HTTP API is off.
+    pub sqs_listen: Option<SocketAddr>,
+    /// None: the admin endpoint is off.
+    pub admin_listen: Option<SocketAddr>,
+    pub region: String,
+    pub account_id: String,
+    pub sqs_max_connections: usize,
 }
 
 impl Default for Config {
@@ -236,7 +268,50 @@ impl Config {
         if !(1..=4096).contains(&segment_mib) {
             return Err("segment_mib must be between 1 and 4096".into());
         }
+        let sqs_listen = optional_addr(
+            "sqs_listen",
+            args.sqs_listen.or(file.sqs_listen),
+            DEFAULT_SQS_LISTEN,
+        )?;
+        let admin_listen = optional_addr(
+            "admin_listen",
+            args.admin_listen.or(file.admin_listen),
+            DEFAULT_ADMIN_LISTEN,
+        )?;
+        let region = args
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| "us-east-1".into());
+        if region.is_empty()
+            || region.len() > 32
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "region {region:?} must be 1 to 32 of a-z, 0-9 and -"
+            ));
+        }
+        let account_id = args
+            .account_id
+            .or(file.account_id)
+            .unwrap_or_else(|| "000000000000".into());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("account_id {account_id:?} must be 12 digits"));
+        }
+        let sqs_max_connections = args
+            .sqs_max_connections
+            .or(file.sqs_max_connections)
+            .unwrap_or(1024);
+        if !(1..=65_536).contains(&sqs_max_connections) {
+            return Err("sqs_max_connections must be between 1 and 65536".into());
+        }
         Ok(Config {
+            sqs_listen,
+            admin_listen,
+            region,
+            account_id,
+            sqs_max_connections,
             listen: args
                 .listen
                 .or(file.listen)
@@ -260,6 +335,21 @@ impl Config {
     }
 }
 
+/// An address setting that may be `off`.
+fn optional_addr(
+    what: &str,
+    v: Option<String>,
+    default: &str,
+) -> Result<Option<SocketAddr>, String> {
+    let v = v.unwrap_or_else(|| default.to_string());
+    if v == "off" {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|_| format!("{what} {v:?} is not an address (ip:port) or off"))
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
@@ -277,6 +367,17 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("./spool-data"));
         assert_eq!(c.durability, Durability::Sync);
         assert!(c.api_keys.is_empty());
+        assert_eq!(c.sqs_listen.unwrap().to_string(), DEFAULT_SQS_LISTEN);
+        assert_eq!(c.admin_listen.unwrap().to_string(), DEFAULT_ADMIN_LISTEN);
+        assert_eq!(c.account_id, "000000000000");
+        let off = Args {
+            sqs_listen: Some("off".into()),
+            account_id: Some("12".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(off, FileConfig::default())
+            .unwrap_err()
+            .contains("account_id"));
     }
 
     #[test]

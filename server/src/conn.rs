@@ -13,7 +13,9 @@
 
 use std::io::{self, Read, Write};
 
-use mio::net::TcpStream;
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
 use spool_protocol::{decode_frame, Frame, ProtocolError};
 
 /// Bytes read per `read` call (and the read buffer's headroom).
@@ -26,8 +28,70 @@ pub const WRITE_PAUSE: usize = 32 << 20;
 /// replies are redelivered after their visibility timeout.
 pub const WRITE_LIMIT: usize = 256 << 20;
 
+/// Requests one internal connection (the SQS API gateway's) may have in flight: the
+/// gateway bounds its own concurrency (HTTP connections, each one request at a time), and
+/// its long polls must not starve behind the per-client bound.
+pub const INTERNAL_MAX_IN_FLIGHT: usize = 8192;
+
+/// A client's socket: TCP from the outside, or one end of a Unix socket pair from a
+/// component of the daemon itself (the SQS API gateway).
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
+    /// A connection of the daemon's own SQS gateway: no API key, a larger in-flight bound.
+    pub internal: bool,
     /// Bumped when the slot is reused, so a late reply for a closed connection is dropped.
     pub generation: u64,
     rbuf: Vec<u8>,
@@ -53,9 +117,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, generation: u64) -> Conn {
+    pub fn new(stream: Stream, generation: u64, internal: bool) -> Conn {
         Conn {
             stream,
+            internal,
             generation,
             rbuf: Vec::new(),
             rpos: 0,

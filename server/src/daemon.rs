@@ -31,11 +31,13 @@ use crate::config::{Config, Durability};
 use crate::eventfd::EventFd;
 use crate::mailbox;
 use crate::shard::{Envelope, Shard, ShardParts, Shared};
+use crate::sqs::{GatewayConfig, GatewayHandle};
 
 /// Envelopes a mailbox between two shards holds.
 const MAILBOX_CAPACITY: usize = 8192;
 
 pub struct Daemon {
+    gateway: Option<GatewayHandle>,
     addr: SocketAddr,
     shards: usize,
     shared: Arc<Shared>,
@@ -74,8 +76,10 @@ impl Daemon {
             .map(|_| EventFd::new().map(Arc::new))
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|e| format!("eventfd: {e}"))?;
+        let metrics = crate::metrics::Metrics::new(n);
         let shared = Arc::new(Shared {
             bells,
+            metrics: metrics.clone(),
             shutdown: AtomicBool::new(false),
             drained: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
@@ -96,6 +100,26 @@ impl Daemon {
             }
         }
 
+        // The SQS gateway's way in: one Unix socket pair per shard, the server end adopted
+        // by the shard as an internal connection, the client end kept by the gateway.
+        let mut internal_server = std::collections::VecDeque::new();
+        let mut internal_client = Vec::new();
+        if cfg.sqs_listen.is_some() {
+            for i in 0..n {
+                let (a, b) = std::os::unix::net::UnixStream::pair()
+                    .map_err(|e| format!("shard {i}: internal socket pair: {e}"))?;
+                internal_server.push_back(a);
+                internal_client.push(b);
+            }
+        }
+        let gateway_cfg = cfg.sqs_listen.map(|sqs_listen| GatewayConfig {
+            sqs_listen,
+            admin_listen: cfg.admin_listen,
+            region: cfg.region.clone(),
+            account_id: cfg.account_id.clone(),
+            max_connections: cfg.sqs_max_connections,
+            data_dir: cfg.data_dir.clone(),
+        });
         let cfg = Arc::new(cfg);
         let mut threads = Vec::with_capacity(n);
         let parts = engines
@@ -107,8 +131,9 @@ impl Daemon {
         for (i, (((engine, listener), inbox), outbox)) in parts {
             let flusher = spool_engine::open_flusher(engine.config().flusher)
                 .map_err(|e| format!("shard {i}: flusher: {e}"))?;
-            let committer = Committer::start(i as u16, flusher, shared.bells[i].clone())
-                .map_err(|e| format!("shard {i}: commit thread: {e}"))?;
+            let committer =
+                Committer::start(i as u16, flusher, shared.bells[i].clone(), metrics.clone())
+                    .map_err(|e| format!("shard {i}: commit thread: {e}"))?;
             let parts = ShardParts {
                 id: i as u16,
                 engine,
@@ -118,6 +143,7 @@ impl Daemon {
                 shared: shared.clone(),
                 cfg: cfg.clone(),
                 committer,
+                internal: internal_server.pop_front().into_iter().collect(),
             };
             let t = std::thread::Builder::new()
                 .name(format!("spool-shard-{i}"))
@@ -129,7 +155,22 @@ impl Daemon {
             threads.push(t);
         }
         tracing::info!(%addr, "listening (binary protocol)");
+        let gateway = match gateway_cfg {
+            Some(g) => match GatewayHandle::start(g, internal_client, metrics, shared.clone()) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    // Stop the shards cleanly before reporting the startup error.
+                    shared.request_shutdown();
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         Ok(Daemon {
+            gateway,
             addr,
             shards: n,
             shared,
@@ -141,6 +182,16 @@ impl Daemon {
     /// The address the binary protocol listens on (the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the SQS HTTP API, if it is on.
+    pub fn sqs_addr(&self) -> Option<SocketAddr> {
+        self.gateway.as_ref().map(|g| g.sqs_addr)
+    }
+
+    /// The address of the admin endpoint, if it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.gateway.as_ref().and_then(|g| g.admin_addr)
     }
 
     pub fn shards(&self) -> usize {
@@ -166,6 +217,9 @@ impl Daemon {
                 Ok(Err(e)) => errors.push(e),
                 Err(_) => errors.push("a shard thread panicked".to_string()),
             }
+        }
+        if let Some(g) = self.gateway {
+            g.wait();
         }
         if errors.is_empty() {
             Ok(())

@@ -14,6 +14,8 @@
 //! - cross-shard: [`mailbox`] (model-checked with loom, `tests/loom_mailbox.rs`),
 //!   [`eventfd`], [`handle`] (shard-routed receipt handles);
 //! - disk: [`commit`] (the group-commit companion thread);
+//! - the SQS HTTP API and the admin endpoint: [`sqs`] (hyper on its own thread, into the
+//!   shards over internal connections), counting in [`metrics`];
 //! - startup and shutdown: [`daemon`], configured by [`config`].
 
 pub mod commit;
@@ -25,5 +27,7 @@ pub mod errors;
 pub mod eventfd;
 pub mod handle;
 pub mod mailbox;
+pub mod metrics;
 pub mod shard;
+pub mod sqs;
 mod sync;

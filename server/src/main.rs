@@ -1,6 +1,7 @@
 //! `spoold`: the Spool daemon. Reads its configuration (flags, `SPOOL_*` environment,
 //! optional TOML file), starts the shards, prints `listening <addr>` on stdout once it
-//! accepts connections, and on SIGTERM or SIGINT finishes in-flight requests, flushes and
+//! accepts connections (after `sqs http://<addr>` and `admin http://<addr>` for the SQS API
+//! and the admin endpoint, when they are on), and on SIGTERM or SIGINT finishes in-flight requests, flushes and
 //! exits 0. A second signal exits at once (status 130); that is safe too, since recovery
 //! handles any crash, but unacknowledged work is dropped.
 
@@ -42,9 +43,16 @@ fn main() {
             std::process::exit(1);
         }
     };
-    // The one line on stdout: tests and scripts wait for it to learn the port.
+    // What stdout says: tests and scripts wait for it to learn the ports.
     // A closed stdout is not a reason to stop serving.
     let mut out = std::io::stdout();
+    // `listening` comes last: whoever waits for it has the other addresses already.
+    if let Some(a) = daemon.sqs_addr() {
+        let _ = writeln!(out, "sqs http://{a}");
+    }
+    if let Some(a) = daemon.admin_addr() {
+        let _ = writeln!(out, "admin http://{a}");
+    }
     let _ = writeln!(out, "listening {}", daemon.addr());
     let _ = out.flush();
 

@@ -45,7 +45,7 @@ use spool_protocol::{ErrorCode, Request, Response, SendOk, MAX_VERSION, MIN_VERS
 
 use crate::commit::Committer;
 use crate::config::{Config, Durability};
-use crate::conn::{Conn, WRITE_LIMIT, WRITE_PAUSE};
+use crate::conn::{Conn, Stream, INTERNAL_MAX_IN_FLIGHT, WRITE_LIMIT, WRITE_PAUSE};
 use crate::dispatch::{dispatch, ServerInfo};
 use crate::eventfd::EventFd;
 use crate::handle;
@@ -112,6 +112,7 @@ pub enum Envelope {
 /// State shared by every shard (and the daemon's control thread).
 pub struct Shared {
     pub bells: Vec<Arc<EventFd>>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub shutdown: AtomicBool,
     pub drained: AtomicUsize,
     pub connections: AtomicUsize,
@@ -140,6 +141,8 @@ pub struct ShardParts {
     pub shared: Arc<Shared>,
     pub cfg: Arc<Config>,
     pub committer: Committer,
+    /// Server ends of the daemon's internal connections (the SQS gateway's).
+    pub internal: Vec<std::os::unix::net::UnixStream>,
 }
 
 /// Where a reply goes.
@@ -344,7 +347,8 @@ impl Shard {
             .register(&mut SourceFd(&bell_fd), BELL, Interest::READABLE)?;
         let n = p.shared.bells.len() as u16;
         let now = p.engine.now_ms();
-        Ok(Shard {
+        let internal = p.internal;
+        let mut shard = Shard {
             id: p.id,
             n,
             info: ServerInfo {
@@ -390,7 +394,12 @@ impl Shard {
             reported_drained: false,
             inbox_backlog: false,
             events_capacity: 1024,
-        })
+        };
+        for s in internal {
+            s.set_nonblocking(true)?;
+            shard.add_conn(Stream::Unix(mio::net::UnixStream::from_std(s)), true);
+        }
+        Ok(shard)
     }
 
     /// Runs the loop until shutdown completes.
@@ -491,7 +500,7 @@ impl Shard {
                     let target = (self.accept_rr % self.n as usize) as u16;
                     self.accept_rr = self.accept_rr.wrapping_add(1);
                     if target == self.id {
-                        self.add_conn(stream);
+                        self.add_conn(Stream::Tcp(stream), false);
                     } else {
                         // mio's stream is a plain socket underneath; hand over the fd.
                         let std_stream =
@@ -510,9 +519,9 @@ impl Shard {
         }
     }
 
-    fn add_conn(&mut self, mut stream: TcpStream) {
+    fn add_conn(&mut self, mut stream: Stream, internal: bool) {
         let count = self.shared.connections.fetch_add(1, Ordering::SeqCst);
-        if count >= self.cfg.max_connections || self.stopping {
+        if (count >= self.cfg.max_connections && !internal) || self.stopping {
             self.shared.connections.fetch_sub(1, Ordering::SeqCst);
             let (code, msg) = if self.stopping {
                 (ErrorCode::ShuttingDown, "the server is shutting down")
@@ -525,7 +534,9 @@ impl Shard {
             }
             return;
         }
-        let _ = stream.set_nodelay(true);
+        if let Stream::Tcp(s) = &stream {
+            let _ = s.set_nodelay(true);
+        }
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -545,7 +556,7 @@ impl Shard {
         }
         let generation = self.next_generation;
         self.next_generation += 1;
-        self.conns[slot] = Some(Conn::new(stream, generation));
+        self.conns[slot] = Some(Conn::new(stream, generation, internal));
         // The client may have written already; edge-triggered epoll will not say so again.
         self.read_conn(slot);
     }
@@ -598,7 +609,12 @@ impl Shard {
             if c.closing || stopping {
                 return;
             }
-            if c.in_flight >= max_in_flight || c.pending_out() > WRITE_PAUSE || overloaded {
+            let limit = if c.internal {
+                INTERNAL_MAX_IN_FLIGHT
+            } else {
+                max_in_flight
+            };
+            if c.in_flight >= limit || c.pending_out() > WRITE_PAUSE || overloaded {
                 c.paused = true;
                 if overloaded {
                     self.overload_paused.push(slot);
@@ -637,7 +653,12 @@ impl Shard {
                 }
             };
             c.in_flight += 1;
+            let internal = c.internal;
             let (id, req) = parsed;
+            if let (Ok(r), false) = (&req, internal) {
+                // The gateway's calls are counted as SQS actions, not twice.
+                self.shared.metrics.binary[self.id as usize].count(r.opcode().name());
+            }
             let to = ReplyTo::Conn {
                 slot,
                 generation,
@@ -704,11 +725,11 @@ impl Shard {
 
     /// The handshake, then routing.
     fn on_client_request(&mut self, slot: usize, to: ReplyTo, req: Request<'static>) {
-        let hello_done = self
+        let (hello_done, internal) = self
             .conns
             .get(slot)
             .and_then(Option::as_ref)
-            .is_some_and(|c| c.hello_done);
+            .map_or((false, false), |c| (c.hello_done, c.internal));
         match req {
             Request::Hello { .. } if hello_done => self.deliver(
                 to,
@@ -739,6 +760,7 @@ impl Shard {
                 }
                 let keys = &self.cfg.api_keys;
                 if !keys.is_empty()
+                    && !internal
                     && !api_key
                         .as_deref()
                         .is_some_and(|k| keys.iter().any(|good| constant_time_eq(good, k)))
@@ -1336,6 +1358,17 @@ impl Shard {
                 if c.generation != generation {
                     return;
                 }
+                if let (Response::Error(e), false) = (&resp, c.internal) {
+                    let outcome = match e.code {
+                        ErrorCode::InternalError | ErrorCode::Busy | ErrorCode::ShuttingDown => {
+                            crate::metrics::Outcome::ServerError
+                        }
+                        _ => crate::metrics::Outcome::ClientError,
+                    };
+                    self.shared
+                        .metrics
+                        .binary_error(self.id as usize, e.code.name(), outcome);
+                }
                 if let Err(e) = resp.encode(id, c.out()) {
                     let _ = Response::error(
                         ErrorCode::InternalError,
@@ -1611,7 +1644,7 @@ impl Shard {
                 }
                 Envelope::Ready { from, queue } => self.on_ready(from, queue),
                 Envelope::Adopt(stream) => match stream.set_nonblocking(true) {
-                    Ok(()) => self.add_conn(TcpStream::from_std(stream)),
+                    Ok(()) => self.add_conn(Stream::Tcp(TcpStream::from_std(stream)), false),
                     Err(e) => tracing::warn!(shard = self.id, "cannot adopt a connection: {e}"),
                 },
             }

@@ -11,12 +11,17 @@ use std::time::{Duration, Instant};
 pub struct Spoold {
     pub child: Option<Child>,
     pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>` of the SQS API.
+    pub sqs_url: Option<String>,
+    /// `http://127.0.0.1:<port>` of the admin endpoint.
+    pub admin_url: Option<String>,
     pub data: PathBuf,
     stderr_log: PathBuf,
 }
 
 impl Spoold {
-    /// Starts spoold on 127.0.0.1:0 with data in `data` and the extra `args`.
+    /// Starts spoold on 127.0.0.1:0 (binary protocol, SQS API and admin endpoint, each on
+    /// a free port) with data in `data` and the extra `args`.
     pub fn start(data: &Path, args: &[&str]) -> Spoold {
         let stderr_log = data.with_extension("stderr.log");
         let err = std::fs::File::create(&stderr_log).unwrap();
@@ -25,6 +30,12 @@ impl Spoold {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data)
+            .args([
+                "--sqs-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
             .args(args)
             .env("SPOOL_LOG", "info")
             .stdin(Stdio::null())
@@ -35,22 +46,40 @@ impl Spoold {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
+            // Every line up to and including `listening`.
             let mut r = BufReader::new(stdout);
-            let _ = r.read_line(&mut line);
-            let _ = tx.send(line);
+            let mut lines = String::new();
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                lines.push_str(&line);
+                if line.starts_with("listening ") {
+                    break;
+                }
+            }
+            let _ = tx.send(lines);
             // Keep draining so the daemon never blocks on a full pipe.
             let mut sink = Vec::new();
             let _ = r.read_to_end(&mut sink);
         });
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
-        let Some(addr) = line.trim().strip_prefix("listening ") else {
+        let out = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        let field = |prefix: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(str::to_string)
+        };
+        let line = out.clone();
+        let Some(addr) = field("listening ") else {
             let _ = child.kill();
             let log = std::fs::read_to_string(&stderr_log).unwrap_or_default();
             panic!("spoold did not start: stdout {line:?}\nstderr:\n{log}");
         };
         Spoold {
             addr: addr.parse().unwrap(),
+            sqs_url: field("sqs "),
+            admin_url: field("admin "),
             child: Some(child),
             data: data.to_path_buf(),
             stderr_log,

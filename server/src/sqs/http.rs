@@ -1,0 +1,150 @@
+//! The HTTP side of the SQS gateway and of the admin endpoint: listeners, connection
+//! bounds and timeouts, body limits. Each request is read whole (bounded), handed to
+//! [`super::actions`] (SQS) or [`super::admin`] (metrics, health), and answered.
+//!
+//! Promises: at most `max_connections` HTTP connections are served at once (more wait in
+//! the kernel's backlog); request heads are limited to [`MAX_HEAD`] bytes and must arrive
+//! within [`HEAD_TIMEOUT`] (slow clients cannot pin a connection forever); bodies over
+//! [`MAX_BODY`] are refused with an SQS-shaped error without being buffered; nothing here
+//! panics on any input.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::Gateway;
+
+/// Largest request head (request line and headers).
+pub const MAX_HEAD: usize = 64 << 10;
+/// Largest request body: a 1 MiB batch, form-encoded (every byte may take three), with room.
+pub const MAX_BODY: usize = 4 << 20;
+/// A request head must arrive within this long.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves SQS requests on `listener` until `stop` resolves.
+pub async fn serve_sqs(listener: TcpListener, gw: Arc<Gateway>, max_connections: usize) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!("sqs accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = gw.stopping() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let gw = gw.clone();
+                async move { Ok::<_, Infallible>(sqs_request(&gw, peer, req).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(MAX_HEAD)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "sqs connection ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn sqs_request(
+    gw: &Arc<Gateway>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let start = std::time::Instant::now();
+    let (parts, body) = req.into_parts();
+    let too_large = body_over_limit(&parts.headers);
+    let body = if too_large {
+        None
+    } else {
+        match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => Some(b.to_bytes()),
+            Err(_) => None,
+        }
+    };
+    let reply = match body {
+        Some(body) => super::actions::handle(gw, &parts, &body).await,
+        None => super::actions::too_large(gw, &parts),
+    };
+    gw.record(&reply, start.elapsed());
+    tracing::trace!(%peer, action = reply.action, status = reply.status, "sqs call");
+    reply.into_response()
+}
+
+fn body_over_limit(h: &hyper::HeaderMap) -> bool {
+    h.get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY as u64)
+}
+
+/// Serves `GET /metrics` and `GET /health` on `listener` until the gateway stops.
+pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>) {
+    let slots = Arc::new(Semaphore::new(64));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = gw.stopping() => return,
+        };
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let gw = gw.clone();
+                async move { Ok::<_, Infallible>(super::admin::handle(&gw, req).await) }
+            });
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_TIMEOUT)
+                .max_buf_size(MAX_HEAD)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+            drop(permit);
+        });
+    }
+}
+
+/// A plain-text reply (admin endpoint).
+pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    r
+}
