@@ -27,6 +27,7 @@ pub mod queue;
 pub mod receipt;
 pub mod record;
 pub mod recovery;
+mod retained;
 pub mod segment;
 pub mod timer_wheel;
 

@@ -27,6 +27,7 @@ use crate::flusher::{FlushJob, Flusher, WriteOp};
 use crate::index::{Slot, SlotState};
 use crate::receipt::Receipt;
 use crate::record::{self, Compression, MessageAttribute, MessageId, Origin, Record, RecordRef};
+use crate::retained::{Retained, Span};
 use crate::segment::Segment;
 use crate::timer_wheel::TimerWheel;
 
@@ -57,6 +58,9 @@ pub struct PartitionConfig {
     /// Append to the log with O_DIRECT (page-aligned writes that skip the copy into the
     /// page cache) where the filesystem supports it.
     pub direct_io: bool,
+    /// Bytes of recently flushed batches kept in memory, so records just written are
+    /// received from RAM rather than read back through the mmap (see `retained`).
+    pub retain_bytes: usize,
 }
 
 impl Default for PartitionConfig {
@@ -72,6 +76,7 @@ impl Default for PartitionConfig {
             scan_budget: 1 << 16,
             compact_live_ratio: 0.5,
             direct_io: true,
+            retain_bytes: 4 << 20,
         }
     }
 }
@@ -169,18 +174,6 @@ struct StagedEntry {
     sent_at_ms: u64,
     /// Compaction copy: the slot this record replaces.
     replaces: Option<u64>,
-}
-
-/// A run of the write buffer that goes to one segment. A direct span starts on a page
-/// boundary of the file and of the buffer: its first bytes repeat the segment's last
-/// partial page, and it is written padded with zeros to whole pages.
-#[derive(Debug, Clone, Copy)]
-struct Span {
-    seg_base: u64,
-    file_offset: u64,
-    start: usize,
-    end: usize,
-    direct: bool,
 }
 
 /// A batch taken out of the partition to be written and synced. Hand it to a
@@ -287,6 +280,8 @@ pub struct Partition {
     pub(crate) purge_floor: u64,
     buf: AlignedBuf,
     spare: Vec<AlignedBuf>,
+    /// The last flushed batches, read from memory by `deliver`.
+    retained: Retained,
     /// The head segment's bytes from its last page boundary to its write position: the
     /// prefix of the next direct span.
     tail: Vec<u8>,
@@ -339,6 +334,7 @@ impl Partition {
             purge_floor: 0,
             buf: AlignedBuf::new(),
             spare: Vec::new(),
+            retained: Retained::default(),
             tail: Vec::new(),
             spans: Vec::new(),
             entries: Vec::new(),
@@ -692,12 +688,26 @@ impl Partition {
         if let Some(last) = p.entries.last() {
             self.committed_seq = last.seq + 1;
         }
-        let mut buf = p.buf;
-        buf.clear();
-        if self.spare.len() < 2 {
-            self.spare.push(buf);
+        let mut freed = Vec::new();
+        match p.entries.last() {
+            Some(last) => {
+                self.retained
+                    .keep(p.buf, p.spans, last.seq, self.cfg.retain_bytes, &mut freed)
+            }
+            None => freed.push(p.buf),
         }
+        self.recycle(freed);
         Ok(n)
+    }
+
+    /// Returns batch buffers to the pool (a few are kept: fresh memory is slow to touch).
+    fn recycle(&mut self, bufs: Vec<AlignedBuf>) {
+        for mut buf in bufs {
+            if self.spare.len() < 2 {
+                buf.clear();
+                self.spare.push(buf);
+            }
+        }
     }
 
     fn commit_entry(&mut self, now_ms: u64, e: &StagedEntry) {
@@ -913,6 +923,10 @@ impl Partition {
                 *bytes_left = bytes_left.saturating_sub(d.record.payload_len());
             }
         }
+        // Batches the cursor has passed are only read again on redelivery (rare): let go.
+        let mut freed = Vec::new();
+        self.retained.release_below(self.cursor, &mut freed);
+        self.recycle(freed);
         Ok(())
     }
 
@@ -1029,7 +1043,12 @@ impl Partition {
         let (pos, mut slot) = self.slot_of(seq).expect("candidate exists");
         debug_assert_eq!(slot.state, SlotState::Ready);
         let seg = &self.segs[pos];
-        let bytes = seg.record_bytes(&slot);
+        let kept = self
+            .retained
+            .find(seg.base_seq, slot.offset as u64, slot.len as usize);
+        // Bytes from a kept batch never left memory: no CRC check needed.
+        let in_memory = kept.is_some();
+        let bytes = kept.unwrap_or_else(|| seg.record_bytes(&slot));
         let header = record::peek_header(bytes)
             .ok_or_else(|| record::corrupt_at(&seg.log_path, slot.offset as u64))?;
         if header.sent_at_ms.saturating_add(self.params.retention_ms) <= now_ms {
@@ -1040,7 +1059,12 @@ impl Partition {
             }
             return Ok(());
         }
-        let rec = match record::decode_checked(bytes) {
+        let decoded = if in_memory {
+            record::decode(bytes)
+        } else {
+            record::decode_checked(bytes)
+        };
+        let rec = match decoded {
             Ok(r) => r,
             Err(_) => {
                 // Damaged on disk since it was verified: never deliver it, keep the counts
@@ -1253,6 +1277,9 @@ impl Partition {
         self.fifo = Fifo::default();
         self.counters = Counters::default();
         self.cursor = self.purge_floor;
+        let mut freed = Vec::new();
+        self.retained.clear(&mut freed);
+        self.recycle(freed);
         for s in self.segs.iter_mut() {
             s.live = 0;
             s.live_bytes = 0;

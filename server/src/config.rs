@@ -123,6 +123,11 @@ pub struct Args {
     /// [default: true].
     #[arg(long, env = "SPOOL_DIRECT_IO")]
     pub direct_io: Option<bool>,
+    /// KiB of recently written batches each queue partition keeps in memory, so that
+    /// messages received soon after they were sent are read from RAM [default: 4096; 0 =
+    /// always read through the log's mmap].
+    #[arg(long, env = "SPOOL_RETAIN_KIB")]
+    pub retain_kib: Option<usize>,
     /// Log filter (tracing EnvFilter syntax, e.g. info or spool_server=debug) [default: info].
     #[arg(long, env = "SPOOL_LOG")]
     pub log: Option<String>,
@@ -160,6 +165,7 @@ pub struct FileConfig {
     pub flusher: Option<String>,
     pub segment_mib: Option<u64>,
     pub direct_io: Option<bool>,
+    pub retain_kib: Option<usize>,
     pub log: Option<String>,
     pub sqs_listen: Option<String>,
     pub admin_listen: Option<String>,
@@ -185,6 +191,8 @@ pub struct Config {
     pub flusher_explicit: bool,
     pub segment_bytes: u64,
     pub direct_io: bool,
+    /// Bytes of recently written batches kept per partition.
+    pub retain_bytes: usize,
     pub log: String,
     /// None: the SQS HTTP API is off.
     pub sqs_listen: Option<SocketAddr>,
@@ -268,6 +276,10 @@ impl Config {
         if !(1..=4096).contains(&segment_mib) {
             return Err("segment_mib must be between 1 and 4096".into());
         }
+        let retain_kib = args.retain_kib.or(file.retain_kib).unwrap_or(4096);
+        if retain_kib > 1 << 20 {
+            return Err("retain_kib must be at most 1048576 (1 GiB)".into());
+        }
         let sqs_listen = optional_addr(
             "sqs_listen",
             args.sqs_listen.or(file.sqs_listen),
@@ -330,6 +342,7 @@ impl Config {
             flusher_explicit: flusher_name.is_some(),
             segment_bytes: segment_mib << 20,
             direct_io: args.direct_io.or(file.direct_io).unwrap_or(true),
+            retain_bytes: retain_kib << 10,
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

@@ -285,11 +285,13 @@ fn open_engine(cfg: &Config, dir: &Path, shard: usize) -> Result<Engine, String>
             segment_bytes: cfg.segment_bytes,
             sync: cfg.durability != Durability::None,
             direct_io: cfg.direct_io,
+            retain_bytes: cfg.retain_bytes,
             ..PartitionConfig::default()
         },
         flusher,
         partitions_per_queue: 1,
-        ..EngineConfig::default()
+        region: cfg.region.clone(),
+        account_id: cfg.account_id.clone(),
     };
     let (engine, report) = Engine::open(dir, ecfg, Arc::new(SystemClock))
         .map_err(|e| format!("shard {shard}: cannot open {}: {e}", dir.display()))?;
