@@ -6,6 +6,7 @@
 //! - [`message`]: [`Request`] and [`Response`], their opcodes and payload codecs.
 //! - [`error`]: the stable wire [`ErrorCode`]s and the codec's [`ProtocolError`].
 //! - [`fuzzing`]: the body of the `protocol_decode` fuzz target.
+//! - [`sqs`]: the Amazon SQS HTTP API codec (AWS JSON 1.0 and query/XML), sans-IO.
 //!
 //! Promises: decoding malformed or hostile input returns an error and never panics;
 //! every length and count is checked against its limit and against the bytes that remain
@@ -20,6 +21,7 @@ pub mod error;
 pub mod frame;
 pub mod fuzzing;
 pub mod message;
+pub mod sqs;
 mod wire;
 
 pub use error::{ErrorCode, ProtocolError};
