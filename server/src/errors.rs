@@ -1,10 +1,12 @@
 //! The one place where engine errors become wire errors: every `EngineError` (and every
-//! queue-attribute error) has a stable binary-protocol code (docs/protocol.md). The SQS
-//! HTTP API will map the same errors to SQS error codes here too.
+//! queue-attribute error) has a stable binary-protocol code (docs/protocol.md), and every
+//! binary-protocol code has its SQS error (the SQS API's replies come through the shards
+//! as binary-protocol replies).
 
 use spool_engine::attrs::AttrError;
 use spool_engine::EngineError;
 use spool_protocol::message::WireError;
+use spool_protocol::sqs::{ErrorKind, SqsError};
 use spool_protocol::ErrorCode;
 
 /// The binary-protocol code of an engine error.
@@ -32,6 +34,47 @@ pub fn code(e: &EngineError) -> ErrorCode {
             ErrorCode::InternalError
         }
     }
+}
+
+/// The SQS error of a binary-protocol error reply, keeping its message (the engine
+/// words its messages as SQS does). Protocol-level codes cannot reach an SQS client from
+/// a well-behaved gateway; they are internal errors.
+pub fn sqs_error(e: &WireError<'_>) -> SqsError {
+    let kind = match e.code {
+        ErrorCode::QueueDoesNotExist => {
+            return SqsError::new(
+                ErrorKind::QueueDoesNotExist,
+                "The specified queue does not exist.",
+            )
+        }
+        ErrorCode::QueueNameExists => ErrorKind::QueueNameExists,
+        ErrorCode::InvalidAttributeName => ErrorKind::InvalidAttributeName,
+        ErrorCode::InvalidAttributeValue => ErrorKind::InvalidAttributeValue,
+        ErrorCode::QueueDeletedRecently => ErrorKind::QueueDeletedRecently,
+        ErrorCode::PurgeQueueInProgress => ErrorKind::PurgeQueueInProgress,
+        ErrorCode::ReceiptHandleIsInvalid => ErrorKind::ReceiptHandleIsInvalid,
+        // FIFO: a delete with a handle whose visibility ran out (SQS's wording).
+        ErrorCode::ReceiptHandleExpired => ErrorKind::InvalidParameterValue,
+        ErrorCode::MessageNotInflight => ErrorKind::MessageNotInflight,
+        ErrorCode::OverLimit => ErrorKind::OverLimit,
+        ErrorCode::InvalidParameter
+        | ErrorCode::MessageTooLong
+        | ErrorCode::RedriveNotAllowed
+        | ErrorCode::BatchTooLarge
+        | ErrorCode::EmptyBatch => ErrorKind::InvalidParameterValue,
+        ErrorCode::MissingParameter => ErrorKind::MissingParameter,
+        ErrorCode::InvalidMessageContents => ErrorKind::InvalidMessageContents,
+        ErrorCode::Busy | ErrorCode::ShuttingDown => ErrorKind::ServiceUnavailable,
+        ErrorCode::InternalError
+        | ErrorCode::MalformedFrame
+        | ErrorCode::UnsupportedVersion
+        | ErrorCode::UnknownOpcode
+        | ErrorCode::FrameTooLarge
+        | ErrorCode::HandshakeRequired
+        | ErrorCode::Unauthorized
+        | ErrorCode::Unknown(_) => ErrorKind::InternalError,
+    };
+    SqsError::new(kind, e.message.to_string())
 }
 
 /// The wire error of an engine error, with its message.
