@@ -33,68 +33,70 @@ const QUEUE: &str = "bench-daemon";
 pub struct DaemonArgs {
     /// Address of a running spoold. Without it, a spoold is started for the run.
     #[arg(long)]
-    addr: Option<String>,
+    pub(crate) addr: Option<String>,
     /// Producer connections.
     #[arg(long, default_value_t = 2)]
-    producers: usize,
+    pub(crate) producers: usize,
     /// Consumer connections.
     #[arg(long, default_value_t = 2)]
-    consumers: usize,
+    pub(crate) consumers: usize,
     /// Message body size in bytes (at least 8: the send time is carried in the body).
     #[arg(long, default_value_t = 100)]
-    size: usize,
+    pub(crate) size: usize,
     /// Messages per send batch, and most messages per receive.
     #[arg(long, default_value_t = 100)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 8)]
-    pipeline: usize,
+    pub(crate) pipeline: usize,
     /// Durability of the spoold this tool starts: sync, batch=<ms> or none.
     #[arg(long, default_value = "sync")]
-    durability: String,
+    pub(crate) durability: String,
     /// Shards of the spoold this tool starts (default: its default, the core count).
     #[arg(long)]
-    shards: Option<u16>,
+    pub(crate) shards: Option<u16>,
     /// More flags for the spoold this tool starts, space separated (e.g.
     /// "--flusher pwrite --direct-io false").
     #[arg(long, default_value = "", allow_hyphen_values = true)]
-    server_args: String,
+    pub(crate) server_args: String,
     /// Seconds measured (after the warm-up).
     #[arg(long, default_value_t = 10.0)]
-    duration: f64,
+    pub(crate) duration: f64,
     /// Seconds of warm-up, not measured.
     #[arg(long, default_value_t = 2.0)]
-    warmup: f64,
+    pub(crate) warmup: f64,
     /// Runs; the medians are reported.
     #[arg(long, default_value_t = 1)]
-    repeat: usize,
+    pub(crate) repeat: usize,
     /// Producer rate limit in messages per second over all producers (0 = as fast as the
     /// server takes them).
     #[arg(long, default_value_t = 0)]
-    rate: u64,
+    pub(crate) rate: u64,
     /// Parent of the data directory of the spoold this tool starts (must be the disk
     /// being measured, not tmpfs).
     #[arg(long, default_value = "target/bench-data")]
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
-struct Figures {
-    msgs_per_s: f64,
-    mb_per_s: f64,
-    send_ack: Histogram<u64>,
-    e2e: Histogram<u64>,
-    server_cpu_s: f64,
+pub(crate) struct Figures {
+    pub(crate) msgs_per_s: f64,
+    pub(crate) mb_per_s: f64,
+    pub(crate) send_ack: Histogram<u64>,
+    pub(crate) e2e: Histogram<u64>,
+    pub(crate) server_cpu_s: f64,
 }
 
-fn hist() -> Histogram<u64> {
+pub(crate) fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
 }
 
 /// A spoold started for the run, stopped (SIGTERM) on drop.
-struct Spawned {
-    child: Child,
+pub(crate) struct Spawned {
+    pub(crate) child: Child,
     _dir: tempfile::TempDir,
-    addr: String,
+    pub(crate) addr: String,
+    /// `http://127.0.0.1:<port>` of the SQS API, when it was asked for.
+    pub(crate) sqs_url: Option<String>,
 }
 
 impl Drop for Spawned {
@@ -120,7 +122,8 @@ fn spoold_path() -> BoxResult<PathBuf> {
     Ok(p)
 }
 
-fn spawn(a: &DaemonArgs) -> BoxResult<Spawned> {
+/// Starts a spoold for the run; with `sqs`, its SQS API listens on a free port too.
+pub(crate) fn spawn(a: &DaemonArgs, sqs: bool) -> BoxResult<Spawned> {
     std::fs::create_dir_all(&a.dir)?;
     let dir = tempfile::Builder::new()
         .prefix("spoold-")
@@ -128,7 +131,9 @@ fn spawn(a: &DaemonArgs) -> BoxResult<Spawned> {
     let mut cmd = Command::new(spoold_path()?);
     cmd.arg("--listen")
         .arg("127.0.0.1:0")
-        .args(["--sqs-listen", "off", "--admin-listen", "off"])
+        .arg("--sqs-listen")
+        .arg(if sqs { "127.0.0.1:0" } else { "off" })
+        .args(["--admin-listen", "off"])
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .arg("--durability")
@@ -142,22 +147,31 @@ fn spawn(a: &DaemonArgs) -> BoxResult<Spawned> {
     }
     cmd.args(a.server_args.split_whitespace());
     let mut child = cmd.spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
-    let addr = line
-        .trim()
-        .strip_prefix("listening ")
-        .ok_or_else(|| format!("spoold did not start (stdout {line:?})"))?
-        .to_string();
+    // `sqs http://...` (if on) comes before the last line, `listening <addr>`.
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let mut sqs_url = None;
+    let addr = loop {
+        let mut line = String::new();
+        if out.read_line(&mut line)? == 0 {
+            return Err("spoold did not start (see its stderr above)".into());
+        }
+        if let Some(u) = line.trim().strip_prefix("sqs ") {
+            sqs_url = Some(u.to_string());
+        }
+        if let Some(a) = line.trim().strip_prefix("listening ") {
+            break a.to_string();
+        }
+    };
     Ok(Spawned {
         child,
         _dir: dir,
         addr,
+        sqs_url,
     })
 }
 
 /// User + system CPU seconds of a process, from /proc.
-fn process_cpu_s(pid: u32) -> f64 {
+pub(crate) fn process_cpu_s(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };
@@ -203,7 +217,7 @@ pub fn run(a: DaemonArgs) -> BoxResult<()> {
     for r in 0..a.repeat {
         let spawned = match &a.addr {
             Some(_) => None,
-            None => Some(spawn(&a)?),
+            None => Some(spawn(&a, false)?),
         };
         let addr = a
             .addr
@@ -229,7 +243,7 @@ pub fn run(a: DaemonArgs) -> BoxResult<()> {
     Ok(())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -265,7 +279,7 @@ fn report(runs: &[Figures]) {
     }
 }
 
-fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> BoxResult<Figures> {
+pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> BoxResult<Figures> {
     let mut admin = connect(addr)?;
     match admin.delete_queue(QUEUE) {
         Ok(()) | Err(spool_client::ClientError::Server { .. }) => {}

@@ -29,6 +29,7 @@ use spool_engine::flusher::open_flusher;
 use spool_engine::{DeleteOutcome, Engine, EngineConfig, FlusherKind, SendRequest, SystemClock};
 
 mod daemon;
+mod sqs;
 
 const QUEUE: &str = "bench";
 /// The daemon syncs indexes every few hundred ms; the benchmark does the same.
@@ -53,6 +54,9 @@ enum Cmd {
     Backlog(BacklogArgs),
     /// The full send -> receive -> delete cycle through spoold over the binary protocol.
     Daemon(daemon::DaemonArgs),
+    /// The same cycle over the SQS HTTP API (batches of 10), next to the binary protocol
+    /// and moto's server.
+    Sqs(sqs::SqsArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +119,7 @@ fn main() -> BoxResult<()> {
         Cmd::Engine(a) => run_engine(a),
         Cmd::Backlog(a) => run_backlog(a),
         Cmd::Daemon(a) => daemon::run(a),
+        Cmd::Sqs(a) => sqs::run(a),
     }
 }
 

@@ -55,7 +55,8 @@ impl AlignedBuf {
         AlignedBuf::default()
     }
 
-    fn capacity(&self) -> usize {
+    /// Bytes of memory the buffer holds.
+    pub fn capacity(&self) -> usize {
         self.blocks.len() * ALIGN
     }
 

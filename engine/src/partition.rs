@@ -689,12 +689,15 @@ impl Partition {
             self.committed_seq = last.seq + 1;
         }
         let mut freed = Vec::new();
-        match p.entries.last() {
-            Some(last) => {
-                self.retained
-                    .keep(p.buf, p.spans, last.seq, self.cfg.retain_bytes, &mut freed)
-            }
-            None => freed.push(p.buf),
+        match (p.entries.first(), p.entries.last()) {
+            (Some(first), Some(last)) => self.retained.keep(
+                p.buf,
+                p.spans,
+                (first.seq, last.seq),
+                self.cfg.retain_bytes,
+                &mut freed,
+            ),
+            _ => freed.push(p.buf),
         }
         self.recycle(freed);
         Ok(n)
@@ -1045,7 +1048,7 @@ impl Partition {
         let seg = &self.segs[pos];
         let kept = self
             .retained
-            .find(seg.base_seq, slot.offset as u64, slot.len as usize);
+            .find(seq, seg.base_seq, slot.offset as u64, slot.len as usize);
         // Bytes from a kept batch never left memory: no CRC check needed.
         let in_memory = kept.is_some();
         let bytes = kept.unwrap_or_else(|| seg.record_bytes(&slot));

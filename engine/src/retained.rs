@@ -20,6 +20,9 @@ use std::collections::VecDeque;
 
 use crate::aligned::{AlignedBuf, Sink};
 
+/// Most batches kept per partition (small batches must not make the list long).
+const MAX_BATCHES: usize = 256;
+
 /// A run of a batch buffer that goes to one segment: `buf[start..end]` is written at
 /// `file_offset` of the segment starting at `seg_base`. A direct span starts on a page
 /// boundary of the file and of the buffer: its first bytes repeat the segment's last
@@ -36,14 +39,15 @@ pub(crate) struct Span {
 struct Batch {
     buf: AlignedBuf,
     spans: Vec<Span>,
-    /// Seq of the batch's last record.
+    /// Seqs of the batch's first and last records.
+    first_seq: u64,
     last_seq: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct Retained {
     batches: VecDeque<Batch>,
-    /// Sum of the kept buffers' lengths.
+    /// Sum of the kept buffers' capacities (what they pin).
     bytes: usize,
 }
 
@@ -54,7 +58,7 @@ impl Retained {
         &mut self,
         buf: AlignedBuf,
         spans: Vec<Span>,
-        last_seq: u64,
+        seqs: (u64, u64),
         limit: usize,
         out: &mut Vec<AlignedBuf>,
     ) {
@@ -62,14 +66,17 @@ impl Retained {
             out.push(buf);
             return;
         }
-        debug_assert!(self.batches.back().is_none_or(|b| b.last_seq < last_seq));
-        self.bytes += buf.len();
+        let (first_seq, last_seq) = seqs;
+        debug_assert!(first_seq <= last_seq);
+        debug_assert!(self.batches.back().is_none_or(|b| b.last_seq < first_seq));
+        self.bytes += buf.capacity();
         self.batches.push_back(Batch {
             buf,
             spans,
+            first_seq,
             last_seq,
         });
-        while self.bytes > limit && self.batches.len() > 1 {
+        while (self.bytes > limit || self.batches.len() > MAX_BATCHES) && self.batches.len() > 1 {
             self.pop_front(out);
         }
     }
@@ -90,28 +97,27 @@ impl Retained {
 
     fn pop_front(&mut self, out: &mut Vec<AlignedBuf>) {
         if let Some(b) = self.batches.pop_front() {
-            self.bytes -= b.buf.len();
+            self.bytes -= b.buf.capacity();
             out.push(b.buf);
         }
     }
 
-    /// The `len` bytes written at `offset` of segment `seg_base`, if a kept batch holds
-    /// all of them.
-    pub fn find(&self, seg_base: u64, offset: u64, len: usize) -> Option<&[u8]> {
-        // Newest first: a consumer that keeps up reads the latest batches.
-        for b in self.batches.iter().rev() {
-            for s in &b.spans {
-                let span_len = (s.end - s.start) as u64;
-                if s.seg_base == seg_base
-                    && offset >= s.file_offset
-                    && offset + len as u64 <= s.file_offset + span_len
-                {
+    /// The `len` bytes of record `seq`, written at `offset` of segment `seg_base`, if a
+    /// kept batch holds all of them. O(log batches) to find the batch of `seq`.
+    pub fn find(&self, seq: u64, seg_base: u64, offset: u64, len: usize) -> Option<&[u8]> {
+        let i = self.batches.partition_point(|b| b.last_seq < seq);
+        let b = self.batches.get(i).filter(|b| b.first_seq <= seq)?;
+        b.spans.iter().find_map(|s| {
+            let span_len = (s.end - s.start) as u64;
+            (s.seg_base == seg_base
+                && offset >= s.file_offset
+                && offset + len as u64 <= s.file_offset + span_len)
+                .then(|| {
                     let at = s.start + (offset - s.file_offset) as usize;
-                    return b.buf.bytes().get(at..at + len);
-                }
-            }
-        }
-        None
+                    b.buf.bytes().get(at..at + len)
+                })
+                .flatten()
+        })
     }
 
     /// Batches kept.
@@ -143,7 +149,13 @@ mod tests {
             end: 10,
             direct: false,
         };
-        r.keep(batch(b"0123456789"), vec![span1], 9, 1 << 20, &mut pool);
+        r.keep(
+            batch(b"0123456789"),
+            vec![span1],
+            (0, 9),
+            1 << 20,
+            &mut pool,
+        );
         // Batch 2: segment 0 at 110..114 then segment 50 at 0..4 (a roll mid-batch).
         let spans = vec![
             Span {
@@ -161,24 +173,26 @@ mod tests {
                 direct: false,
             },
         ];
-        r.keep(batch(b"abcdWXYZ"), spans, 60, 1 << 20, &mut pool);
-        assert_eq!(r.find(0, 102, 3), Some(&b"234"[..]));
-        assert_eq!(r.find(0, 111, 2), Some(&b"bc"[..]));
-        assert_eq!(r.find(50, 1, 3), Some(&b"XYZ"[..]));
-        // Straddling two batches, outside every span, or another segment: not held.
-        assert_eq!(r.find(0, 108, 4), None);
-        assert_eq!(r.find(0, 90, 4), None);
-        assert_eq!(r.find(7, 0, 1), None);
+        r.keep(batch(b"abcdWXYZ"), spans, (10, 60), 1 << 20, &mut pool);
+        assert_eq!(r.find(2, 0, 102, 3), Some(&b"234"[..]));
+        assert_eq!(r.find(10, 0, 111, 2), Some(&b"bc"[..]));
+        assert_eq!(r.find(50, 50, 1, 3), Some(&b"XYZ"[..]));
+        // Straddling two batches, outside every span, another segment, or a seq no kept
+        // batch holds: not held.
+        assert_eq!(r.find(9, 0, 108, 4), None);
+        assert_eq!(r.find(1, 0, 90, 4), None);
+        assert_eq!(r.find(50, 7, 0, 1), None);
+        assert_eq!(r.find(61, 0, 111, 2), None);
         assert!(pool.is_empty());
 
         // The cursor passed batch 1: it goes back to the pool.
         r.release_below(10, &mut pool);
         assert_eq!(pool.len(), 1);
-        assert_eq!(r.find(0, 102, 3), None);
+        assert_eq!(r.find(2, 0, 102, 3), None);
         assert_eq!(r.len(), 1);
 
         // Over the limit: the oldest goes, the newest always stays.
-        r.keep(batch(b"zz"), vec![span1], 61, 4, &mut pool);
+        r.keep(batch(b"zz"), vec![span1], (61, 61), 4, &mut pool);
         assert_eq!(r.len(), 1);
         assert_eq!(pool.len(), 2);
         r.clear(&mut pool);

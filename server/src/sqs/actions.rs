@@ -164,16 +164,18 @@ fn request_id() -> String {
 }
 
 /// 16 bytes as `8-4-4-4-12` lower-case hex, the form of SQS message ids.
+#[inline]
 fn uuid(b: &[u8; 16]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
+    }
+    s
 }
 
 /// One request's context: the gateway and the host the client addressed (queue URLs in
@@ -1050,4 +1052,28 @@ fn wire_map(m: &BTreeMap<String, String>) -> spool_protocol::Map<'static> {
     m.iter()
         .map(|(k, v)| (k.clone().into(), v.clone().into()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_is_8_4_4_4_12_hex() {
+        let b: [u8; 16] = std::array::from_fn(|i| (i as u8) * 17);
+        assert_eq!(uuid(&b), "00112233-4455-6677-8899-aabbccddeeff");
+    }
+
+    #[test]
+    fn signature_shape_is_checked_only_when_present() {
+        assert!(check_signature(None).is_ok());
+        assert!(check_signature(Some(
+            "AWS4-HMAC-SHA256 Credential=a/b/c/sqs/aws4_request, SignedHeaders=host, Signature=ab"
+        ))
+        .is_ok());
+        let e = check_signature(Some("AWS4-HMAC-SHA256 Credential=a")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidSecurity);
+        let e = check_signature(Some("Basic dXNlcjpwYXNz")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidSecurity);
+    }
 }

@@ -305,7 +305,10 @@ class RequestRecorder:
             body = None
         if isinstance(body, str):
             body = body.encode()
-        self.requests.append((request.method, request.url, dict(request.headers), body or b""))
+        headers = {
+            k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()
+        }
+        self.requests.append((request.method, request.url, headers, body or b""))
 
 
 # ---------------------------------------------------------------------------------------
@@ -412,6 +415,24 @@ def receive_all(client, url, expected, *, wait=5, max_polls=10, **kw):
             QueueUrl=url, MaxNumberOfMessages=min(10, expected - len(got)), WaitTimeSeconds=wait, **kw
         )
         got.extend(resp.get("Messages", []))
+    return got
+
+
+def drain_fifo(client, url, expected, *, wait=2, max_polls=None, **kw):
+    """Receives and deletes until `expected` messages came (bounded). A FIFO group stays
+    locked while one of its messages is in flight, so each batch is deleted before the
+    next receive."""
+    got = []
+    for _ in range(max_polls or expected + 3):
+        if len(got) >= expected:
+            break
+        resp = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, **kw)
+        msgs = resp.get("Messages", [])
+        got.extend(msgs)
+        if msgs:
+            client.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+            )
     return got
 
 

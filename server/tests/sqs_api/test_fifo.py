@@ -41,10 +41,8 @@ def test_fifo_dedup_by_deduplication_id(sqs, make_queue):
     assert r1["MessageId"] and r2["MessageId"]
     assert r1["MD5OfMessageBody"] == h.md5_hex("first")
     sqs.send_message(QueueUrl=url, MessageBody="third", MessageGroupId="g", MessageDeduplicationId="dup-2")
-    msgs = h.receive_all(sqs, url, 2)
+    msgs = h.drain_fifo(sqs, url, 2)
     assert [m["Body"] for m in msgs] == ["first", "third"]
-    for m in msgs:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     # dedup id is remembered even after the message was deleted
     sqs.send_message(QueueUrl=url, MessageBody="again", MessageGroupId="g", MessageDeduplicationId="dup-1")
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
@@ -55,7 +53,7 @@ def test_fifo_content_based_dedup(sqs, make_queue):
     sqs.send_message(QueueUrl=url, MessageBody="same body", MessageGroupId="g")
     sqs.send_message(QueueUrl=url, MessageBody="same body", MessageGroupId="g")
     sqs.send_message(QueueUrl=url, MessageBody="other body", MessageGroupId="g")
-    msgs = h.receive_all(sqs, url, 2, AttributeNames=["All"])
+    msgs = h.drain_fifo(sqs, url, 2, AttributeNames=["All"])
     assert [m["Body"] for m in msgs] == ["same body", "other body"]
     # content-based dedup id: SHA-256 of the body
     assert msgs[0]["Attributes"]["MessageDeduplicationId"] == hashlib.sha256(b"same body").hexdigest()
