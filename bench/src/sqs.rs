@@ -4,7 +4,8 @@
 //!
 //! Every producer and consumer is a thread with its own keep-alive HTTP connection and one
 //! request in flight (how SDK clients behave): producers call SendMessageBatch with 10
-//! messages; consumers call ReceiveMessage (10 at most, 1 s long poll) and then
+//! messages; consumers call ReceiveMessage (10 at most, `--wait-seconds` long poll, 1 by
+//! default) and then
 //! DeleteMessageBatch with what they got. Bodies start with the send time (hex), so the
 //! consumer measures end-to-end latency; send-ack latency is per SendMessageBatch call.
 //! Throughput counts messages received and deleted inside the measured window.
@@ -62,6 +63,9 @@ pub struct SqsArgs {
     /// Runs per target; medians are reported.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// WaitTimeSeconds of every ReceiveMessage (0 = short polling).
+    #[arg(long, default_value_t = 1)]
+    wait_seconds: u32,
     /// Parent of the data directory of the spoold this tool starts.
     #[arg(long, default_value = "target/bench-data")]
     dir: PathBuf,
@@ -94,10 +98,17 @@ pub fn run(a: SqsArgs) -> BoxResult<()> {
         return Err("--size must be at least 16".into());
     }
     println!(
-        "SQS workload: {} producers, {} consumers, {} B bodies, batches of {BATCH}, one request \
-         in flight per connection, durability {} (spoold), {} s measured after {} s warm-up, \
-         {} run(s) per target",
-        a.producers, a.consumers, a.size, a.durability, a.duration, a.warmup, a.repeat
+        "SQS workload: {} producers, {} consumers, {} B bodies, batches of {BATCH}, receive wait \
+         {} s, one request in flight per connection, durability {} (spoold), {} s measured \
+         after {} s warm-up, {} run(s) per target",
+        a.producers,
+        a.consumers,
+        a.size,
+        a.wait_seconds,
+        a.durability,
+        a.duration,
+        a.warmup,
+        a.repeat
     );
     let mut results: Vec<(String, Vec<Figures>)> = Vec::new();
     for target in &a.targets {
@@ -317,7 +328,7 @@ fn run_once(a: &SqsArgs, url: &str, server_pid: Option<u32>) -> BoxResult<Figure
             completed.clone(),
             e2e.clone(),
         );
-        let queue_url = queue_url.clone();
+        let (queue_url, wait) = (queue_url.clone(), a.wait_seconds);
         threads.push(std::thread::spawn(move || -> Result<(), String> {
             let mut h = hist();
             while !stop.load(Ordering::Relaxed) {
@@ -325,7 +336,7 @@ fn run_once(a: &SqsArgs, url: &str, server_pid: Option<u32>) -> BoxResult<Figure
                     .call(
                         "ReceiveMessage",
                         &json!({"QueueUrl": queue_url, "MaxNumberOfMessages": BATCH,
-                                "WaitTimeSeconds": 1}),
+                                "WaitTimeSeconds": wait}),
                     )
                     .map_err(|e| format!("consumer {k}: {e}"))?;
                 let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
