@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace. This is the one test command the README
 # gives and that .ci/run calls. It installs nothing system-wide: Rust deps come from
-# crates.io through cargo.
+# crates.io through cargo, Python packages into target/sqs-venv from PyPI, npm packages
+# into server/tests/sqs_node/node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +21,10 @@ echo "== loom"
 # its own target dir to keep the normal build cache valid.
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
     cargo test -p spool-server --release --test loom_mailbox
+
+echo "== SQS API client suites"
+# boto3/botocore/awscli in a virtual environment (target/sqs-venv) and the AWS SDK for
+# JavaScript (npm), against a spoold the suites start themselves.
+./scripts/sqs-tests.sh
 
 echo "== all checks passed"

@@ -21,9 +21,12 @@ pub enum EngineError {
     MessageNotInflight,
     #[error("too many messages in flight (limit {limit})")]
     OverLimit { limit: usize },
-    #[error("invalid parameter {name}: {reason}")]
+    /// `reason` is either a whole sentence in SQS's wording (shown as it is) or a fragment
+    /// starting in lower case or a digit (shown inside SQS's "Value for parameter ... is
+    /// invalid" frame).
+    #[error("{}", invalid_parameter_message(name, reason))]
     InvalidParameter { name: &'static str, reason: String },
-    #[error("missing parameter {0}")]
+    #[error("The request must contain the parameter {0}.")]
     MissingParameter(&'static str),
     #[error("message is {size} bytes, longer than the queue's maximum of {max} bytes")]
     MessageTooLong { size: usize, max: usize },
@@ -37,6 +40,14 @@ pub enum EngineError {
     Failed(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+fn invalid_parameter_message(name: &str, reason: &str) -> String {
+    if reason.starts_with(|c: char| c.is_ascii_uppercase()) {
+        reason.to_string()
+    } else {
+        format!("Value for parameter {name} is invalid. Reason: {reason}.")
+    }
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
