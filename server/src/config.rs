@@ -147,6 +147,9 @@ pub struct Args {
     /// Most SQS API (HTTP) connections served at once [default: 1024].
     #[arg(long, env = "SPOOL_SQS_MAX_CONNECTIONS")]
     pub sqs_max_connections: Option<usize>,
+    /// Threads serving the SQS API [default: 1].
+    #[arg(long, env = "SPOOL_SQS_THREADS")]
+    pub sqs_threads: Option<usize>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -172,6 +175,7 @@ pub struct FileConfig {
     pub region: Option<String>,
     pub account_id: Option<String>,
     pub sqs_max_connections: Option<usize>,
+    pub sqs_threads: Option<usize>,
 }
 
 /// The checked configuration the daemon runs with.
@@ -201,6 +205,7 @@ pub struct Config {
     pub region: String,
     pub account_id: String,
     pub sqs_max_connections: usize,
+    pub sqs_threads: usize,
 }
 
 impl Default for Config {
@@ -318,7 +323,12 @@ impl Config {
         if !(1..=65_536).contains(&sqs_max_connections) {
             return Err("sqs_max_connections must be between 1 and 65536".into());
         }
+        let sqs_threads = args.sqs_threads.or(file.sqs_threads).unwrap_or(1);
+        if !(1..=256).contains(&sqs_threads) {
+            return Err("sqs_threads must be between 1 and 256".into());
+        }
         Ok(Config {
+            sqs_threads,
             sqs_listen,
             admin_listen,
             region,

@@ -118,6 +118,7 @@ impl Daemon {
             region: cfg.region.clone(),
             account_id: cfg.account_id.clone(),
             max_connections: cfg.sqs_max_connections,
+            threads: cfg.sqs_threads,
             data_dir: cfg.data_dir.clone(),
         });
         let cfg = Arc::new(cfg);

@@ -37,6 +37,8 @@ pub struct GatewayConfig {
     pub region: String,
     pub account_id: String,
     pub max_connections: usize,
+    /// Runtime threads (1: a current-thread runtime on the gateway's own thread).
+    pub threads: usize,
     pub data_dir: PathBuf,
 }
 
@@ -112,10 +114,18 @@ impl GatewayHandle {
         for l in std::iter::once(&sqs).chain(admin.as_ref()) {
             l.set_nonblocking(true).map_err(|e| e.to_string())?;
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the SQS API runtime: {e}"))?;
+        let rt = if cfg.threads <= 1 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(cfg.threads)
+                .thread_name("spool-sqs-worker")
+                .enable_all()
+                .build()
+        }
+        .map_err(|e| format!("cannot start the SQS API runtime: {e}"))?;
         let max_connections = cfg.max_connections;
         let thread = std::thread::Builder::new()
             .name("spool-sqs".into())
