@@ -399,3 +399,58 @@ fn the_startup_log_names_the_durability_mode_and_batch_mode_serves() {
         assert!(d.stderr().contains(words), "{mode}: {}", d.stderr());
     }
 }
+
+#[test]
+fn tags_are_set_listed_removed_and_the_same_on_every_shard() {
+    let (_dir, d) = start();
+    let mut r = Raw::hello(&d);
+    create(&mut r, "tagged");
+    let tags = |pairs: &[(&str, &str)]| -> spool_protocol::Map<'static> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
+            .collect()
+    };
+    let resp = r.call(&Request::TagQueue {
+        name: "tagged".into(),
+        tags: tags(&[("team", "a"), ("env", "dev")]),
+    });
+    assert_eq!(resp, Response::QueueTagged);
+    let resp = r.call(&Request::UntagQueue {
+        name: "tagged".into(),
+        keys: vec!["env".into(), "absent".into()],
+    });
+    assert_eq!(resp, Response::QueueUntagged);
+    // Tag changes go through shard 0 to every shard: a connection on either shard sees
+    // the same tags (two connections are dealt to the two shards).
+    for _ in 0..2 {
+        let mut c = Raw::hello(&d);
+        let resp = c.call(&Request::ListQueueTags {
+            name: "tagged".into(),
+        });
+        assert_eq!(
+            resp,
+            Response::QueueTags {
+                tags: tags(&[("team", "a")])
+            }
+        );
+    }
+    // SQS's limits: 50 tags at most, keys of 1 to 128 characters.
+    let many: Vec<(String, String)> = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let resp = r.call(&Request::TagQueue {
+        name: "tagged".into(),
+        tags: tags(&many),
+    });
+    assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter), "{resp:?}");
+    let long = "k".repeat(129);
+    let resp = r.call(&Request::TagQueue {
+        name: "tagged".into(),
+        tags: tags(&[(long.as_str(), "v")]),
+    });
+    assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter), "{resp:?}");
+    let resp = r.call(&Request::ListQueueTags {
+        name: "missing".into(),
+    });
+    assert_eq!(code(&resp), Some(ErrorCode::QueueDoesNotExist));
+}
