@@ -2,8 +2,8 @@
 //! JSON 1.0, keep-alive, batches of 10), next to the binary protocol with the same shape
 //! in the same run, and next to moto's server when one is given.
 //!
-//! Every producer and consumer is a thread with its own keep-alive HTTP connection and one
-//! request in flight (how SDK clients behave): producers call SendMessageBatch with 10
+//! Every producer and consumer is a task with its own keep-alive HTTP connection and one
+//! request in flight (how SDK clients behave; the tasks share `--client-threads` threads): producers call SendMessageBatch with 10
 //! messages; consumers call ReceiveMessage (10 at most, `--wait-seconds` long poll, 1 by
 //! default) and then
 //! DeleteMessageBatch with what they got. Bodies start with the send time (hex), so the
@@ -12,11 +12,13 @@
 //!
 //! Targets run one after another, in the order given, each against a fresh server:
 //! `spool-sqs` (spoold's SQS API), `spool-binary` (spoold's binary protocol, batches of 10,
-//! one request in flight per connection) and `moto` (`--moto-server`, started on a free
-//! port). The tool prints a line per run and a Markdown table of medians, with each
-//! target's ratio to moto (when moto ran) and to spool-binary.
+//! one request in flight per connection), `moto` (`--moto-server`, started on a free
+//! port) and `http-floor` (see [`Floor`]: canned replies, the ceiling HTTP sets on this
+//! machine). The tool prints a line per run and a Markdown table of medians, with each
+//! target's ratio to moto, spool-binary and http-floor (those that ran).
 
-use std::io::Read;
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -24,8 +26,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use clap::Args;
 use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::daemon::{self, hist, median, process_cpu_s, DaemonArgs, Figures};
@@ -35,19 +41,23 @@ const QUEUE: &str = "bench-sqs";
 
 #[derive(Args, Clone)]
 pub struct SqsArgs {
-    /// Targets, comma separated: spool-sqs, spool-binary, moto.
+    /// Targets, comma separated: spool-sqs, spool-binary, moto, http-floor (a hyper server
+    /// that answers with canned replies: the most HTTP allows on this machine).
     #[arg(long, default_value = "spool-sqs,spool-binary", value_delimiter = ',')]
     targets: Vec<String>,
     /// moto's server executable (`moto_server`, from `pip install "moto[server]"`);
     /// needed for the moto target.
     #[arg(long)]
     moto_server: Option<PathBuf>,
-    /// Producer threads (one connection each).
+    /// Producers (one connection each).
     #[arg(long, default_value_t = 4)]
     producers: usize,
-    /// Consumer threads (one connection each).
+    /// Consumers (one connection each).
     #[arg(long, default_value_t = 4)]
     consumers: usize,
+    /// Threads of the load generator's runtime (producers and consumers are tasks on it).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
     /// Message body size in bytes (at least 16: the send time is carried in the body).
     #[arg(long, default_value_t = 100)]
     size: usize,
@@ -66,6 +76,9 @@ pub struct SqsArgs {
     /// WaitTimeSeconds of every ReceiveMessage (0 = short polling).
     #[arg(long, default_value_t = 1)]
     wait_seconds: u32,
+    /// Extra arguments for the spoold this tool starts (e.g. "--sqs-threads 2").
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    server_args: String,
     /// Parent of the data directory of the spoold this tool starts.
     #[arg(long, default_value = "target/bench-data")]
     dir: PathBuf,
@@ -84,7 +97,7 @@ fn daemon_args(a: &SqsArgs) -> DaemonArgs {
         pipeline: 1,
         durability: a.durability.clone(),
         shards: None,
-        server_args: String::new(),
+        server_args: a.server_args.clone(),
         duration: a.duration,
         warmup: a.warmup,
         repeat: 1,
@@ -125,6 +138,10 @@ pub fn run(a: SqsArgs) -> BoxResult<()> {
                     let s = daemon::spawn(&d, false)?;
                     daemon::run_once(&d, &s.addr, Some(s.child.id()))?
                 }
+                "http-floor" => {
+                    let f = Floor::start()?;
+                    run_once(&a, &f.url, None)?
+                }
                 "moto" => {
                     let path = a
                         .moto_server
@@ -157,13 +174,13 @@ pub fn run(a: SqsArgs) -> BoxResult<()> {
 fn report(results: &[(String, Vec<Figures>)], duration: f64) {
     let med = |runs: &[Figures]| median(runs.iter().map(|f| f.msgs_per_s).collect());
     let of = |name: &str| results.iter().find(|(t, _)| t == name).map(|(_, r)| med(r));
-    let (moto, binary) = (of("moto"), of("spool-binary"));
+    let (moto, binary, floor) = (of("moto"), of("spool-binary"), of("http-floor"));
     println!();
     println!(
-        "| target | msgs/s (median) | vs moto | vs spool-binary | send-ack p50 / p99 (us) | \
-         end-to-end p50 / p99 (us) | server CPU s per s |"
+        "| target | msgs/s (median) | vs moto | vs spool-binary | vs http-floor | send-ack p50 / \
+         p99 (us) | end-to-end p50 / p99 (us) | server CPU s per s |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, runs) in results {
         let m = med(runs);
         let mut sa = hist();
@@ -178,14 +195,111 @@ fn report(results: &[(String, Vec<Figures>)], duration: f64) {
         };
         let cpu = median(runs.iter().map(|f| f.server_cpu_s).collect()) / duration;
         println!(
-            "| {name} | {m:.0} | {} | {} | {} / {} | {} / {} | {cpu:.2} |",
+            "| {name} | {m:.0} | {} | {} | {} | {} / {} | {} / {} | {cpu:.2} |",
             ratio(moto),
             ratio(binary),
+            ratio(floor),
             sa.value_at_quantile(0.5),
             sa.value_at_quantile(0.99),
             e2e.value_at_quantile(0.5),
             e2e.value_at_quantile(0.99),
         );
+    }
+}
+
+/// The floor under any SQS server on this machine: a hyper server, on one thread of its
+/// own like spoold's gateway, that parses nothing and stores nothing and answers every
+/// action with a canned reply of the right shape (10 successes, 10 messages). What the
+/// load generator reaches against it is the most that HTTP over loopback TCP with this
+/// client allows here. Its end-to-end latency means nothing (the bodies are canned).
+struct Floor {
+    url: String,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Floor {
+    fn start() -> BoxResult<Floor> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("http-floor")
+            .enable_all()
+            .build()?;
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let host = url.trim_start_matches("http://").to_string();
+        let replies = Arc::new(FloorReplies::new(&host));
+        rt.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let replies = replies.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let replies = replies.clone();
+                        async move { replies.answer(req).await }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .await;
+                });
+            }
+        });
+        Ok(Floor { url, _rt: rt })
+    }
+}
+
+/// The canned replies of [`Floor`].
+struct FloorReplies {
+    create: Bytes,
+    batch: Bytes,
+    receive: Bytes,
+}
+
+impl FloorReplies {
+    fn new(host: &str) -> FloorReplies {
+        let entries: Vec<Value> = (0..BATCH)
+            .map(|i| {
+                json!({"Id": i.to_string(), "MessageId": format!("{i:036}"),
+                       "MD5OfMessageBody": "0".repeat(32)})
+            })
+            .collect();
+        let messages: Vec<Value> = (0..BATCH)
+            .map(|i| {
+                json!({"MessageId": format!("{i:036}"), "ReceiptHandle": "h".repeat(120),
+                       "MD5OfBody": "0".repeat(32), "Body": "f".repeat(100)})
+            })
+            .collect();
+        let text = |v: Value| Bytes::from(v.to_string());
+        FloorReplies {
+            create: text(json!({"QueueUrl": format!("http://{host}/000000000000/{QUEUE}")})),
+            batch: text(json!({"Successful": entries, "Failed": []})),
+            receive: text(json!({"Messages": messages})),
+        }
+    }
+
+    async fn answer(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<hyper::Response<Full<Bytes>>, hyper::Error> {
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        // Read the whole request, as any server must.
+        req.into_body().collect().await?;
+        let body = match target.as_str() {
+            "AmazonSQS.CreateQueue" => self.create.clone(),
+            "AmazonSQS.ReceiveMessage" => self.receive.clone(),
+            _ => self.batch.clone(),
+        };
+        let mut resp = hyper::Response::new(Full::new(body));
+        resp.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/x-amz-json-1.0"),
+        );
+        Ok(resp)
     }
 }
 
@@ -224,197 +338,253 @@ impl Drop for Moto {
     }
 }
 
-/// One keep-alive connection speaking AWS JSON 1.0.
+/// One keep-alive HTTP/1.1 connection speaking AWS JSON 1.0, one request in flight (as an
+/// SDK client's connection has). Built on hyper's client connection API, so many of them
+/// share a few runtime threads instead of costing an OS thread each: the load generator
+/// shares this machine's cores with the server and must stay cheap.
 struct Client {
-    agent: ureq::Agent,
-    url: String,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
 }
 
 impl Client {
-    fn new(url: &str) -> Client {
-        Client {
-            agent: ureq::AgentBuilder::new()
-                .timeout(Duration::from_secs(60))
-                .max_idle_connections_per_host(1)
-                .build(),
-            url: url.to_string(),
-        }
+    async fn connect(url: &str) -> BoxResult<Client> {
+        let host = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("only http:// endpoints are supported, not {url:?}"))?
+            .trim_end_matches('/')
+            .to_string();
+        let stream = tokio::net::TcpStream::connect(&host).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        // The connection task ends when the sender is dropped.
+        tokio::spawn(conn);
+        Ok(Client { sender, host })
     }
 
-    fn call(&self, action: &str, body: &Value) -> BoxResult<Value> {
-        self.call_raw(action, &body.to_string())
-    }
-
-    /// `body` is the request's JSON text.
-    fn call_raw(&self, action: &str, body: &str) -> BoxResult<Value> {
-        let resp = self
-            .agent
-            .post(&self.url)
-            .set("Content-Type", "application/x-amz-json-1.0")
-            .set("X-Amz-Target", &format!("AmazonSQS.{action}"))
+    /// Sends one request whose JSON text is `body`; returns the response body, or an error
+    /// naming the action for any status but 200.
+    async fn call(&mut self, action: &str, body: String) -> BoxResult<Bytes> {
+        let req = hyper::Request::post("/")
+            .header("host", &self.host)
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-target", format!("AmazonSQS.{action}"))
             // Well-formed SigV4 shape; the signature itself is not checked by these servers.
-            .set(
-                "Authorization",
+            .header(
+                "authorization",
                 "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sqs/aws4_request, \
                  SignedHeaders=host;x-amz-date, Signature=00",
             )
-            .set("X-Amz-Date", "20260101T000000Z")
-            .send_string(body);
-        match resp {
-            Ok(r) => {
-                let mut s = String::new();
-                r.into_reader().take(64 << 20).read_to_string(&mut s)?;
-                Ok(serde_json::from_str(&s)?)
-            }
-            Err(ureq::Error::Status(code, r)) => {
-                let text = r.into_string().unwrap_or_default();
-                Err(format!("{action}: HTTP {code}: {text}").into())
-            }
-            Err(e) => Err(format!("{action}: {e}").into()),
+            .header("x-amz-date", "20260101T000000Z")
+            .body(Full::new(Bytes::from(body)))?;
+        // A server may close a keep-alive connection between requests (moto's does after
+        // every response): open a new one then, as SDK clients do.
+        if self.sender.is_closed() || self.sender.ready().await.is_err() {
+            *self = Client::connect(&format!("http://{}", self.host)).await?;
+            self.sender.ready().await?;
         }
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        if status != hyper::StatusCode::OK {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(format!("{action}: HTTP {status}: {text}").into());
+        }
+        Ok(bytes)
     }
 }
 
+#[derive(Deserialize)]
+struct BatchResult {
+    #[serde(rename = "Successful", default)]
+    successful: Vec<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Received<'a> {
+    #[serde(rename = "Messages", default, borrow)]
+    messages: Vec<ReceivedMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ReceivedMessage<'a> {
+    #[serde(rename = "Body", borrow)]
+    body: Cow<'a, str>,
+    #[serde(rename = "ReceiptHandle", borrow)]
+    receipt_handle: Cow<'a, str>,
+}
+
+/// State shared by the load tasks of one run.
+struct Shared {
+    start: Instant,
+    stop: AtomicBool,
+    measuring: AtomicBool,
+    completed: AtomicU64,
+    send_ack: Mutex<Histogram<u64>>,
+    e2e: Mutex<Histogram<u64>>,
+}
+
+/// A producer: SendMessageBatch of 10 in a loop. Bodies start with the send time.
+async fn produce(
+    sh: Arc<Shared>,
+    mut c: Client,
+    queue_url: String,
+    size: usize,
+) -> Result<(), String> {
+    let mut h = hist();
+    let pad = "x".repeat(size - 16);
+    while !sh.stop.load(Ordering::Relaxed) {
+        let t = sh.start.elapsed().as_nanos() as u64;
+        // The request text is built directly (the load generator should cost little): the
+        // queue URL and bodies need no JSON escaping.
+        let mut req = String::with_capacity(BATCH * (size + 40) + queue_url.len() + 64);
+        req.push_str("{\"QueueUrl\":\"");
+        req.push_str(&queue_url);
+        req.push_str("\",\"Entries\":[");
+        for i in 0..BATCH {
+            if i > 0 {
+                req.push(',');
+            }
+            let _ = write!(req, "{{\"Id\":\"{i}\",\"MessageBody\":\"{t:016x}{pad}\"}}");
+        }
+        req.push_str("]}");
+        let at = Instant::now();
+        let bytes = c
+            .call("SendMessageBatch", req)
+            .await
+            .map_err(|e| format!("producer: {e}"))?;
+        let r: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        if r.successful.len() != BATCH {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(format!("producer: batch partly failed: {text}"));
+        }
+        if sh.measuring.load(Ordering::Relaxed) {
+            h.saturating_record((at.elapsed().as_micros() as u64).max(1));
+        }
+    }
+    merge(&sh.send_ack, &h);
+    Ok(())
+}
+
+/// A consumer: ReceiveMessage (up to 10, long poll), then DeleteMessageBatch of what came.
+async fn consume(
+    sh: Arc<Shared>,
+    mut c: Client,
+    queue_url: String,
+    wait: u32,
+) -> Result<(), String> {
+    let mut h = hist();
+    let receive = format!(
+        "{{\"QueueUrl\":\"{queue_url}\",\"MaxNumberOfMessages\":{BATCH},\"WaitTimeSeconds\":{wait}}}"
+    );
+    while !sh.stop.load(Ordering::Relaxed) {
+        let bytes = c
+            .call("ReceiveMessage", receive.clone())
+            .await
+            .map_err(|e| format!("consumer: {e}"))?;
+        let r: Received = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        if r.messages.is_empty() {
+            continue;
+        }
+        let now = sh.start.elapsed().as_nanos() as u64;
+        let mut entries = Vec::with_capacity(r.messages.len());
+        for (i, m) in r.messages.iter().enumerate() {
+            let sent = m
+                .body
+                .get(..16)
+                .and_then(|t| u64::from_str_radix(t, 16).ok())
+                .unwrap_or(now);
+            if sh.measuring.load(Ordering::Relaxed) {
+                h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
+            }
+            entries.push(json!({"Id": i.to_string(), "ReceiptHandle": m.receipt_handle}));
+        }
+        let n = entries.len();
+        let body = json!({"QueueUrl": queue_url, "Entries": entries}).to_string();
+        let bytes = c
+            .call("DeleteMessageBatch", body)
+            .await
+            .map_err(|e| format!("consumer: {e}"))?;
+        let d: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        if d.successful.len() != n {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(format!("consumer: deletes partly failed: {text}"));
+        }
+        if sh.measuring.load(Ordering::Relaxed) {
+            sh.completed.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+    merge(&sh.e2e, &h);
+    Ok(())
+}
+
 fn run_once(a: &SqsArgs, url: &str, server_pid: Option<u32>) -> BoxResult<Figures> {
-    let admin = Client::new(url);
-    let q = admin.call(
-        "CreateQueue",
-        &json!({"QueueName": QUEUE, "Attributes": {"VisibilityTimeout": "300"}}),
-    )?;
+    let rt = if a.client_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(a.client_threads)
+            .enable_all()
+            .build()?
+    };
+    rt.block_on(run_load(a, url, server_pid))
+}
+
+async fn run_load(a: &SqsArgs, url: &str, server_pid: Option<u32>) -> BoxResult<Figures> {
+    let mut admin = Client::connect(url).await?;
+    let body = json!({"QueueName": QUEUE, "Attributes": {"VisibilityTimeout": "300"}});
+    let q: Value = serde_json::from_slice(&admin.call("CreateQueue", body.to_string()).await?)?;
     let queue_url = q["QueueUrl"]
         .as_str()
         .ok_or("CreateQueue returned no QueueUrl")?
         .to_string();
 
-    let start = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let completed = Arc::new(AtomicU64::new(0));
-    let send_ack = Arc::new(Mutex::new(hist()));
-    let e2e = Arc::new(Mutex::new(hist()));
-    let mut threads = Vec::new();
-
-    for p in 0..a.producers {
-        let c = Client::new(url);
-        let (stop, measuring, send_ack) = (stop.clone(), measuring.clone(), send_ack.clone());
-        let (queue_url, size) = (queue_url.clone(), a.size);
-        threads.push(std::thread::spawn(move || -> Result<(), String> {
-            let mut h = hist();
-            let pad = "x".repeat(size - 16);
-            // The request text is built directly (the load generator should cost little):
-            // the queue URL and bodies need no JSON escaping.
-            let mut req = String::with_capacity(BATCH * (size + 40) + queue_url.len() + 64);
-            while !stop.load(Ordering::Relaxed) {
-                let t = start.elapsed().as_nanos() as u64;
-                req.clear();
-                req.push_str("{\"QueueUrl\":\"");
-                req.push_str(&queue_url);
-                req.push_str("\",\"Entries\":[");
-                for i in 0..BATCH {
-                    if i > 0 {
-                        req.push(',');
-                    }
-                    req.push_str(&format!(
-                        "{{\"Id\":\"{i}\",\"MessageBody\":\"{t:016x}{pad}\"}}"
-                    ));
-                }
-                req.push_str("]}");
-                let at = Instant::now();
-                let r = c
-                    .call_raw("SendMessageBatch", &req)
-                    .map_err(|e| format!("producer {p}: {e}"))?;
-                let ok = r["Successful"].as_array().map_or(0, Vec::len);
-                if ok != BATCH {
-                    return Err(format!("producer {p}: batch partly failed: {r}"));
-                }
-                if measuring.load(Ordering::Relaxed) {
-                    h.saturating_record((at.elapsed().as_micros() as u64).max(1));
-                }
-            }
-            merge(&send_ack, &h);
-            Ok(())
-        }));
+    let sh = Arc::new(Shared {
+        start: Instant::now(),
+        stop: AtomicBool::new(false),
+        measuring: AtomicBool::new(false),
+        completed: AtomicU64::new(0),
+        send_ack: Mutex::new(hist()),
+        e2e: Mutex::new(hist()),
+    });
+    let mut tasks = Vec::new();
+    for _ in 0..a.producers {
+        let c = Client::connect(url).await?;
+        tasks.push(tokio::spawn(produce(sh.clone(), c, queue_url.clone(), a.size)));
     }
-    for k in 0..a.consumers {
-        let c = Client::new(url);
-        let (stop, measuring, completed, e2e) = (
-            stop.clone(),
-            measuring.clone(),
-            completed.clone(),
-            e2e.clone(),
-        );
-        let (queue_url, wait) = (queue_url.clone(), a.wait_seconds);
-        threads.push(std::thread::spawn(move || -> Result<(), String> {
-            let mut h = hist();
-            while !stop.load(Ordering::Relaxed) {
-                let r = c
-                    .call(
-                        "ReceiveMessage",
-                        &json!({"QueueUrl": queue_url, "MaxNumberOfMessages": BATCH,
-                                "WaitTimeSeconds": wait}),
-                    )
-                    .map_err(|e| format!("consumer {k}: {e}"))?;
-                let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
-                if msgs.is_empty() {
-                    continue;
-                }
-                let now = start.elapsed().as_nanos() as u64;
-                let mut entries = Vec::with_capacity(msgs.len());
-                for (i, m) in msgs.iter().enumerate() {
-                    let body = m["Body"].as_str().unwrap_or_default();
-                    let sent = body
-                        .get(..16)
-                        .and_then(|t| u64::from_str_radix(t, 16).ok())
-                        .unwrap_or(now);
-                    if measuring.load(Ordering::Relaxed) {
-                        h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
-                    }
-                    entries.push(json!({"Id": i.to_string(),
-                                        "ReceiptHandle": m["ReceiptHandle"]}));
-                }
-                let d = c
-                    .call(
-                        "DeleteMessageBatch",
-                        &json!({"QueueUrl": queue_url, "Entries": entries}),
-                    )
-                    .map_err(|e| format!("consumer {k}: {e}"))?;
-                let ok = d["Successful"].as_array().map_or(0, Vec::len);
-                if ok != msgs.len() {
-                    return Err(format!("consumer {k}: deletes partly failed: {d}"));
-                }
-                if measuring.load(Ordering::Relaxed) {
-                    completed.fetch_add(ok as u64, Ordering::Relaxed);
-                }
-            }
-            merge(&e2e, &h);
-            Ok(())
-        }));
+    for _ in 0..a.consumers {
+        let c = Client::connect(url).await?;
+        let wait = a.wait_seconds;
+        tasks.push(tokio::spawn(consume(sh.clone(), c, queue_url.clone(), wait)));
     }
 
-    std::thread::sleep(Duration::from_secs_f64(a.warmup));
+    tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
     let cpu0 = server_pid.map_or(0.0, process_cpu_s);
-    measuring.store(true, Ordering::SeqCst);
+    sh.measuring.store(true, Ordering::SeqCst);
     let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(a.duration));
-    measuring.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs_f64(a.duration)).await;
+    sh.measuring.store(false, Ordering::SeqCst);
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1 = server_pid.map_or(0.0, process_cpu_s);
-    let done = completed.load(Ordering::SeqCst);
-    stop.store(true, Ordering::SeqCst);
+    let done = sh.completed.load(Ordering::SeqCst);
+    sh.stop.store(true, Ordering::SeqCst);
     let mut errors = Vec::new();
-    for t in threads {
-        match t.join() {
+    for t in tasks {
+        match t.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => errors.push(e),
-            Err(_) => errors.push("a load thread panicked".into()),
+            Err(e) => errors.push(format!("a load task failed: {e}")),
         }
     }
     if !errors.is_empty() {
         return Err(errors.join("; ").into());
     }
     let msgs_per_s = done as f64 / elapsed;
-    let send_ack = send_ack.lock().expect("not poisoned").clone();
-    let e2e = e2e.lock().expect("not poisoned").clone();
+    let send_ack = sh.send_ack.lock().expect("not poisoned").clone();
+    let e2e = sh.e2e.lock().expect("not poisoned").clone();
     Ok(Figures {
         msgs_per_s,
         mb_per_s: msgs_per_s * a.size as f64 / 1e6,
