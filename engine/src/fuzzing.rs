@@ -61,3 +61,71 @@ pub fn recovery(data: &[u8], dir: &Path) {
         assert_eq!(d.record.seq, d.seq);
     }
 }
+
+/// Receipt handles from untrusted input (`receipt_handle` target). The input is split
+/// into a receipt to seal (its first 18 bytes), a position and a replacement byte (the
+/// next 2), and the rest, which is opened as a handle string as is.
+///
+/// Promises checked: opening arbitrary text never panics, and whatever opens is exactly
+/// the one spelling `seal` gives that receipt; a sealed handle opens to its receipt for
+/// its own queue only; changing any one character of a sealed handle, or any one byte of
+/// its decoded form, makes it fail to open.
+pub fn receipt_handle(data: &[u8]) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    use crate::receipt::{Receipt, ReceiptKey, KEY_LEN};
+
+    const QUEUE: u64 = 7;
+    let key = ReceiptKey::from_bytes([0x5a; KEY_LEN]);
+
+    // Arbitrary text (the whole input, and what follows the fixed-size prefix).
+    for text in [data, data.get(20..).unwrap_or(&[])] {
+        let text = String::from_utf8_lossy(text);
+        if let Ok(r) = key.open(QUEUE, &text) {
+            assert_eq!(key.seal(QUEUE, &r), text, "an opened handle is canonical");
+        }
+    }
+
+    // A real handle, damaged in one place.
+    let mut b = [0u8; 20];
+    let n = data.len().min(20);
+    b[..n].copy_from_slice(&data[..n]);
+    let le = |s: &[u8]| s.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
+    let r = Receipt {
+        partition: le(&b[0..2]) as u16,
+        seq: le(&b[2..10]),
+        generation: le(&b[10..14]) as u32,
+        epoch: le(&b[14..18]) as u32,
+    };
+    let (pos, with) = (b[18] as usize, b[19]);
+    let sealed = key.seal(QUEUE, &r);
+    assert_eq!(key.open(QUEUE, &sealed), Ok(r), "a sealed handle opens");
+    assert!(
+        key.open(QUEUE ^ 1, &sealed).is_err(),
+        "a handle opened for another queue"
+    );
+    // One character changed (to another character, any character).
+    let mut chars = sealed.clone().into_bytes();
+    let i = pos % chars.len();
+    if chars[i] != with {
+        chars[i] = with;
+        let text = String::from_utf8_lossy(&chars);
+        assert!(
+            key.open(QUEUE, &text).is_err(),
+            "handle with char {i} changed opened: {text}"
+        );
+    }
+    // One decoded byte changed.
+    let mut raw = URL_SAFE_NO_PAD
+        .decode(&sealed)
+        .expect("sealed handle decodes");
+    let i = pos % raw.len();
+    let flip = if with == 0 { 1 } else { with };
+    raw[i] ^= flip;
+    let text = URL_SAFE_NO_PAD.encode(&raw);
+    assert!(
+        key.open(QUEUE, &text).is_err(),
+        "handle with byte {i} changed opened: {text}"
+    );
+}

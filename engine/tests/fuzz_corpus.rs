@@ -31,6 +31,13 @@ fn record_decode_corpus() {
 }
 
 #[test]
+fn receipt_handle_corpus() {
+    for data in inputs("receipt_handle") {
+        spool_engine::fuzzing::receipt_handle(&data);
+    }
+}
+
+#[test]
 fn recovery_corpus() {
     for data in inputs("recovery") {
         let dir = tempfile::tempdir().unwrap();
@@ -67,6 +74,7 @@ fn sample(seq: u64, body: &[u8]) -> Record {
 #[test]
 #[ignore = "writes the seed corpus; run by hand"]
 fn write_seed_corpus() {
+    write_receipt_seeds();
     let rd = corpus("record_decode");
     let rc = corpus("recovery");
     std::fs::create_dir_all(&rd).unwrap();
@@ -100,4 +108,50 @@ fn write_seed_corpus() {
     with_idx.extend_from_slice(&[0xffu8; 64]);
     with_idx.extend_from_slice(&log);
     std::fs::write(rc.join("log-garbage-idx"), &with_idx).unwrap();
+}
+
+/// Seeds for `receipt_handle`: 18 bytes of receipt, a position and a byte, then text to
+/// open as a handle (real handles, near misses, garbage).
+fn write_receipt_seeds() {
+    use spool_engine::receipt::{Receipt, ReceiptKey, KEY_LEN};
+    let dir = corpus("receipt_handle");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = ReceiptKey::from_bytes([0x5a; KEY_LEN]);
+    let r = Receipt {
+        partition: 1,
+        seq: 1234,
+        generation: 2,
+        epoch: 3,
+    };
+    let mut prefix = Vec::new();
+    prefix.extend_from_slice(&r.partition.to_le_bytes());
+    prefix.extend_from_slice(&r.seq.to_le_bytes());
+    prefix.extend_from_slice(&r.generation.to_le_bytes());
+    prefix.extend_from_slice(&r.epoch.to_le_bytes());
+    let sealed = key.seal(7, &r);
+    let other_queue = key.seal(8, &r);
+    let mut last_char = sealed.clone().into_bytes();
+    *last_char.last_mut().unwrap() ^= 1;
+    let seeds: [(&str, u8, u8, &[u8]); 8] = [
+        ("valid", 0, b'A', sealed.as_bytes()),
+        ("other-queue", 46, b'B', other_queue.as_bytes()),
+        ("last-char", 46, 0, &last_char),
+        ("padded", 3, b'=', format!("{sealed}=").leak().as_bytes()),
+        (
+            "server-prefixed",
+            10,
+            0xff,
+            format!("1.{sealed}").leak().as_bytes(),
+        ),
+        ("empty", 0, 0, b""),
+        ("garbage", 200, b'~', b"0.bogus\x00\xff+/=="),
+        ("long", 17, b'-', &[b'A'; 200]),
+    ];
+    for (name, pos, with, text) in seeds {
+        let mut data = prefix.clone();
+        data.push(pos);
+        data.push(with);
+        data.extend_from_slice(text);
+        std::fs::write(dir.join(name), data).unwrap();
+    }
 }
