@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+#[path = "common/queue_model.rs"]
+mod queue_model;
+
 use spool_engine::record::{self, AttributeValue, MessageAttribute, MessageId, Origin, Record};
 
 fn corpus(target: &str) -> PathBuf {
@@ -35,6 +38,22 @@ fn receipt_handle_corpus() {
     for data in inputs("receipt_handle") {
         spool_engine::fuzzing::receipt_handle(&data);
     }
+}
+
+#[test]
+fn engine_model_corpus() {
+    for data in inputs("engine_model") {
+        queue_model::run_bytes(&data);
+    }
+}
+
+/// The decoder is bounded: however long the input, at most MAX_FUZZ_OPS operations.
+#[test]
+fn engine_model_input_is_bounded() {
+    let (_, c) = queue_model::Case::from_bytes(&[2u8; 10_000]);
+    assert_eq!(c.ops.len(), queue_model::MAX_FUZZ_OPS);
+    let (fifo, c) = queue_model::Case::from_bytes(&[]);
+    assert!(!fifo && c.ops.is_empty());
 }
 
 #[test]
@@ -75,6 +94,7 @@ fn sample(seq: u64, body: &[u8]) -> Record {
 #[ignore = "writes the seed corpus; run by hand"]
 fn write_seed_corpus() {
     write_receipt_seeds();
+    write_engine_model_seeds();
     let rd = corpus("record_decode");
     let rc = corpus("recovery");
     std::fs::create_dir_all(&rd).unwrap();
@@ -153,5 +173,63 @@ fn write_receipt_seeds() {
         data.push(with);
         data.extend_from_slice(text);
         std::fs::write(dir.join(name), data).unwrap();
+    }
+}
+
+/// Seeds for `engine_model` (layout in `Case::from_bytes`): hand-written sequences that
+/// reach each operation, for standard and FIFO queues, and deterministic pseudo-random
+/// ones.
+fn write_engine_model_seeds() {
+    let dir = corpus("engine_model");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Tags: 0 send, 2 flush, 3 receive, 4 receive+delete, 5 delete latest, 6 delete
+    // stale, 7 change visibility, 8 stale change, 9 advance, 11 purge, 12 crash,
+    // 13 compact, 14 sync index, 15 counters.
+    let send3 = [0u8, 2, 0, 0, 10, 99, 1, 1, 50, 99, 2, 3, 0x10, 0x02, 99];
+    let mut basic = vec![0u8];
+    basic.extend_from_slice(&send3);
+    basic.extend_from_slice(&[
+        2, 3, 9, 1, 30, 5, 0, 7, 4, 10, 15, 6, 0, 8, 1, 9, 6, 0x10, 0x27,
+    ]);
+    basic.extend_from_slice(&[3, 9, 0, 4, 9, 1, 20, 2, 12, 3, 9, 0, 14, 13, 7, 64, 11, 15]);
+    let mut fifo = basic.clone();
+    fifo[0] = 0b1000_0011; // FIFO, 2 partitions
+    let mut fifo_dedup = vec![0b0010_1001u8]; // FIFO, tiny segments, content dedup
+    fifo_dedup.extend_from_slice(&[
+        0, 4, 0, 0, 5, 0, 10, 0, 5, 0, 0, 5, 1, 0, 5, 0, 7, 2, 4, 1, 0,
+    ]);
+    fifo_dedup.extend_from_slice(&[2, 4, 4, 1, 10, 12, 4, 9, 1, 0]);
+    let mut compaction = vec![0b0000_1000u8]; // tiny segments
+    for _ in 0..6 {
+        compaction.extend_from_slice(&[
+            0, 4, 0, 4, 0x00, 0x0b, 99, 0, 4, 0x00, 0x0b, 99, 1, 0, 5, 99, 2, 0, 9, 99,
+        ]);
+        compaction.extend_from_slice(&[2, 4, 9, 0]);
+    }
+    compaction.extend_from_slice(&[13, 7, 64, 12, 13, 1, 8, 3, 9, 1]);
+    let mut expiry = vec![0b0001_0100u8]; // short retention, 2 partitions
+    expiry.extend_from_slice(&send3);
+    expiry.extend_from_slice(&[2, 3, 4, 1, 10, 9, 9, 0, 0, 1, 3, 4, 0, 12, 3, 9, 0]);
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("standard-basic", basic),
+        ("fifo-basic", fifo),
+        ("fifo-dedup", fifo_dedup),
+        ("compaction", compaction),
+        ("retention", expiry),
+    ];
+    for (name, data) in seeds {
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+    // Pseudo-random inputs (xorshift), every header variant.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..8u8 {
+        let mut data = vec![i.wrapping_mul(37)];
+        for _ in 0..(60 + 40 * usize::from(i)) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.push(x as u8);
+        }
+        std::fs::write(dir.join(format!("random-{i}")), data).unwrap();
     }
 }
