@@ -22,6 +22,10 @@ echo "== loom"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom \
     cargo test -p spool-server --release --test loom_mailbox
 
+echo "== fuzz"
+# Every cargo-fuzz target for SPOOL_FUZZ_SECONDS (default 60) each; fails on any crash.
+./scripts/fuzz.sh
+
 echo "== SQS API client suites"
 # boto3/botocore/awscli in a virtual environment (target/sqs-venv) and the AWS SDK for
 # JavaScript (npm), against a spoold the suites start themselves.
