@@ -77,6 +77,9 @@ struct Args {
     /// Segment size of the daemon: small, so that segments roll and compaction runs often.
     #[arg(long, default_value_t = 1)]
     segment_mib: u32,
+    /// Start no round after this many seconds (0: no limit); totals cover the rounds run.
+    #[arg(long, default_value_t = 0)]
+    max_seconds: u64,
     /// Keep the data directory even when every round passed.
     #[arg(long)]
     keep_data: bool,
@@ -1006,7 +1009,16 @@ fn run(args: &Args) -> Result<bool, String> {
     }
 
     let mut ok = true;
+    let mut rounds_run = 0;
     for round in 1..=args.rounds {
+        if args.max_seconds > 0 && started.elapsed() >= Duration::from_secs(args.max_seconds) {
+            println!(
+                "spool-crashloop: --max-seconds {} reached",
+                args.max_seconds
+            );
+            break;
+        }
+        rounds_run = round;
         let before = {
             let mut s = state.lock().unwrap();
             s.round = round;
@@ -1014,32 +1026,55 @@ fn run(args: &Args) -> Result<bool, String> {
         };
         totals.counts.add(&before);
         let addr = d.addr.clone().expect("listening");
-        // Load.
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        for p in 0..STD_PRODUCERS {
-            let (a, s, st, r) = (addr.clone(), state.clone(), stop.clone(), rng.fork());
-            threads.push(std::thread::spawn(move || std_producer(a, s, st, p, r)));
-        }
-        {
-            let (a, s, st, r) = (addr.clone(), state.clone(), stop.clone(), rng.fork());
-            threads.push(std::thread::spawn(move || fifo_producer(a, s, st, r)));
-        }
-        for fifo in [false, false, true] {
-            let (a, s, st, r) = (addr.clone(), state.clone(), stop.clone(), rng.fork());
-            threads.push(std::thread::spawn(move || consumer(a, s, st, fifo, r)));
-        }
+        // A quiet moment first (no load: compaction copies forward only then), then load.
         // The kill: at a random moment, or (a third of the rounds) as soon as a segment file
         // disappears, i.e. while compaction is removing segments.
+        let quiet = Duration::from_millis(rng.below(400));
         let wait_for_compaction = rng.chance(33);
         let limit = args.duration_per_round;
-        let kill_at = if wait_for_compaction {
-            limit
-        } else {
-            Duration::from_millis(
-                limit.as_millis() as u64 / 10 + rng.below(limit.as_millis() as u64 * 9 / 10),
-            )
-        };
+        let kill_at = quiet
+            + if wait_for_compaction {
+                limit
+            } else {
+                Duration::from_millis(
+                    limit.as_millis() as u64 / 10 + rng.below(limit.as_millis() as u64 * 9 / 10),
+                )
+            };
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let mut thread_rngs: Vec<Rng> = (0..STD_PRODUCERS + 4).map(|_| rng.fork()).collect();
+        let (load_state, load_stop) = (state.clone(), stop.clone());
+        let mut start_load = Some(move || {
+            for p in 0..STD_PRODUCERS {
+                let (a, s, st, r) = (
+                    addr.clone(),
+                    load_state.clone(),
+                    load_stop.clone(),
+                    thread_rngs.pop().expect("rng"),
+                );
+                threads.push(std::thread::spawn(move || std_producer(a, s, st, p, r)));
+            }
+            {
+                let (a, s, st, r) = (
+                    addr.clone(),
+                    load_state.clone(),
+                    load_stop.clone(),
+                    thread_rngs.pop().expect("rng"),
+                );
+                threads.push(std::thread::spawn(move || fifo_producer(a, s, st, r)));
+            }
+            for fifo in [false, false, true] {
+                let (a, s, st, r) = (
+                    addr.clone(),
+                    load_state.clone(),
+                    load_stop.clone(),
+                    thread_rngs.pop().expect("rng"),
+                );
+                threads.push(std::thread::spawn(move || consumer(a, s, st, fifo, r)));
+            }
+            threads
+        });
+        let mut load: Option<Vec<std::thread::JoinHandle<()>>> = None;
         let t0 = Instant::now();
         let mut files = HashSet::new();
         segment_files(&cfg.data, &mut files, 6);
@@ -1047,6 +1082,11 @@ fn run(args: &Args) -> Result<bool, String> {
         let mut triggered = false;
         let mut died = None;
         while t0.elapsed() < kill_at {
+            if t0.elapsed() >= quiet {
+                if let Some(start) = start_load.take() {
+                    load = Some(start());
+                }
+            }
             std::thread::sleep(Duration::from_millis(2));
             let mut now_files = HashSet::new();
             segment_files(&cfg.data, &mut now_files, 6);
@@ -1075,7 +1115,8 @@ fn run(args: &Args) -> Result<bool, String> {
         let near = last_removal.is_some_and(|t| t.elapsed() <= COMPACTION_WINDOW);
         d.kill9();
         stop.store(true, Ordering::Relaxed);
-        for t in threads {
+        let loaded = load.is_some();
+        for t in load.into_iter().flatten() {
             let _ = t.join();
         }
         totals.load_kills += 1;
@@ -1128,11 +1169,12 @@ fn run(args: &Args) -> Result<bool, String> {
         let s = state.lock().unwrap();
         let c = s.counts;
         println!(
-            "round {round}/{}: killed after {} ms ({}{}), start-up kills {startup_kills} ({before_listening} before listening), sends {} acked {}, deletes acked {}, released {}, checked {}, drained {}, torn tails repaired {repaired}, copies finished by recovery {moves}, restart {} ms, violations {}",
+            "round {round}/{}: killed after {} ms ({}{}{}), start-up kills {startup_kills} ({before_listening} before listening), sends {} acked {}, deletes acked {}, released {}, checked {}, drained {}, torn tails repaired {repaired}, copies finished by recovery {moves}, restart {} ms, violations {}",
             args.rounds,
             killed_after.as_millis(),
             if triggered { "on a segment removal" } else { "random" },
             if near && !triggered { ", within 100 ms of a segment removal" } else { "" },
+            if loaded { "" } else { ", before the load began" },
             c.sends_tried,
             c.sends_acked,
             c.deletes_acked,
@@ -1173,7 +1215,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let c = &t.counts;
     println!(
         "spool-crashloop totals: seed {seed}, rounds {}, elapsed {:.1} s\n  sends tried {} acked {} (entry errors {}), deletes acked {} (entry errors {}), released {}\n  deliveries checked {}, drained in verification {} (duplicates {}), unacknowledged sends seen {}\n  kills under load {} (on a segment removal {}, within 100 ms of one {}), kills during start-up {} (before `listening` {})\n  segment files seen removed {}, torn tails repaired {}, compaction copies finished by recovery {}\n  violations {}",
-        if ok { args.rounds } else { state.lock().unwrap().round },
+        rounds_run,
         started.elapsed().as_secs_f64(),
         c.sends_tried,
         c.sends_acked,
