@@ -724,6 +724,101 @@ impl Engine {
         Ok(n)
     }
 
+    /// Whether a failed flush left some partition unusable (see
+    /// [`Engine::recover_failed`]).
+    pub fn has_failed_partitions(&self) -> bool {
+        self.queues
+            .values()
+            .any(|q| q.partitions.iter().any(|p| p.is_failed()))
+    }
+
+    /// Reopens every partition that a failed flush left unusable, from its durable state.
+    ///
+    /// Why reopen and not retry: after a failed fdatasync the kernel may have dropped the
+    /// dirty pages or marked them clean (the "fsyncgate" behaviour of Linux), so a second
+    /// fdatasync can succeed without the data ever reaching the disk. PostgreSQL (since
+    /// 12, `data_sync_retry = off`) PANICs and replays its WAL; Kafka takes the log
+    /// directory offline and recovers it on restart. Spool does the same per partition,
+    /// without restarting the process: the records of the failed batch, which no sender
+    /// was told were stored, are erased (`Partition::discard_uncommitted`), and the
+    /// partition is opened again by crash recovery, exactly as after a restart. So:
+    /// * nothing acknowledged is lost (acknowledged records were synced before);
+    /// * nothing unacknowledged is assumed durable, and no later append follows bytes of
+    ///   unknown durability;
+    /// * as after a crash, messages that were in flight in that partition become visible
+    ///   again and their receipt handles go stale (the epoch is bumped); moves into or out
+    ///   of it that had not committed are abandoned (the source message stays).
+    ///
+    /// A partition whose reopen fails (the disk is still full, the device still broken)
+    /// stays failed and answers `Failed`/`OutOfSpace`; call again later. Returns how many
+    /// partitions were reopened. Partitions with a flush out are left for the next call.
+    pub fn recover_failed(&mut self) -> Result<usize> {
+        let now = self.now_ms();
+        let mut reopened = 0;
+        let mut first_err = None;
+        let failed: Vec<(String, usize)> = self
+            .queues
+            .iter()
+            .flat_map(|(name, q)| {
+                q.partitions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.is_failed() && !p.is_flushing())
+                    .map(move |(i, _)| (name.clone(), i))
+            })
+            .collect();
+        for (name, i) in failed {
+            let (qid, nparts) = {
+                let q = &self.queues[&name];
+                (q.meta.id, q.meta.partitions)
+            };
+            let cfg = self.partition_cfg(nparts);
+            let q = self.queues.get_mut(&name).expect("listed");
+            let dlq_exists = false; // refreshed below
+            let params = q.params(dlq_exists);
+            let old = &mut q.partitions[i];
+            let dir = old.dir().to_path_buf();
+            let number = old.number();
+            let res = old.discard_uncommitted().and_then(|()| {
+                Partition::open(qid, &dir, number, cfg, params, now).map(|(p, _)| p)
+            });
+            match res {
+                Ok(p) => {
+                    q.partitions[i] = p;
+                    reopened += 1;
+                    let (moves, keep): (Vec<_>, Vec<_>) =
+                        std::mem::take(&mut self.moves).into_iter().partition(|m| {
+                            (m.dest_queue, m.dest_partition) == (qid, number)
+                                || (m.src_queue, m.src_partition) == (qid, number)
+                        });
+                    self.moves = keep;
+                    for m in moves {
+                        if (m.src_queue, m.src_partition) != (qid, number) {
+                            if let Some(src) = self.partition_mut(m.src_queue, m.src_partition) {
+                                src.abort_move(m.src_seq);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if reopened > 0 {
+            self.refresh_params();
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(reopened),
+        }
+    }
+
+    /// Replaces the flusher that [`Engine::flush`] uses (tests wrap it in a faulty one).
+    pub fn set_flusher(&mut self, flusher: Box<dyn Flusher>) {
+        self.flusher = flusher;
+    }
+
     fn partition(&self, queue: u64, p: u16) -> Option<&Partition> {
         let name = self.names.get(&queue)?;
         self.queues.get(name)?.partitions.get(p as usize)

@@ -38,8 +38,29 @@ pub enum EngineError {
     Corrupt { path: String, reason: String },
     #[error("partition is failed after an I/O error and must be reopened: {0}")]
     Failed(String),
+    /// The disk is full (ENOSPC or EDQUOT from a write, a sync or creating a file).
+    /// Nothing of the failed operation was acknowledged; sends succeed again once space
+    /// is freed.
+    #[error("out of space: {0}")]
+    OutOfSpace(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl EngineError {
+    /// Whether this error (or the I/O error inside it) means the disk is full.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            EngineError::OutOfSpace(_) => true,
+            EngineError::Io(e) => is_enospc(e),
+            _ => false,
+        }
+    }
+}
+
+/// ENOSPC or EDQUOT.
+pub fn is_enospc(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 fn invalid_parameter_message(name: &str, reason: &str) -> String {

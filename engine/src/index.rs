@@ -138,7 +138,9 @@ impl Index {
             .create(true)
             .truncate(true)
             .open(path)?;
-        file.set_len(file_len(capacity))?;
+        // Allocated, not sparse: a page of the map that had no block on a full disk
+        // would SIGBUS the process when first written.
+        crate::segment::preallocate(&file, file_len(capacity))?;
         let mut idx = Index::map(path, file, capacity)?;
         idx.write_header(&IndexHeader {
             base_seq,

@@ -19,6 +19,8 @@ pub mod compaction;
 pub mod dedup;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod flusher;
 pub mod fuzzing;
 pub mod index;

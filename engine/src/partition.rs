@@ -294,7 +294,8 @@ pub struct Partition {
     fifo: Fifo,
     dedup: DedupWindow,
     pub(crate) counters: Counters,
-    failed: Option<String>,
+    /// Set by a failed flush: the message, and whether the disk was full.
+    failed: Option<(String, bool)>,
     rng: u64,
     timer_out: Vec<(u64, u64)>,
     header_target: u64,
@@ -401,9 +402,61 @@ impl Partition {
 
     fn check_ok(&self) -> Result<()> {
         match &self.failed {
-            Some(e) => Err(EngineError::Failed(e.clone())),
+            Some((e, true)) => Err(EngineError::OutOfSpace(e.clone())),
+            Some((e, false)) => Err(EngineError::Failed(e.clone())),
             None => Ok(()),
         }
+    }
+
+    /// Whether a failed flush left this partition unusable until it is reopened
+    /// ([`Engine::recover_failed`](crate::Engine::recover_failed)).
+    pub fn is_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Before a failed partition is reopened: erase every byte past the last committed
+    /// record, so that recovery cannot adopt records of the failed batch (they may sit in
+    /// the page cache but not on disk: after a failed fdatasync the kernel may have
+    /// dropped or marked clean the dirty pages), and so that later appends never follow
+    /// bytes whose durability is unknown. Segments that hold no committed record are
+    /// removed, except one that starts at the committed end (emptied instead). The erasure is synced; if that fails the partition stays failed.
+    pub(crate) fn discard_uncommitted(&mut self) -> Result<()> {
+        let committed = self.committed_seq;
+        let mut removed = false;
+        for seg in self.segs.iter() {
+            if seg.base_seq > committed {
+                for path in [
+                    crate::segment::log_path(&self.dir, seg.base_seq),
+                    crate::segment::idx_path(&self.dir, seg.base_seq),
+                ] {
+                    match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => removed = true,
+                    }
+                }
+                continue;
+            }
+            // Kept (it starts at the committed end, so sequence numbers continue from
+            // it) but emptied: the segment that starts where the commits end.
+            let end = if seg.base_seq == committed {
+                0
+            } else if seg.contains(committed - 1) {
+                let s = seg.slot((committed - 1 - seg.base_seq) as u32);
+                s.offset as u64 + s.len as u64
+            } else {
+                continue;
+            };
+            crate::segment::zero_range(seg.log_file(), end, seg.capacity)?;
+            seg.log_file().sync_data()?;
+        }
+        if removed {
+            crate::segment::sync_dir(&self.dir)?;
+        }
+        Ok(())
     }
 
     // ----- locating slots -------------------------------------------------------------
@@ -678,8 +731,13 @@ impl Partition {
                 }
             }
             let msg = format!("flush failed: {e}");
-            self.failed = Some(msg.clone());
-            return Err(EngineError::Failed(msg));
+            let full = crate::error::is_enospc(&e);
+            self.failed = Some((msg.clone(), full));
+            return Err(if full {
+                EngineError::OutOfSpace(msg)
+            } else {
+                EngineError::Failed(msg)
+            });
         }
         let n = p.entries.len();
         for e in &p.entries {

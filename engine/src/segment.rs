@@ -35,11 +35,20 @@ pub fn parse_log_name(name: &str) -> Option<u64> {
 }
 
 /// Reserves disk blocks for the whole file so appends never extend it (extending
-/// writes make fdatasync twice as expensive on these machines).
-fn preallocate(file: &File, len: u64) -> Result<()> {
+/// writes make fdatasync twice as expensive on these machines) and so a full disk is
+/// reported here, when a segment is created (a clean, per-send `OutOfSpace`), rather than
+/// by a later write into a hole (which fails a whole group commit) or, for a mapped
+/// index, by SIGBUS.
+pub(crate) fn preallocate(file: &File, len: u64) -> Result<()> {
     // SAFETY: fallocate on an fd we own, with plain integer arguments.
     let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
     if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        if crate::error::is_enospc(&err) {
+            // Not a missing feature: the disk is full. A sparse file would only move the
+            // failure to a write (or a page fault) later.
+            return Err(err.into());
+        }
         // Filesystems without fallocate (tmpfs on old kernels) still get a file of the
         // right length; the blocks are then allocated on first write.
         file.set_len(len)?;
@@ -137,9 +146,19 @@ impl Segment {
             .write(true)
             .create_new(true)
             .open(&log_path)?;
-        preallocate(&log, capacity)?;
-        log.sync_all()?;
-        let index = Index::create(&idx_path(dir, base_seq), base_seq, slots, capacity)?;
+        let made = preallocate(&log, capacity)
+            .and_then(|()| Ok(log.sync_all()?))
+            .and_then(|()| Index::create(&idx_path(dir, base_seq), base_seq, slots, capacity));
+        let index = match made {
+            Ok(i) => i,
+            Err(e) => {
+                // Give back what a half-done preallocation took (a full disk stays no
+                // fuller for the attempt); leftovers are removed by the next roll anyway.
+                let _ = std::fs::remove_file(&log_path);
+                let _ = std::fs::remove_file(idx_path(dir, base_seq));
+                return Err(e);
+            }
+        };
         sync_dir(dir)?;
         let mut seg = Segment::with_files(base_seq, log_path, log, index, capacity)?;
         if direct {

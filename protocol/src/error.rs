@@ -95,6 +95,12 @@ error_codes! {
     MessageTooLong = 113,
     InvalidMessageContents = 114,
     RedriveNotAllowed = 115,
+    /// The server's disk is full: the write was not stored (and not acknowledged).
+    /// Retry later; reads and deletes of stored messages keep working.
+    OutOfSpace = 116,
+    /// A write or fdatasync failed: the write was not stored (and not acknowledged). The
+    /// partition reopens from its durable state; retry later.
+    StorageError = 117,
 }
 
 impl std::fmt::Display for ErrorCode {

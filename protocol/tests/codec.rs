@@ -632,6 +632,8 @@ fn error_codes_are_stable_and_total() {
         (113, "MessageTooLong"),
         (114, "InvalidMessageContents"),
         (115, "RedriveNotAllowed"),
+        (116, "OutOfSpace"),
+        (117, "StorageError"),
     ];
     assert_eq!(ErrorCode::ALL.len(), expected.len());
     for (c, (v, name)) in ErrorCode::ALL.iter().zip(expected) {

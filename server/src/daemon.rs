@@ -132,6 +132,7 @@ impl Daemon {
         for (i, (((engine, listener), inbox), outbox)) in parts {
             let flusher = spool_engine::open_flusher(engine.config().flusher)
                 .map_err(|e| format!("shard {i}: flusher: {e}"))?;
+            let flusher = with_fault_injection(flusher);
             let committer =
                 Committer::start(i as u16, flusher, shared.bells[i].clone(), metrics.clone())
                     .map_err(|e| format!("shard {i}: commit thread: {e}"))?;
@@ -403,4 +404,27 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
     s.listen(1024)
         .map_err(|e| format!("listen on {addr}: {e}"))?;
     Ok(s.into())
+}
+
+/// Test builds only (feature `fault-injection`): with `SPOOL_FAULT_FILE` set, every
+/// shard's flusher fails writes or fdatasyncs as that control file says (see
+/// `spool_engine::fault`). Release builds do not contain this.
+#[cfg(feature = "fault-injection")]
+fn with_fault_injection(flusher: Box<dyn spool_engine::Flusher>) -> Box<dyn spool_engine::Flusher> {
+    match std::env::var_os("SPOOL_FAULT_FILE") {
+        Some(path) => {
+            tracing::warn!(
+                "fault injection on: control file {}",
+                path.to_string_lossy()
+            );
+            let plan = spool_engine::fault::FaultPlan::from_control_file(path.as_ref());
+            Box::new(spool_engine::fault::FaultyFlusher::new(flusher, plan))
+        }
+        None => flusher,
+    }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn with_fault_injection(flusher: Box<dyn spool_engine::Flusher>) -> Box<dyn spool_engine::Flusher> {
+    flusher
 }

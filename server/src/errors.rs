@@ -30,9 +30,10 @@ pub fn code(e: &EngineError) -> ErrorCode {
         EngineError::MessageTooLong { .. } => ErrorCode::MessageTooLong,
         EngineError::InvalidMessageContents(_) => ErrorCode::InvalidMessageContents,
         EngineError::RedriveNotAllowed(_) => ErrorCode::RedriveNotAllowed,
-        EngineError::Corrupt { .. } | EngineError::Failed(_) | EngineError::Io(_) => {
-            ErrorCode::InternalError
-        }
+        EngineError::OutOfSpace(_) => ErrorCode::OutOfSpace,
+        EngineError::Io(e) if spool_engine::error::is_enospc(e) => ErrorCode::OutOfSpace,
+        EngineError::Failed(_) => ErrorCode::StorageError,
+        EngineError::Corrupt { .. } | EngineError::Io(_) => ErrorCode::InternalError,
     }
 }
 
@@ -64,8 +65,12 @@ pub fn sqs_error(e: &WireError<'_>) -> SqsError {
         | ErrorCode::EmptyBatch => ErrorKind::InvalidParameterValue,
         ErrorCode::MissingParameter => ErrorKind::MissingParameter,
         ErrorCode::InvalidMessageContents => ErrorKind::InvalidMessageContents,
-        ErrorCode::Busy | ErrorCode::ShuttingDown => ErrorKind::ServiceUnavailable,
+        // A full disk is the service's, not the request's, problem; SDKs retry 503s.
+        ErrorCode::Busy | ErrorCode::ShuttingDown | ErrorCode::OutOfSpace => {
+            ErrorKind::ServiceUnavailable
+        }
         ErrorCode::InternalError
+        | ErrorCode::StorageError
         | ErrorCode::MalformedFrame
         | ErrorCode::UnsupportedVersion
         | ErrorCode::UnknownOpcode
@@ -106,12 +111,34 @@ mod tests {
                 EngineError::MessageTooLong { size: 2, max: 1 },
                 ErrorCode::MessageTooLong,
             ),
-            (EngineError::Failed("x".into()), ErrorCode::InternalError),
+            (EngineError::Failed("x".into()), ErrorCode::StorageError),
+            (EngineError::OutOfSpace("x".into()), ErrorCode::OutOfSpace),
+            (
+                EngineError::Io(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+                ErrorCode::OutOfSpace,
+            ),
+            (
+                EngineError::Io(std::io::Error::from_raw_os_error(libc::EIO)),
+                ErrorCode::InternalError,
+            ),
         ];
         for (e, c) in cases {
             let w = wire(&e);
             assert_eq!(w.code, c);
             assert_eq!(w.message, e.to_string());
         }
+    }
+
+    #[test]
+    fn storage_errors_are_aws_shaped_server_errors() {
+        let full = sqs_error(&WireError::new(
+            ErrorCode::OutOfSpace,
+            "out of space: disk full",
+        ));
+        assert_eq!(full.kind, ErrorKind::ServiceUnavailable);
+        assert_eq!(full.kind.status(), 503);
+        let failed = sqs_error(&WireError::new(ErrorCode::StorageError, "flush failed"));
+        assert_eq!(failed.kind, ErrorKind::InternalError);
+        assert_eq!(failed.kind.status(), 500);
     }
 }

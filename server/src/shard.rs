@@ -59,6 +59,9 @@ const TICK_MS: u64 = 10;
 const SYNC_INDEX_MS: u64 = 1_000;
 /// Compaction is retried this often when it had nothing to do.
 const COMPACT_IDLE_MS: u64 = 500;
+/// A partition failed by an I/O error is reopened at the next tick; if that fails (the
+/// disk is still full), again after this long.
+const RECOVER_RETRY_MS: u64 = 250;
 /// Units of work per compaction step.
 const COMPACT_BUDGET: usize = 256;
 /// Envelopes waiting for a full mailbox, beyond which the shard stops reading sockets.
@@ -288,6 +291,8 @@ pub struct Shard {
     last_sync_ms: u64,
     last_flush_ms: u64,
     next_compact_ms: u64,
+    /// When to try reopening partitions that a failed group commit left failed.
+    next_recover_ms: u64,
     stopping: bool,
     stop_deadline_ms: u64,
     reported_drained: bool,
@@ -389,6 +394,7 @@ impl Shard {
             last_sync_ms: now,
             last_flush_ms: now,
             next_compact_ms: now,
+            next_recover_ms: now,
             stopping: false,
             stop_deadline_ms: 0,
             reported_drained: false,
@@ -1694,6 +1700,8 @@ impl Shard {
             Err(e) => {
                 tracing::error!(shard = self.id, "group commit failed: {e}");
                 let msg = format!("the write could not be made durable: {e}");
+                // OutOfSpace or StorageError (errors.rs): never a success.
+                let code = crate::errors::code(&e);
                 // Writes staged while this commit was out may sit in the partition that
                 // just failed, which will never commit them: fail their replies too (a
                 // client retry may duplicate a write that does commit elsewhere, which
@@ -1703,7 +1711,7 @@ impl Shard {
                     let resp = match resp {
                         // Only replies that acknowledge writes wait for a commit.
                         Response::Error(e) => Response::Error(e),
-                        _ => Response::error(ErrorCode::InternalError, msg.clone()),
+                        _ => Response::error(code, msg.clone()),
                     };
                     self.deliver(to, resp);
                 }
@@ -1723,6 +1731,7 @@ impl Shard {
             self.last_sync_ms = now.min(self.last_sync_ms);
             self.last_flush_ms = now.min(self.last_flush_ms);
             self.next_compact_ms = now.min(self.next_compact_ms);
+            self.next_recover_ms = now.min(self.next_recover_ms);
         }
         if now >= self.last_tick_ms + TICK_MS {
             self.last_tick_ms = now;
@@ -1740,6 +1749,22 @@ impl Shard {
             let watched: Vec<String> = self.watchers.keys().cloned().collect();
             self.wake.extend(watched);
             self.expire_parked(now);
+        }
+        if !self.committer.busy() && now >= self.next_recover_ms {
+            if self.engine.has_failed_partitions() {
+                // Reopen from the durable state (see `Engine::recover_failed`): never a
+                // retried fdatasync that would call unknown data durable.
+                match self.engine.recover_failed() {
+                    Ok(n) => tracing::warn!(
+                        shard = self.id,
+                        "reopened {n} partition(s) after a failed group commit"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(shard = self.id, "reopening failed partitions: {e}");
+                        self.next_recover_ms = now + RECOVER_RETRY_MS;
+                    }
+                }
+            }
         }
         if !self.committer.busy() {
             if now >= self.next_compact_ms {
