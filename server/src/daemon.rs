@@ -285,6 +285,10 @@ fn open_engine(cfg: &Config, dir: &Path, shard: usize) -> Result<Engine, String>
     let ecfg = EngineConfig {
         partition: PartitionConfig {
             segment_bytes: cfg.segment_bytes,
+            // Index files are preallocated (a full disk must not SIGBUS the mapped index),
+            // so their size follows the segment's: 32 bytes per 256 log bytes, as the
+            // default 64 MiB / 2^18 slots, instead of 8 MiB for every small segment.
+            segment_slots: (cfg.segment_bytes / 256).clamp(1024, 1 << 18) as u32,
             sync: cfg.durability != Durability::None,
             direct_io: cfg.direct_io,
             retain_bytes: cfg.retain_bytes,
