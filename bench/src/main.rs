@@ -9,6 +9,9 @@
 //! `spool-bench daemon` runs producers and consumers against `spoold` over the binary
 //! protocol (see [`daemon`]).
 //!
+//! `spool-bench compare` runs one workload against Spool and the queues a user would pick
+//! instead (see [`compare`]).
+//!
 //! `spool-bench backlog` fills one queue with a large backlog and reports the process's
 //! anonymous resident memory (`RssAnon`; mapped file pages are the kernel's cache).
 
@@ -28,6 +31,7 @@ use spool_engine::engine::EngineFlush;
 use spool_engine::flusher::open_flusher;
 use spool_engine::{DeleteOutcome, Engine, EngineConfig, FlusherKind, SendRequest, SystemClock};
 
+mod compare;
 mod daemon;
 mod sqs;
 
@@ -57,6 +61,9 @@ enum Cmd {
     /// The same cycle over the SQS HTTP API (batches of 10), next to the binary protocol
     /// and moto's server.
     Sqs(sqs::SqsArgs),
+    /// Spool next to Redis Streams, RabbitMQ and NATS JetStream: the same workload against
+    /// each, in one run (Markdown table, JSON, SVG plots).
+    Compare(compare::CompareArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,6 +127,7 @@ fn main() -> BoxResult<()> {
         Cmd::Backlog(a) => run_backlog(a),
         Cmd::Daemon(a) => daemon::run(a),
         Cmd::Sqs(a) => sqs::run(a),
+        Cmd::Compare(a) => compare::run(a),
     }
 }
 

@@ -342,13 +342,13 @@ impl Drop for Moto {
 /// SDK client's connection has). Built on hyper's client connection API, so many of them
 /// share a few runtime threads instead of costing an OS thread each: the load generator
 /// shares this machine's cores with the server and must stay cheap.
-struct Client {
+pub(crate) struct Client {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     host: String,
 }
 
 impl Client {
-    async fn connect(url: &str) -> BoxResult<Client> {
+    pub(crate) async fn connect(url: &str) -> BoxResult<Client> {
         let host = url
             .strip_prefix("http://")
             .ok_or_else(|| format!("only http:// endpoints are supported, not {url:?}"))?
@@ -365,7 +365,7 @@ impl Client {
 
     /// Sends one request whose JSON text is `body`; returns the response body, or an error
     /// naming the action for any status but 200.
-    async fn call(&mut self, action: &str, body: String) -> BoxResult<Bytes> {
+    pub(crate) async fn call(&mut self, action: &str, body: String) -> BoxResult<Bytes> {
         let req = hyper::Request::post("/")
             .header("host", &self.host)
             .header("content-type", "application/x-amz-json-1.0")
@@ -396,23 +396,23 @@ impl Client {
 }
 
 #[derive(Deserialize)]
-struct BatchResult {
+pub(crate) struct BatchResult {
     #[serde(rename = "Successful", default)]
-    successful: Vec<IgnoredAny>,
+    pub(crate) successful: Vec<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
-struct Received<'a> {
+pub(crate) struct Received<'a> {
     #[serde(rename = "Messages", default, borrow)]
-    messages: Vec<ReceivedMessage<'a>>,
+    pub(crate) messages: Vec<ReceivedMessage<'a>>,
 }
 
 #[derive(Deserialize)]
-struct ReceivedMessage<'a> {
+pub(crate) struct ReceivedMessage<'a> {
     #[serde(rename = "Body", borrow)]
-    body: Cow<'a, str>,
+    pub(crate) body: Cow<'a, str>,
     #[serde(rename = "ReceiptHandle", borrow)]
-    receipt_handle: Cow<'a, str>,
+    pub(crate) receipt_handle: Cow<'a, str>,
 }
 
 /// State shared by the load tasks of one run.
@@ -553,12 +553,22 @@ async fn run_load(a: &SqsArgs, url: &str, server_pid: Option<u32>) -> BoxResult<
     let mut tasks = Vec::new();
     for _ in 0..a.producers {
         let c = Client::connect(url).await?;
-        tasks.push(tokio::spawn(produce(sh.clone(), c, queue_url.clone(), a.size)));
+        tasks.push(tokio::spawn(produce(
+            sh.clone(),
+            c,
+            queue_url.clone(),
+            a.size,
+        )));
     }
     for _ in 0..a.consumers {
         let c = Client::connect(url).await?;
         let wait = a.wait_seconds;
-        tasks.push(tokio::spawn(consume(sh.clone(), c, queue_url.clone(), wait)));
+        tasks.push(tokio::spawn(consume(
+            sh.clone(),
+            c,
+            queue_url.clone(),
+            wait,
+        )));
     }
 
     tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;

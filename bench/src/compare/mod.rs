@@ -1,0 +1,582 @@
+//! `spool-bench compare`: Spool next to the queues a user would pick instead (Redis
+//! Streams, RabbitMQ, NATS JetStream), the same workload against each, in one run.
+//!
+//! A workload (flags, or a TOML file with the same names) is a matrix: message sizes
+//! (fixed, or uniform between two sizes) × durabilities (`sync`, `batch`) × queue kinds
+//! (`standard`, `fifo` with N groups), run against every target. For each target and
+//! durability the harness starts a fresh server on 127.0.0.1 with a temporary data
+//! directory, runs every size and kind on fresh queues, stops the server and removes its
+//! data. Targets whose server binary is not installed are skipped with a note
+//! (`bench/install-peers.sh` installs them); the harness never installs anything.
+//!
+//! Every producer and consumer is a thread with its own connection and one batch in
+//! flight. Producers send batches (closed loop, or open loop at `--rate` msgs/s in total,
+//! where latency is measured from each batch's scheduled time so a stalled server is not
+//! hidden); consumers receive up to a batch and acknowledge (delete) what they got.
+//! Every body starts with its scheduled send time, so end-to-end latency (send →
+//! receive) is measured per message. Throughput counts messages received and
+//! acknowledged inside the measured window. Server CPU time, resident memory (peak of
+//! samples) and bytes written to storage come from `/proc` over the server's process tree.
+//!
+//! Output: a progress bar on a terminal, a Markdown table per durability and kind with
+//! each target's ratio to the best peer, `results.json` with every figure, and SVG plots
+//! (throughput by message size; latency percentiles by target) in `--out`.
+
+mod nats;
+mod proc_stats;
+mod rabbitmq;
+mod redis;
+mod report;
+mod server_process;
+mod spool;
+mod workload;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::daemon::hist;
+use crate::BoxResult;
+pub(crate) use workload::{Durability, Kind, SizeSpec, Workload};
+
+/// Errors that cross threads.
+pub(crate) type Res<T> = Result<T, String>;
+
+/// A server under test, started for one durability and stopped on drop.
+pub(crate) trait Target {
+    /// The server's main process (CPU, memory and I/O are summed over its process tree).
+    fn pid(&self) -> u32;
+    /// Creates the queue (and, for FIFO, its groups) described by `q`.
+    fn prepare(&self, q: &QueueSpec) -> Res<()>;
+    /// A producer with its own connection.
+    fn producer(&self, q: &QueueSpec, index: usize) -> Res<Box<dyn Producer>>;
+    /// A consumer with its own connection. On FIFO queues consumer `index` of `n` reads
+    /// groups `g` with `g % n == index` where the target has no group semantics of its own.
+    fn consumer(&self, q: &QueueSpec, index: usize) -> Res<Box<dyn Consumer>>;
+    /// What the reader of the results should know about how this target was run.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Sends batches.
+pub(crate) trait Producer: Send {
+    /// Sends `bodies` (on FIFO queues, all to message group `group`) and returns once
+    /// the server has acknowledged every one.
+    fn send(&mut self, bodies: &[Vec<u8>], group: usize) -> Res<()>;
+}
+
+/// Receives and acknowledges.
+pub(crate) trait Consumer: Send {
+    /// Receives up to one batch, waiting briefly (≤ 100 ms) when nothing is there,
+    /// acknowledges (deletes) every message received, and appends their bodies to `out`.
+    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<()>;
+}
+
+/// One queue of one run.
+#[derive(Clone, Debug)]
+pub(crate) struct QueueSpec {
+    /// Unique within the server's life; FIFO names end in `.fifo`.
+    pub name: String,
+    pub kind: Kind,
+    pub groups: usize,
+    pub consumers: usize,
+    pub batch: usize,
+}
+
+/// Percentiles of one latency histogram, in microseconds.
+#[derive(Serialize, Clone, Debug, Default)]
+pub(crate) struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub count: u64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Percentiles {
+        Percentiles {
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            count: h.len(),
+        }
+    }
+}
+
+/// Every figure of one run.
+#[derive(Serialize, Clone, Debug)]
+pub(crate) struct RunResult {
+    pub target: String,
+    pub durability: Durability,
+    pub kind: Kind,
+    pub size: String,
+    pub mean_size: f64,
+    pub batch: usize,
+    pub producers: usize,
+    pub consumers: usize,
+    pub groups: usize,
+    /// Offered load in msgs/s (open loop), 0 = as fast as acknowledged (closed loop).
+    pub rate: u64,
+    pub seconds: f64,
+    pub msgs_per_s: f64,
+    pub mb_per_s: f64,
+    pub send_ack_us: Percentiles,
+    pub end_to_end_us: Percentiles,
+    /// Server CPU seconds per second of measurement (1.0 = one core busy).
+    pub server_cpu: f64,
+    /// Largest resident set of the server's process tree seen during the run.
+    pub server_rss_bytes: u64,
+    /// Bytes the server's process tree caused to be written to storage, per message.
+    pub disk_bytes_per_msg: f64,
+    /// Why a run failed, if it did (the other figures are then zero).
+    pub error: Option<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct CompareArgs {
+    /// The smoke profile: 100 B, sync, standard and FIFO, 2 s per run (< 2 min in all).
+    #[arg(long, conflicts_with = "full")]
+    quick: bool,
+    /// The profile of docs/benchmarks.md: 100 B, 1 KiB, 16 KiB, 64 KiB × sync, batch ×
+    /// standard, FIFO, plus the latency comparison at half of Spool's peak.
+    #[arg(long)]
+    full: bool,
+    /// A TOML workload file; keys are the long flag names with `_` (e.g. `fifo_groups`).
+    /// Flags given on the command line win over the file.
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    overrides: workload::WorkloadFlags,
+    /// Where results.json, results.md and the plots go.
+    #[arg(long, default_value = "target/compare")]
+    out: std::path::PathBuf,
+    /// Parent of the servers' temporary data directories.
+    #[arg(long, default_value = "target/bench-data")]
+    dir: std::path::PathBuf,
+}
+
+pub fn run(a: CompareArgs) -> BoxResult<()> {
+    let mut w = if a.quick {
+        Workload::quick()
+    } else if a.full {
+        Workload::full()
+    } else {
+        Workload::default()
+    };
+    if let Some(path) = &a.config {
+        w.apply_file(path)?;
+    }
+    w.apply_flags(&a.overrides)?;
+    w.validate()?;
+    std::fs::create_dir_all(&a.out)?;
+    std::fs::create_dir_all(&a.dir)?;
+    println!("{}", w.describe());
+
+    let runs_per_server = w.sizes.len() * w.kinds.len();
+    let total = (w.targets.len() * w.durabilities.len() * runs_per_server) as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut results: Vec<RunResult> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for target in &w.targets {
+        for &d in &w.durabilities {
+            let server = match start_target(target, d, &a.dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    let note = format!("{target}: not run ({e})");
+                    bar.println(&note);
+                    notes.push(note);
+                    bar.inc(runs_per_server as u64);
+                    continue;
+                }
+            };
+            for n in server.notes() {
+                if !notes.contains(&n) {
+                    notes.push(n);
+                }
+            }
+            for size in &w.sizes {
+                for &kind in &w.kinds {
+                    bar.set_message(format!("{target} {d} {kind} {}", size.label()));
+                    let r = run_one(&*server, target, &w, d, kind, size, w.rate, &bar);
+                    bar.println(r.line());
+                    results.push(r);
+                    bar.inc(1);
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    if w.half_peak {
+        half_peak_latency(&w, &a.dir, &mut results, &mut notes)?;
+    }
+
+    let md = report::markdown(&w, &results, &notes);
+    println!("\n{md}");
+    std::fs::write(a.out.join("results.md"), &md)?;
+    let json = serde_json::json!({
+        "workload": w.describe(),
+        "notes": notes,
+        "results": results,
+    });
+    std::fs::write(
+        a.out.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    let plots = report::plots(&w, &results, &a.out)?;
+    println!(
+        "wrote results.md, results.json and {} plot(s) to {}",
+        plots.len(),
+        a.out.display()
+    );
+    if results.iter().all(|r| r.error.is_some()) {
+        return Err("every run failed".into());
+    }
+    Ok(())
+}
+
+/// The latency half of issue 5's target: Spool (binary protocol) at half of its own peak
+/// msgs/s (100 B, sync, standard, as measured above), and every peer at that same
+/// absolute rate, open loop.
+fn half_peak_latency(
+    w: &Workload,
+    dir: &std::path::Path,
+    results: &mut Vec<RunResult>,
+    notes: &mut Vec<String>,
+) -> BoxResult<()> {
+    let size = w.sizes[0].clone();
+    let peak = results
+        .iter()
+        .filter(|r| {
+            r.target == "spool-binary"
+                && r.durability == Durability::Sync
+                && r.kind == Kind::Standard
+                && r.size == size.label()
+                && r.rate == 0
+        })
+        .map(|r| r.msgs_per_s)
+        .fold(0.0, f64::max);
+    if peak <= 0.0 {
+        notes.push("latency at half peak: skipped (no spool-binary sync standard run)".into());
+        return Ok(());
+    }
+    let rate = (peak / 2.0) as u64;
+    println!("\nlatency at half of spool-binary's peak: {rate} msgs/s offered to every target");
+    let bar = ProgressBar::hidden();
+    for target in &w.targets {
+        let Ok(server) = start_target(target, Durability::Sync, dir) else {
+            continue;
+        };
+        let r = run_one(
+            &*server,
+            target,
+            w,
+            Durability::Sync,
+            Kind::Standard,
+            &size,
+            rate,
+            &bar,
+        );
+        println!("{}", r.line());
+        results.push(r);
+    }
+    Ok(())
+}
+
+fn start_target(name: &str, d: Durability, dir: &std::path::Path) -> Res<Box<dyn Target>> {
+    match name {
+        "spool-binary" => Ok(Box::new(spool::SpoolTarget::start(d, dir, false)?)),
+        "spool-sqs" => Ok(Box::new(spool::SpoolTarget::start(d, dir, true)?)),
+        "redis" => Ok(Box::new(redis::RedisTarget::start(d, dir)?)),
+        "rabbitmq" => Ok(Box::new(rabbitmq::RabbitTarget::start(d, dir)?)),
+        "nats" => Ok(Box::new(nats::NatsTarget::start(d, dir)?)),
+        other => Err(format!("unknown target {other:?}")),
+    }
+}
+
+/// Names of the queues of one server's life: unique per run.
+static QUEUE_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Bodies of `size` bytes starting with the 16 hex digits of `t` (ns since the run
+/// began); the rest is `x`. Valid in every protocol (SQS allows it in XML).
+fn stamp(body: &mut [u8], t: u64) {
+    let hex = format!("{t:016x}");
+    body[..16].copy_from_slice(hex.as_bytes());
+}
+
+fn sent_at(body: &[u8]) -> Option<u64> {
+    let t = std::str::from_utf8(body.get(..16)?).ok()?;
+    u64::from_str_radix(t, 16).ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    server: &dyn Target,
+    target: &str,
+    w: &Workload,
+    d: Durability,
+    kind: Kind,
+    size: &SizeSpec,
+    rate: u64,
+    bar: &ProgressBar,
+) -> RunResult {
+    let mut r = RunResult {
+        target: target.to_string(),
+        durability: d,
+        kind,
+        size: size.label(),
+        mean_size: size.mean(),
+        batch: w.batch,
+        producers: w.producers,
+        consumers: w.consumers,
+        groups: if kind == Kind::Fifo { w.fifo_groups } else { 0 },
+        rate,
+        seconds: 0.0,
+        msgs_per_s: 0.0,
+        mb_per_s: 0.0,
+        send_ack_us: Percentiles::default(),
+        end_to_end_us: Percentiles::default(),
+        server_cpu: 0.0,
+        server_rss_bytes: 0,
+        disk_bytes_per_msg: 0.0,
+        error: None,
+    };
+    if let Err(e) = measure(server, w, kind, size, rate, bar, &mut r) {
+        r.error = Some(e);
+    }
+    r
+}
+
+struct Shared {
+    start: Instant,
+    stop: AtomicBool,
+    measuring: AtomicBool,
+    completed: AtomicU64,
+    bytes: AtomicU64,
+    send_ack: Mutex<Histogram<u64>>,
+    e2e: Mutex<Histogram<u64>>,
+}
+
+fn measure(
+    server: &dyn Target,
+    w: &Workload,
+    kind: Kind,
+    size: &SizeSpec,
+    rate: u64,
+    bar: &ProgressBar,
+    r: &mut RunResult,
+) -> Res<()> {
+    let n = QUEUE_SEQ.fetch_add(1, Ordering::Relaxed);
+    let q = QueueSpec {
+        name: match kind {
+            Kind::Standard => format!("bench-{n}"),
+            Kind::Fifo => format!("bench-{n}.fifo"),
+        },
+        kind,
+        groups: w.fifo_groups.max(1),
+        consumers: w.consumers,
+        batch: w.batch,
+    };
+    server.prepare(&q)?;
+    let sh = Arc::new(Shared {
+        start: Instant::now(),
+        stop: AtomicBool::new(false),
+        measuring: AtomicBool::new(false),
+        completed: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        send_ack: Mutex::new(hist()),
+        e2e: Mutex::new(hist()),
+    });
+    let mut threads = Vec::new();
+    let per_producer = if rate == 0 {
+        0.0
+    } else {
+        rate as f64 / w.producers as f64
+    };
+    for p in 0..w.producers {
+        let mut prod = server.producer(&q, p)?;
+        let sh = sh.clone();
+        let (batch, groups, size, producers) = (w.batch, q.groups, size.clone(), w.producers);
+        threads.push(std::thread::spawn(move || -> Res<()> {
+            let mut h = hist();
+            let mut rng = (p as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut bodies: Vec<Vec<u8>> = (0..batch)
+                .map(|_| vec![b'x'; size.pick(&mut rng)])
+                .collect();
+            let mut sent: u64 = 0;
+            let mut b: u64 = 0;
+            let began = Instant::now();
+            while !sh.stop.load(Ordering::Relaxed) {
+                // Open loop: the batch's scheduled time; closed loop: now.
+                let due = if per_producer > 0.0 {
+                    let due = began + Duration::from_secs_f64(sent as f64 / per_producer);
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep((due - now).min(Duration::from_millis(50)));
+                        continue;
+                    }
+                    due
+                } else {
+                    Instant::now()
+                };
+                let t = due.saturating_duration_since(sh.start).as_nanos() as u64;
+                for body in bodies.iter_mut() {
+                    if size.varies() {
+                        body.resize(size.pick(&mut rng), b'x');
+                    }
+                    stamp(body, t);
+                }
+                // Producer p's batches cycle through the groups (FIFO) without two
+                // producers writing the same group at once.
+                let group = ((p as u64 + b * producers as u64) % groups as u64) as usize;
+                prod.send(&bodies, group)
+                    .map_err(|e| format!("producer {p}: {e}"))?;
+                b += 1;
+                sent += batch as u64;
+                if sh.measuring.load(Ordering::Relaxed) {
+                    h.saturating_record((due.elapsed().as_micros() as u64).max(1));
+                }
+            }
+            let _ = sh.send_ack.lock().expect("not poisoned").add(&h);
+            Ok(())
+        }));
+    }
+    for c in 0..w.consumers {
+        let mut cons = server.consumer(&q, c)?;
+        let sh = sh.clone();
+        threads.push(std::thread::spawn(move || -> Res<()> {
+            let mut h = hist();
+            let mut got = Vec::new();
+            while !sh.stop.load(Ordering::Relaxed) {
+                got.clear();
+                cons.receive(&mut got)
+                    .map_err(|e| format!("consumer {c}: {e}"))?;
+                if got.is_empty() || !sh.measuring.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let now = sh.start.elapsed().as_nanos() as u64;
+                let mut bytes = 0u64;
+                for body in &got {
+                    let sent = sent_at(body).unwrap_or(now);
+                    h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
+                    bytes += body.len() as u64;
+                }
+                sh.completed.fetch_add(got.len() as u64, Ordering::Relaxed);
+                sh.bytes.fetch_add(bytes, Ordering::Relaxed);
+            }
+            let _ = sh.e2e.lock().expect("not poisoned").add(&h);
+            Ok(())
+        }));
+    }
+
+    let pid = server.pid();
+    let wait = |secs: f64, rss: &mut u64| {
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < end && !threads.iter().any(|t| t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(100));
+            *rss = (*rss).max(proc_stats::tree_rss_bytes(pid));
+            bar.tick();
+        }
+    };
+    let mut rss = 0u64;
+    wait(w.warmup, &mut rss);
+    let (cpu0, io0) = (
+        proc_stats::tree_cpu_s(pid),
+        proc_stats::tree_write_bytes(pid),
+    );
+    sh.measuring.store(true, Ordering::SeqCst);
+    let t0 = Instant::now();
+    let mut rss = 0u64;
+    loop {
+        wait(0.1, &mut rss);
+        let done = w.messages > 0 && sh.completed.load(Ordering::Relaxed) >= w.messages;
+        if done
+            || t0.elapsed().as_secs_f64() >= w.duration
+            || threads.iter().any(|t| t.is_finished())
+        {
+            break;
+        }
+    }
+    sh.measuring.store(false, Ordering::SeqCst);
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (cpu1, io1) = (
+        proc_stats::tree_cpu_s(pid),
+        proc_stats::tree_write_bytes(pid),
+    );
+    sh.stop.store(true, Ordering::SeqCst);
+    let mut errors = Vec::new();
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push(e),
+            Err(_) => errors.push("a load thread panicked".to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        errors.truncate(3);
+        return Err(errors.join("; "));
+    }
+    let done = sh.completed.load(Ordering::SeqCst);
+    r.seconds = elapsed;
+    r.msgs_per_s = done as f64 / elapsed;
+    r.mb_per_s = sh.bytes.load(Ordering::SeqCst) as f64 / elapsed / 1e6;
+    r.send_ack_us = Percentiles::of(&sh.send_ack.lock().expect("not poisoned"));
+    r.end_to_end_us = Percentiles::of(&sh.e2e.lock().expect("not poisoned"));
+    r.server_cpu = (cpu1 - cpu0) / elapsed;
+    r.server_rss_bytes = rss;
+    r.disk_bytes_per_msg = if done > 0 {
+        io1.saturating_sub(io0) as f64 / done as f64
+    } else {
+        0.0
+    };
+    Ok(())
+}
+
+impl RunResult {
+    /// One line for the log while the matrix runs.
+    fn line(&self) -> String {
+        if let Some(e) = &self.error {
+            return format!(
+                "{} {} {} {}: FAILED: {e}",
+                self.target, self.durability, self.kind, self.size
+            );
+        }
+        format!(
+            "{} {} {} {}{}: {:.0} msgs/s, {:.1} MB/s, send-ack p50/p99 {}/{} us, e2e p50/p99 \
+             {}/{} us, server CPU {:.2}, RSS {} MiB, {:.0} B written per msg",
+            self.target,
+            self.durability,
+            self.kind,
+            self.size,
+            if self.rate > 0 {
+                format!(" at {} msgs/s offered", self.rate)
+            } else {
+                String::new()
+            },
+            self.msgs_per_s,
+            self.mb_per_s,
+            self.send_ack_us.p50,
+            self.send_ack_us.p99,
+            self.end_to_end_us.p50,
+            self.end_to_end_us.p99,
+            self.server_cpu,
+            self.server_rss_bytes >> 20,
+            self.disk_bytes_per_msg,
+        )
+    }
+}
