@@ -10,6 +10,8 @@
 #   SPOOL_FUZZ_TARGETS   space-separated targets (default: every target in fuzz/Cargo.toml)
 #   SPOOL_FUZZ_RSS_MB    libFuzzer's -rss_limit_mb (default 2048)
 #   SPOOL_FUZZ_TIMEOUT   libFuzzer's -timeout, seconds for one input (default 30)
+#   SPOOL_FUZZ_TMPDIR    where targets put their data directories (default /dev/shm when
+#                        writable: the recovery target runs ~36x faster on tmpfs)
 #
 # The seed corpora in fuzz/corpus/<target>/ are only read: each run starts from a copy in
 # fuzz/target/fuzz-corpus/<target>/ (git-ignored), where libFuzzer adds what it finds.
@@ -25,6 +27,10 @@ RSS_MB=${SPOOL_FUZZ_RSS_MB:-2048}
 TIMEOUT=${SPOOL_FUZZ_TIMEOUT:-30}
 export RUSTC_BOOTSTRAP=1
 FLAGS=(--sanitizer none --debug-assertions)
+RUN_TMPDIR=${SPOOL_FUZZ_TMPDIR:-${TMPDIR:-/tmp}}
+if [[ -z "${SPOOL_FUZZ_TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]]; then
+    RUN_TMPDIR=/dev/shm
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz $CARGO_FUZZ_VERSION"
@@ -51,7 +57,7 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "$work" "artifacts/$t"
     start=$(date +%s)
     status=0
-    cargo fuzz run "${FLAGS[@]}" "$t" "$work" "corpus/$t" -- \
+    TMPDIR=$RUN_TMPDIR cargo fuzz run "${FLAGS[@]}" "$t" "$work" "corpus/$t" -- \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" -timeout="$TIMEOUT" \
         -print_final_stats=1 >"$logs/$t.log" 2>&1 || status=$?
     secs=$(($(date +%s) - start))
