@@ -1750,19 +1750,20 @@ impl Shard {
             self.wake.extend(watched);
             self.expire_parked(now);
         }
-        if !self.committer.busy() && now >= self.next_recover_ms {
-            if self.engine.has_failed_partitions() {
-                // Reopen from the durable state (see `Engine::recover_failed`): never a
-                // retried fdatasync that would call unknown data durable.
-                match self.engine.recover_failed() {
-                    Ok(n) => tracing::warn!(
-                        shard = self.id,
-                        "reopened {n} partition(s) after a failed group commit"
-                    ),
-                    Err(e) => {
-                        tracing::warn!(shard = self.id, "reopening failed partitions: {e}");
-                        self.next_recover_ms = now + RECOVER_RETRY_MS;
-                    }
+        if !self.committer.busy()
+            && now >= self.next_recover_ms
+            && self.engine.has_failed_partitions()
+        {
+            // Reopen from the durable state (see `Engine::recover_failed`): never a
+            // retried fdatasync that would call unknown data durable.
+            match self.engine.recover_failed() {
+                Ok(n) => tracing::warn!(
+                    shard = self.id,
+                    "reopened {n} partition(s) after a failed group commit"
+                ),
+                Err(e) => {
+                    tracing::warn!(shard = self.id, "reopening failed partitions: {e}");
+                    self.next_recover_ms = now + RECOVER_RETRY_MS;
                 }
             }
         }

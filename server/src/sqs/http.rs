@@ -29,8 +29,22 @@ use super::Gateway;
 pub const MAX_HEAD: usize = 64 << 10;
 /// Largest request body: a 1 MiB batch, form-encoded (every byte may take three), with room.
 pub const MAX_BODY: usize = 4 << 20;
-/// A request head must arrive within this long.
+/// A request head must arrive within this long (unless `SPOOL_SQS_HEAD_TIMEOUT_MS` says
+/// otherwise: tests use a short one so that they need not wait 30 s).
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`HEAD_TIMEOUT`], or `SPOOL_SQS_HEAD_TIMEOUT_MS` if set to a positive number.
+fn head_timeout() -> Duration {
+    static T: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        std::env::var("SPOOL_SQS_HEAD_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis)
+            .unwrap_or(HEAD_TIMEOUT)
+    })
+}
 
 /// Serves SQS requests on `listener` until `stop` resolves.
 pub async fn serve_sqs(listener: TcpListener, gw: Arc<Gateway>, max_connections: usize) {
@@ -60,7 +74,7 @@ pub async fn serve_sqs(listener: TcpListener, gw: Arc<Gateway>, max_connections:
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
+                .header_read_timeout(head_timeout())
                 .max_buf_size(MAX_HEAD)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), svc);
@@ -129,7 +143,7 @@ pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>) {
             });
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEAD_TIMEOUT)
+                .header_read_timeout(head_timeout())
                 .max_buf_size(MAX_HEAD)
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
