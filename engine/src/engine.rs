@@ -15,6 +15,18 @@
 //! origin, the source slot is marked moved once the copy is durable, index headers advance
 //! only after every partition's index is synced, and recovery finishes any move that a
 //! crash interrupted.
+//!
+//! I/O errors. A send is acknowledged only after the flush that wrote it returned
+//! success, writes and fdatasync both. A failed flush fails its batch (`OutOfSpace` for
+//! ENOSPC/EDQUOT, `Failed` otherwise) and leaves its partition failed; the engine never
+//! retries the fdatasync (after a failed fdatasync Linux may have dropped the dirty pages
+//! or marked them clean, so a retry can succeed without the data on disk: "fsyncgate").
+//! As PostgreSQL (PANIC, then WAL replay) and Kafka (log directory offline, recovery on
+//! restart) do, the partition is recovered from its durable state instead:
+//! [`Engine::recover_failed`] erases everything past the last committed record and
+//! reopens the partition by crash recovery, without restarting the process. A full disk
+//! is normally met earlier and more gently: segment and index files are preallocated, so
+//! ENOSPC comes from creating the next segment, failing just the sends that needed it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
