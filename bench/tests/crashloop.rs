@@ -4,41 +4,69 @@
 //! check (see `src/bin/spool-crashloop.rs`). Passes only if the tool exits 0 with no
 //! violation; bounded by the tool's own deadlines and a 10-minute cap here.
 //!
-//! `spoold` is built (or found up to date) with `cargo build --profile test`, the profile
-//! `cargo test` itself uses, so under `cargo test --workspace` this is a no-op and under
-//! `cargo test -p spool-bench` it builds the daemon of this checkout rather than using a
-//! stale one. `SPOOL_CRASHLOOP_SEED` reruns a given seed.
+//! The daemon is the `spoold` of this checkout in the same profile directory: under `cargo
+//! test --workspace` the one cargo just built; built here only if it is missing or stale
+//! (see [`spoold`]). `SPOOL_CRASHLOOP_SEED` reruns a given seed.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-/// Builds spoold in the test profile and returns the executable's path.
+/// The newest modification time of a file under `dir`.
+fn newest(dir: &Path) -> SystemTime {
+    let mut t = SystemTime::UNIX_EPOCH;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let m = if p.is_dir() {
+                newest(&p)
+            } else {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH)
+            };
+            t = t.max(m);
+        }
+    }
+    t
+}
+
+/// The `spoold` next to `spool-crashloop` in this profile's directory. `cargo test
+/// --workspace` has just built it (spool-server's own tests need it), so it is used as it
+/// is. Only when it is missing or older than the sources it is built from (e.g. under
+/// `cargo test -p spool-bench`) is it built here, with the features spool-server's tests
+/// give it, so the result serves those tests as well.
 fn spoold() -> PathBuf {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--profile",
-            "test",
-            "-p",
-            "spool-server",
-            "--bin",
-            "spoold",
-            "--message-format",
-            "json",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
+    let me = PathBuf::from(env!("CARGO_BIN_EXE_spool-crashloop"));
+    let path = me.with_file_name("spoold");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    let sources = ["engine/src", "server/src", "protocol/src"]
+        .iter()
+        .map(|d| newest(&root.join(d)))
+        .max()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    if built.is_some_and(|b| b >= sources) {
+        return path;
+    }
+    let release = me
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "release");
+    let profile = if release { "release" } else { "test" };
+    eprintln!(
+        "building {} (missing or older than its sources)",
+        path.display()
+    );
+    let st = Command::new(env!("CARGO"))
+        .args(["build", "--profile", profile, "-p", "spool-server"])
+        .args(["--features", "fault-injection", "--bin", "spoold"])
+        .current_dir(&root)
+        .status()
         .expect("run cargo build");
-    assert!(out.status.success(), "cargo build of spoold failed");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["target"]["name"] == "spoold")
-        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported spoold's executable")
+    assert!(st.success(), "cargo build of spoold failed");
+    path
 }
 
 #[test]
