@@ -59,6 +59,12 @@ const TICK_MS: u64 = 10;
 const SYNC_INDEX_MS: u64 = 1_000;
 /// Compaction is retried this often when it had nothing to do.
 const COMPACT_IDLE_MS: u64 = 500;
+/// Keepalive of client connections: first probe after 60 s idle, then every 10 s, dead
+/// after 6 unanswered.
+const TCP_KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(Duration::from_secs(60))
+    .with_interval(Duration::from_secs(10))
+    .with_retries(6);
 /// A partition failed by an I/O error is reopened at the next tick; if that fails (the
 /// disk is still full), again after this long.
 const RECOVER_RETRY_MS: u64 = 250;
@@ -542,6 +548,10 @@ impl Shard {
         }
         if let Stream::Tcp(s) = &stream {
             let _ = s.set_nodelay(true);
+            // A peer that vanished without FIN or RST (power loss, a dropped NAT entry)
+            // would otherwise hold its connection slot forever: keepalive probes find it
+            // dead after about two idle minutes and the read then fails.
+            let _ = socket2::SockRef::from(s).set_tcp_keepalive(&TCP_KEEPALIVE);
         }
         let slot = match self.free.pop() {
             Some(s) => s,

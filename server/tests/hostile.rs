@@ -80,6 +80,32 @@ fn rss_kib(pid: u32) -> u64 {
     status_kib(pid, "RssAnon:")
 }
 
+/// The daemon-side TCP sockets on `port` (ESTABLISHED), and how many of them have the
+/// keepalive timer armed (`tr` = 2 in /proc/<pid>/net/tcp).
+fn keepalive_timers(pid: u32, port: u16) -> (usize, usize) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
+    let mut established = 0;
+    let mut keepalive = 0;
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(local), Some(st), Some(timer)) = (f.get(1), f.get(3), f.get(5)) else {
+            continue;
+        };
+        let local_port = local
+            .rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok());
+        if local_port != Some(port) || *st != "01" {
+            continue;
+        }
+        established += 1;
+        if timer.starts_with("02:") {
+            keepalive += 1;
+        }
+    }
+    (established, keepalive)
+}
+
 /// Records what a phase did, with spoold's RSS after it.
 fn note(log: &mut Vec<String>, pid: u32, what: String) {
     log.push(format!(
@@ -293,6 +319,23 @@ fn hostile_clients_do_not_hurt_good_ones() {
         &mut log,
         pid,
         format!("{idle_n} idle connections in {:?}", t.elapsed()),
+    );
+    // Regression: vanished peers (no FIN, no RST) held their slot forever. The daemon's
+    // ends of idle connections must have TCP keepalive armed (timer 2 in /proc/net/tcp).
+    // (A socket with a reply or an ACK in flight shows another timer for a moment.)
+    let (established, keepalive) = keepalive_timers(pid, addr.port());
+    assert!(
+        established >= idle_n,
+        "{established} established of {idle_n}"
+    );
+    assert!(
+        keepalive >= idle_n * 95 / 100,
+        "only {keepalive} of {established} daemon-side sockets have keepalive armed"
+    );
+    note(
+        &mut log,
+        pid,
+        format!("{keepalive} of {established} daemon-side sockets have TCP keepalive armed"),
     );
     // Regression: an idle connection used to hold a zeroed 64 KiB read buffer (2 000 of
     // them: +148 MiB). Now at most a few KiB each.
