@@ -224,6 +224,11 @@ struct Group {
     in_flight: u32,
     /// Ready messages of this group behind the cursor, in sequence order.
     pending: VecDeque<u64>,
+    /// The receive call ([`Fifo::call`]) that last put messages of this group in
+    /// flight. That call may go on delivering the group's next messages, in order (as
+    /// SQS returns several messages of one group in one receive); any later call waits
+    /// until all of them have left flight.
+    call: u64,
 }
 
 /// FIFO scheduling state: only groups with something in flight or pending are held.
@@ -233,6 +238,12 @@ struct Fifo {
     /// Groups with nothing in flight and a pending message, served round robin.
     ready: VecDeque<Box<[u8]>>,
     skipped: usize,
+    /// Counts receive calls; see [`Group::call`].
+    call: u64,
+    /// The current call may deliver several messages of a group: only with a visibility
+    /// timeout above zero (with zero, the first message is visible again at once, and
+    /// handing out the next would break the group's order).
+    multi: bool,
 }
 
 /// What recovery found and repaired when a partition was opened.
@@ -962,6 +973,8 @@ impl Partition {
         self.check_ok()?;
         self.tick(now_ms);
         let visibility_ms = visibility_ms.min(MAX_VISIBILITY_MS);
+        self.fifo.call += 1;
+        self.fifo.multi = visibility_ms > 0;
         let want = out.len() + max;
         let mut budget = self.cfg.scan_budget;
         // The byte budget bounds a reply: the message that crosses it is the last one.
@@ -1040,14 +1053,21 @@ impl Partition {
     }
 
     fn next_fifo(&mut self, now_ms: u64) -> Option<u64> {
+        // Only groups put in flight by this call (and only if it may deliver several of
+        // a group) match `call`.
+        let call = if self.fifo.multi { self.fifo.call } else { 0 };
         // Groups whose earlier messages came back are served first, oldest group first.
         while let Some(g) = self.fifo.ready.pop_front() {
             while let Some(group) = self.fifo.groups.get_mut(&g) {
-                if group.in_flight > 0 {
+                // In flight from an earlier call: the group waits (it is queued again
+                // when its last message leaves flight).
+                if group.in_flight > 0 && group.call != call {
                     break;
                 }
                 let Some(seq) = group.pending.pop_front() else {
-                    self.fifo.groups.remove(&g);
+                    if group.in_flight == 0 {
+                        self.fifo.groups.remove(&g);
+                    }
                     break;
                 };
                 self.fifo.skipped -= 1;
@@ -1056,6 +1076,11 @@ impl Partition {
                 if ready {
                     let group = self.fifo.groups.get_mut(&g).expect("group present");
                     group.in_flight += 1;
+                    group.call = self.fifo.call;
+                    if self.fifo.multi && !group.pending.is_empty() {
+                        // This call goes on with the group's next message.
+                        self.fifo.ready.push_front(g);
+                    }
                     return Some(seq);
                 }
                 // Deleted, expired or moved since it was skipped: drop it and look on.
@@ -1069,12 +1094,17 @@ impl Partition {
             let seq = self.advance_cursor(now_ms)?;
             let g = self.group_of(seq).unwrap_or_default();
             match self.fifo.groups.get_mut(&g) {
-                Some(group) if group.in_flight > 0 || !group.pending.is_empty() => {
+                Some(group)
+                    if (group.in_flight > 0 && group.call != call) || !group.pending.is_empty() =>
+                {
                     group.pending.push_back(seq);
                     self.fifo.skipped += 1;
                 }
                 Some(group) => {
+                    // Idle, or in flight from this very call with nothing set aside:
+                    // `seq` is the group's next message.
                     group.in_flight += 1;
+                    group.call = self.fifo.call;
                     return Some(seq);
                 }
                 None => {
@@ -1083,6 +1113,7 @@ impl Partition {
                         Group {
                             in_flight: 1,
                             pending: VecDeque::new(),
+                            call: self.fifo.call,
                         },
                     );
                     return Some(seq);

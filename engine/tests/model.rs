@@ -14,8 +14,10 @@
 //!   (and, along the way, a receive never comes back empty while such a message is surely
 //!   available);
 //! - (d) FIFO: when a message of a group is delivered, every earlier acknowledged message
-//!   of its group is gone (deleted, durably or not, purged or expired), and no other
-//!   message of the group is in flight.
+//!   of its group is gone (deleted, durably or not, purged or expired) or was delivered
+//!   before it in the same receive call, and no other message of the group is in flight
+//!   from an earlier call (one receive may return several messages of a group, in order,
+//!   as SQS's does).
 //!
 //! The model and the harness live in `common/queue_model.rs`, shared with the
 //! `engine_model` fuzz target; this file holds the proptest strategies.

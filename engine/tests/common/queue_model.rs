@@ -220,6 +220,8 @@ struct Msg {
     visible_at: u64,
     /// The handle of the latest delivery, if it was in this engine life.
     handle: Option<String>,
+    /// The receive call ([`Harness::calls`]) of the latest delivery.
+    call: u64,
 }
 
 struct Harness {
@@ -237,6 +239,10 @@ struct Harness {
     /// FIFO deduplication id -> the message that owns it.
     dedup_owner: HashMap<String, usize>,
     last_purge: Option<u64>,
+    /// Receive calls made so far: a FIFO receive may return several messages of one
+    /// group, in order, but no call may return a group's message while an earlier
+    /// call's are in flight.
+    calls: u64,
     life: u32,
     log: Vec<String>,
 }
@@ -280,6 +286,7 @@ impl Harness {
             stale: Vec::new(),
             dedup_owner: HashMap::new(),
             last_purge: None,
+            calls: 0,
             life: 1,
             log: Vec::new(),
         };
@@ -448,6 +455,7 @@ impl Harness {
                 del: Del::No,
                 visible_at: 0,
                 handle: None,
+                call: 0,
             });
         }
     }
@@ -496,6 +504,16 @@ impl Harness {
                 if j == id || o.group != m.group || !Self::exists(o) || self.expired(o, now) {
                     continue;
                 }
+                if o.call == self.calls && o.visible_at > now && o.del == Del::No {
+                    // Delivered earlier in this same receive: it must come first.
+                    assert!(
+                        j < id,
+                        "(d) delivered {id} after the later {j} of its group in one receive: \
+                         {o:?}; {}",
+                        ctx()
+                    );
+                    continue;
+                }
                 assert!(
                     !(j < id && o.del == Del::No),
                     "(d) delivered {id} while earlier {j} of its group is undeleted: {o:?}; {}",
@@ -509,6 +527,7 @@ impl Harness {
             }
         }
         let m = &mut self.msgs[id];
+        m.call = self.calls;
         m.del = Del::No;
         m.visible_at = now + vis_ms;
         if let Some(old) = m.handle.replace(rm.receipt_handle.clone()) {
@@ -553,6 +572,7 @@ impl Harness {
     fn receive(&mut self, max: usize, vis_s: u32, delete: bool) {
         let available = self.surely_available();
         let q = self.queue;
+        self.calls += 1;
         let got = self.e().receive(q, max, Some(vis_s)).unwrap();
         assert!(got.len() <= max);
         let mut seen = HashSet::new();
@@ -798,6 +818,7 @@ impl Harness {
         let mut got = HashSet::new();
         let q = self.queue;
         for _round in 0..10_000 {
+            self.calls += 1;
             let batch = self.e().receive(q, 10, Some(600)).unwrap();
             if batch.is_empty() {
                 break;
