@@ -61,10 +61,12 @@ for t in "${TARGETS[@]}"; do
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_MB" -timeout="$TIMEOUT" \
         -print_final_stats=1 >"$logs/$t.log" 2>&1 || status=$?
     secs=$(($(date +%s) - start))
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -1)
+    # A crashed run may lack any of these lines: never let a missing one stop the script.
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1) || true
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -1) || true
     # The last status line, e.g. "#123456 DONE cov: 1234 ft: 5678 corp: 321/45Kb ...".
-    corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$logs/$t.log" | tail -1 | cut -d' ' -f2)
+    corp=$({ grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$logs/$t.log" || true; } | tail -1 |
+        cut -d' ' -f2)
     if [[ $status -eq 0 ]]; then
         result=ok
     else
