@@ -5,7 +5,7 @@
 //! - [`frame`]: length-prefixed frames and the streaming [`decode_frame`].
 //! - [`message`]: [`Request`] and [`Response`], their opcodes and payload codecs.
 //! - [`error`]: the stable wire [`ErrorCode`]s and the codec's [`ProtocolError`].
-//! - [`fuzzing`]: the body of the `protocol_decode` fuzz target.
+//! - [`fuzzing`]: the bodies of the `protocol_decode` and `sqs_request` fuzz targets.
 //! - [`sqs`]: the Amazon SQS HTTP API codec (AWS JSON 1.0 and query/XML), sans-IO.
 //!
 //! Promises: decoding malformed or hostile input returns an error and never panics;
