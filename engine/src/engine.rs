@@ -171,6 +171,10 @@ pub struct Engine {
     moves: Vec<PendingMove>,
     /// Deleted queues whose files a flush in progress still writes to.
     parked: Vec<Queue>,
+    /// Body bytes staged by [`Engine::send`] since the last [`Engine::begin_flush`] that
+    /// took something: lets a caller that flushes on a timer flush early instead of
+    /// letting staged data pile up in memory.
+    staged_bytes: usize,
 }
 
 fn sequence_number(seq: u64, partition: u16) -> u128 {
@@ -210,6 +214,7 @@ impl Engine {
             next_queue_id: catalog.next_queue_id.max(1),
             moves: Vec::new(),
             parked: Vec::new(),
+            staged_bytes: 0,
         };
         let now = e.clock.now_ms();
         let mut report = OpenReport::default();
@@ -622,6 +627,7 @@ impl Engine {
         let q = self.queue_mut(name)?;
         let fifo = q.is_fifo();
         let mut out = Vec::with_capacity(batch.len());
+        let mut staged = 0usize;
         for r in batch {
             let res = q.prepare(now, r).and_then(|(part, m)| {
                 if let Some(key) = &m.dedup_key {
@@ -642,6 +648,7 @@ impl Engine {
                 }
                 let p = &mut q.partitions[part];
                 let s: Staged = p.stage(now, &m)?;
+                staged += r.body.len();
                 Ok(SendOutcome {
                     message_id: s.message_id,
                     sequence_number: fifo.then(|| sequence_number(s.seq, part as u16)),
@@ -650,7 +657,13 @@ impl Engine {
             });
             out.push(res);
         }
+        self.staged_bytes = self.staged_bytes.saturating_add(staged);
         Ok(out)
+    }
+
+    /// Body bytes sent since the last flush was taken (see the field's doc).
+    pub fn staged_bytes(&self) -> usize {
+        self.staged_bytes
     }
 
     /// Writes and syncs everything staged in every queue (group commit), then finishes
@@ -687,7 +700,11 @@ impl Engine {
                 }
             }
         }
-        (!parts.is_empty()).then_some(EngineFlush { parts })
+        if parts.is_empty() {
+            return None;
+        }
+        self.staged_bytes = 0;
+        Some(EngineFlush { parts })
     }
 
     /// Commits a flush taken with [`Engine::begin_flush`], given the result of

@@ -55,6 +55,9 @@ use crate::mailbox::{Receiver, Sender};
 pub const MAX_WAIT_MS: u32 = 20_000;
 /// Engine timers (visibility, delays) run this often.
 const TICK_MS: u64 = 10;
+/// In `batch` durability, a flush starts before its interval ends once this many body
+/// bytes are staged (a bound on the memory staged sends hold between flushes).
+const BATCH_FLUSH_BYTES: usize = 32 << 20;
 /// Index headers are synced this often.
 const SYNC_INDEX_MS: u64 = 1_000;
 /// Compaction is retried this often when it had nothing to do.
@@ -1674,7 +1677,12 @@ impl Shard {
             return;
         }
         if let Durability::Batch(d) = self.cfg.durability {
-            if self.now() < self.last_flush_ms + d.as_millis() as u64 && !self.stopping {
+            // Flush on the timer, or early once enough is staged: producers that outrun
+            // the interval must not pile up unbounded staged data in memory.
+            if self.now() < self.last_flush_ms + d.as_millis() as u64
+                && !self.stopping
+                && self.engine.staged_bytes() < BATCH_FLUSH_BYTES
+            {
                 return;
             }
         }

@@ -373,3 +373,68 @@ fn a_restart_keeps_every_acknowledged_message() {
     let want_fifo: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
     assert_eq!(fifo, want_fifo);
 }
+
+/// `spool_commit_seconds_count` of shard 0 from the admin endpoint.
+fn commits(admin_url: &str) -> u64 {
+    use std::io::{Read, Write};
+    let host = admin_url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("spool_commit_seconds_count{shard=\"0\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// In `batch` durability sends are acknowledged before their flush, which waits for the
+/// interval; a producer that outruns it must not pile up staged data without bound: once
+/// 32 MiB are staged, the shard flushes early. With a 60 s interval, a commit (and,
+/// after kill -9, the data) can only come from that early flush.
+#[test]
+fn batch_durability_flushes_early_when_much_is_staged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Spoold::start(
+        &dir.path().join("data"),
+        &["--shards", "1", "--durability", "batch=60000"],
+    );
+    let admin = d.admin_url.clone().expect("admin endpoint");
+    let mut c = connect(&d);
+    c.create_queue("staged", &[]).unwrap();
+    let before = commits(&admin);
+    let body = vec![b'x'; 64 << 10];
+    // 40 MiB in batches of 1 MiB.
+    for _ in 0..40 {
+        let refs: Vec<&[u8]> = (0..16).map(|_| body.as_slice()).collect();
+        assert!(c
+            .send_bodies("staged", &refs)
+            .unwrap()
+            .iter()
+            .all(Result::is_ok));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while commits(&admin) == before {
+        assert!(
+            Instant::now() < deadline,
+            "no commit within 20 s of staging 40 MiB with a 60 s batch interval"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(c);
+    d.kill9();
+    let d = Spoold::start(&dir.path().join("data"), &["--shards", "1"]);
+    let mut c = connect(&d);
+    let attrs = c
+        .get_queue_attributes("staged", &["ApproximateNumberOfMessages"])
+        .unwrap();
+    let n: usize = attrs["ApproximateNumberOfMessages"].parse().unwrap();
+    assert!(
+        n >= 32 * 16,
+        "at least the first 32 MiB were flushed and survive kill -9: {n} messages"
+    );
+}

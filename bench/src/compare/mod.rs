@@ -134,7 +134,8 @@ pub(crate) struct RunResult {
     pub end_to_end_us: Percentiles,
     /// Server CPU seconds per second of measurement (1.0 = one core busy).
     pub server_cpu: f64,
-    /// Largest resident set of the server's process tree seen during the run.
+    /// Largest anonymous resident memory (RssAnon) of the server's process tree seen
+    /// during the run (sampled every 100 ms).
     pub server_rss_bytes: u64,
     /// Bytes the server's process tree caused to be written to storage, per message.
     pub disk_bytes_per_msg: f64,
@@ -163,6 +164,9 @@ pub struct CompareArgs {
     /// Parent of the servers' temporary data directories.
     #[arg(long, default_value = "target/bench-data")]
     dir: std::path::PathBuf,
+    /// More flags for the spoold this tool starts, space separated.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    spool_args: String,
 }
 
 pub fn run(a: CompareArgs) -> BoxResult<()> {
@@ -194,11 +198,11 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
     let mut notes: Vec<String> = Vec::new();
     for target in &w.targets {
         for &d in &w.durabilities {
-            let server = match start_target(target, d, &a.dir) {
+            let server = match start_target(target, d, &a.dir, &a.spool_args) {
                 Ok(s) => s,
                 Err(e) => {
                     let note = format!("{target}: not run ({e})");
-                    bar.println(&note);
+                    say(&bar, note.clone());
                     notes.push(note);
                     bar.inc(runs_per_server as u64);
                     continue;
@@ -213,7 +217,7 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
                 for &kind in &w.kinds {
                     bar.set_message(format!("{target} {d} {kind} {}", size.label()));
                     let r = run_one(&*server, target, &w, d, kind, size, w.rate, &bar);
-                    bar.println(r.line());
+                    say(&bar, r.line());
                     results.push(r);
                     bar.inc(1);
                 }
@@ -223,7 +227,7 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
     bar.finish_and_clear();
 
     if w.half_peak {
-        half_peak_latency(&w, &a.dir, &mut results, &mut notes)?;
+        half_peak_latency(&w, &a.dir, &a.spool_args, &mut results, &mut notes)?;
     }
 
     let md = report::markdown(&w, &results, &notes);
@@ -256,6 +260,7 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
 fn half_peak_latency(
     w: &Workload,
     dir: &std::path::Path,
+    spool_args: &str,
     results: &mut Vec<RunResult>,
     notes: &mut Vec<String>,
 ) -> BoxResult<()> {
@@ -279,7 +284,7 @@ fn half_peak_latency(
     println!("\nlatency at half of spool-binary's peak: {rate} msgs/s offered to every target");
     let bar = ProgressBar::hidden();
     for target in &w.targets {
-        let Ok(server) = start_target(target, Durability::Sync, dir) else {
+        let Ok(server) = start_target(target, Durability::Sync, dir, spool_args) else {
             continue;
         };
         let r = run_one(
@@ -298,10 +303,28 @@ fn half_peak_latency(
     Ok(())
 }
 
-fn start_target(name: &str, d: Durability, dir: &std::path::Path) -> Res<Box<dyn Target>> {
+/// A line of the log: above the progress bar on a terminal, plain otherwise.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+fn start_target(
+    name: &str,
+    d: Durability,
+    dir: &std::path::Path,
+    spool_args: &str,
+) -> Res<Box<dyn Target>> {
     match name {
-        "spool-binary" => Ok(Box::new(spool::SpoolTarget::start(d, dir, false)?)),
-        "spool-sqs" => Ok(Box::new(spool::SpoolTarget::start(d, dir, true)?)),
+        "spool-binary" => Ok(Box::new(spool::SpoolTarget::start(
+            d, dir, false, spool_args,
+        )?)),
+        "spool-sqs" => Ok(Box::new(spool::SpoolTarget::start(
+            d, dir, true, spool_args,
+        )?)),
         "redis" => Ok(Box::new(redis::RedisTarget::start(d, dir)?)),
         "rabbitmq" => Ok(Box::new(rabbitmq::RabbitTarget::start(d, dir)?)),
         "nats" => Ok(Box::new(nats::NatsTarget::start(d, dir)?)),

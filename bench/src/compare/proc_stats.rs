@@ -1,4 +1,5 @@
-//! Resource use of a server's process tree, from `/proc`: CPU seconds, resident memory
+//! Resource use of a server's process tree, from `/proc`: CPU seconds, anonymous resident
+//! memory
 //! and bytes written to storage. A tree, because some servers run as a wrapper script
 //! with the real server as a child (RabbitMQ's `rabbitmq-server` starts `beam.smp`).
 //! A process that exits between reads simply stops counting.
@@ -44,11 +45,13 @@ pub(crate) fn tree_cpu_s(pid: u32) -> f64 {
         .sum()
 }
 
-/// Sum of VmRSS over the tree.
+/// Sum of RssAnon over the tree: the servers' own memory. (VmRSS would also count the
+/// page cache of files a server maps, as Spool does its logs; that memory is the
+/// kernel's to reclaim.)
 pub(crate) fn tree_rss_bytes(pid: u32) -> u64 {
     tree(pid)
         .into_iter()
-        .filter_map(|p| status_kib(p, "VmRSS:"))
+        .filter_map(|p| status_kib(p, "RssAnon:"))
         .sum::<u64>()
         * 1024
 }

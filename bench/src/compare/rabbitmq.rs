@@ -1,7 +1,7 @@
 //! RabbitMQ as a `compare` target: a durable classic queue, persistent messages
 //! (delivery mode 2), publisher confirms (a batch is published, then every confirm is
 //! awaited), consumers with manual acks and a prefetch of two batches; a consumer acks
-//! what it took with one multiple-ack. FIFO: one queue per message group, each consumed
+//! each message it took. FIFO: one queue per message group, each consumed
 //! by one consumer (consumer `i` of `n` owns groups `g % n == i`).
 //!
 //! Durability: RabbitMQ confirms a persistent message on a durable queue only once it is
@@ -232,24 +232,28 @@ impl Consumer for RabbitConsumer {
                 Ok(None) => return Err("rabbitmq: the consumer was cancelled".into()),
                 Ok(Some(d)) => d.map_err(|e| e.to_string())?,
             };
-            let mut last = first.delivery_tag;
+            // Deliveries from several queues interleave on the channel, so tags arrive
+            // out of order across them: ack each one (a multiple-ack could cover a tag
+            // not taken yet). Acks are one-way frames, not round trips.
+            let mut tags = vec![first.delivery_tag];
             out.push(first.data);
-            let mut n = 1;
             // Take what has already arrived, up to a batch, without waiting.
-            while n < batch {
+            while tags.len() < batch {
                 match stream.next().now_or_never() {
                     Some(Some(d)) => {
                         let d = d.map_err(|e| e.to_string())?;
-                        last = last.max(d.delivery_tag);
+                        tags.push(d.delivery_tag);
                         out.push(d.data);
-                        n += 1;
                     }
                     _ => break,
                 }
             }
-            ch.basic_ack(last, BasicAckOptions { multiple: true })
-                .await
-                .map_err(|e| format!("rabbitmq ack: {e}"))
+            for tag in tags {
+                ch.basic_ack(tag, BasicAckOptions { multiple: false })
+                    .await
+                    .map_err(|e| format!("rabbitmq ack: {e}"))?;
+            }
+            Ok(())
         })
     }
 }

@@ -38,7 +38,7 @@ fn best_peer<'a>(rows: &[&'a RunResult], size: &str) -> Option<&'a RunResult> {
 fn table(out: &mut String, rows: &[&RunResult]) {
     out.push_str(
         "| size | target | msgs/s | MB/s | vs best peer | send-ack p50 / p99 | end-to-end p50 / \
-         p99 / p99.9 | server CPU | server RSS | disk bytes per msg |\n",
+         p99 / p99.9 | server CPU | server RssAnon | disk bytes per msg |\n",
     );
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {

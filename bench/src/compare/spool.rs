@@ -23,7 +23,7 @@ pub(crate) struct SpoolTarget {
 }
 
 impl SpoolTarget {
-    pub(crate) fn start(d: Durability, dir: &Path, sqs: bool) -> Res<SpoolTarget> {
+    pub(crate) fn start(d: Durability, dir: &Path, sqs: bool, extra: &str) -> Res<SpoolTarget> {
         let args = DaemonArgs {
             addr: None,
             producers: 0,
@@ -36,7 +36,7 @@ impl SpoolTarget {
                 Durability::Batch => "batch=1000".into(),
             },
             shards: None,
-            server_args: String::new(),
+            server_args: extra.to_string(),
             duration: 0.0,
             warmup: 0.0,
             repeat: 1,
