@@ -178,7 +178,7 @@ fn throughput_plot(
     path: &Path,
 ) -> BoxResult<bool> {
     let labels: Vec<String> = w.sizes.iter().map(|s| s.label()).collect();
-    let series: Vec<(&String, Vec<(f64, f64)>)> = w
+    let series: Vec<(String, Vec<(f64, f64)>)> = w
         .targets
         .iter()
         .map(|t| {
@@ -200,123 +200,100 @@ fn throughput_plot(
                         .map(|r| (i as f64, r.msgs_per_s))
                 })
                 .collect();
-            (t, pts)
+            (t.clone(), pts)
         })
-        .filter(|(_, p): &(&String, Vec<(f64, f64)>)| !p.is_empty())
+        .filter(|(_, p): &(String, Vec<(f64, f64)>)| !p.is_empty())
         .collect();
     if series.is_empty() {
         return Ok(false);
     }
-    let max = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
-        .fold(1.0, f64::max);
-    let min = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
-        .fold(max, f64::min);
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let n = labels.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("msgs/s by message size, {d}, {k}"),
-            ("sans-serif", 22),
-        )
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            -0.3f64..(n - 0.7),
-            ((min / 2.0).max(1.0)..max * 2.0).log_scale(),
-        )?;
-    chart
-        .configure_mesh()
-        .x_labels(labels.len())
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc("msgs/s (log)")
-        .x_desc("message size")
-        .draw()?;
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-            .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
+    let chart = LineChart {
+        title: format!("msgs/s by message size, {d}, {k}"),
+        x_labels: labels,
+        x_desc: "message size",
+        y_desc: "msgs/s (log)",
+    };
+    chart.draw(&series, path)?;
     Ok(true)
 }
 
 fn latency_plot(rows: &[&RunResult], title: &str, path: &Path) -> BoxResult<()> {
-    let names = ["p50", "p90", "p99", "p99.9", "max"];
-    let pts = |r: &RunResult| -> Vec<(f64, f64)> {
-        let e = &r.end_to_end_us;
-        [e.p50, e.p90, e.p99, e.p999, e.max]
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (i as f64, v.max(1) as f64))
-            .collect()
-    };
-    let max = rows
+    let series: Vec<(String, Vec<(f64, f64)>)> = rows
         .iter()
-        .map(|r| r.end_to_end_us.max.max(1) as f64)
-        .fold(10.0, f64::max);
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.3f64..4.3f64, (1.0..max * 2.0).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_labels(5)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 0.01 && i >= 0.0 {
-                names
-                    .get(i as usize)
-                    .map(|s| s.to_string())
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
+        .map(|r| {
+            let e = &r.end_to_end_us;
+            let pts = [e.p50, e.p90, e.p99, e.p999, e.max]
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as f64, v.max(1) as f64))
+                .collect();
+            (r.target.clone(), pts)
         })
-        .y_desc("µs (log)")
-        .x_desc("percentile")
-        .draw()?;
-    for (i, r) in rows.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+        .collect();
+    let chart = LineChart {
+        title: title.to_string(),
+        x_labels: ["p50", "p90", "p99", "p99.9", "max"]
+            .map(String::from)
+            .to_vec(),
+        x_desc: "percentile",
+        y_desc: "µs (log)",
+    };
+    chart.draw(&series, path)
+}
+
+/// A line per series over categorical x positions 0..n (labelled), log-scale y.
+struct LineChart {
+    title: String,
+    x_labels: Vec<String>,
+    x_desc: &'static str,
+    y_desc: &'static str,
+}
+
+impl LineChart {
+    fn draw(&self, series: &[(String, Vec<(f64, f64)>)], path: &Path) -> BoxResult<()> {
+        let ys = || series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y));
+        let max = ys().fold(1.0, f64::max);
+        let min = ys().fold(max, f64::min);
+        let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let n = self.x_labels.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                -0.3f64..(n - 0.7),
+                ((min / 2.0).max(1.0)..max * 2.0).log_scale(),
+            )?;
         chart
-            .draw_series(LineSeries::new(pts(r), color.stroke_width(2)))?
-            .label(r.target.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        chart.draw_series(
-            pts(r)
-                .into_iter()
-                .map(|p| Circle::new(p, 4, color.filled())),
-        )?;
+            .configure_mesh()
+            .x_labels(self.x_labels.len())
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 0.01 && i >= 0.0 {
+                    self.x_labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(self.y_desc)
+            .x_desc(self.x_desc)
+            .draw()?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
 }
