@@ -175,11 +175,10 @@ impl Partition {
                 seg.index.set_state(k, SlotState::Moving);
                 seg.transition(k, SlotState::Ready, SlotState::Moving, slot.len);
             }
-            self.counters.ready -= 1;
-            let new_seq = self.stage_record(&rec, Some(seq))?;
-            // The copy is a new ready message once committed; the original leaves the
-            // count now (it is Moving), so the total stays right.
-            let _ = new_seq;
+            // The original stays in the ready count until its copy commits and takes its
+            // place (`commit_entry`), so the count does not dip while the copy waits for
+            // its group commit.
+            let _new_seq = self.stage_record(&rec, Some(seq))?;
             copied += 1;
         }
         Ok(CompactionStep::Copied {

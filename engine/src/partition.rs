@@ -807,6 +807,13 @@ impl Partition {
                     self.set_state(p, old, SlotState::Moving, SlotState::Moved, s.len);
                     // Must be durable before the copy's index header says the copy is.
                     self.segs[p].idx_dirty = true;
+                    // A compaction copy: its original was still counted ready (see
+                    // `copy_forward`); now the copy counts instead. (After a purge both
+                    // are gone and the purge already reset the counts.)
+                    if e.seq >= self.purge_floor {
+                        debug_assert!(self.counters.ready > 0, "the original was counted");
+                        self.counters.ready = self.counters.ready.saturating_sub(1);
+                    }
                 }
             }
         }
