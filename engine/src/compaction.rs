@@ -3,7 +3,9 @@
 //! Each step looks at the sealed segments (never the head, never one with records still
 //! in the write path) and does one of:
 //! - **remove** a segment with no live message (both files unlinked; in a FIFO partition
-//!   only once its newest record is older than the deduplication window);
+//!   only once its newest record is older than the deduplication window; and only once
+//!   an index sync vouches for all of it, since its deletion markers may be all that
+//!   makes some other segment's deletes durable);
 //! - **expire** a segment whose newest record is past the retention period: every message
 //!   in it is expired at once and the segment removed;
 //! - **copy forward** the ready messages of a segment whose live bytes fell below
@@ -60,6 +62,12 @@ impl Partition {
             }
             let below_floor = s.end_seq() <= self.purge_floor;
             if s.live == 0 || below_floor {
+                // It may hold deletion markers for other segments' deletes: it stays
+                // until an index sync has made those durable where they belong (its
+                // header then vouches for all of it; see `Partition::sync_index`).
+                if s.header_durable < s.count && !below_floor {
+                    continue;
+                }
                 // FIFO: the deduplication window is rebuilt on open from the records of
                 // the last five minutes, so their files stay until the window has passed.
                 if fifo && s.max_sent_ms.saturating_add(DEDUP_WINDOW_MS) > now_ms {

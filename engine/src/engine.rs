@@ -1140,6 +1140,8 @@ impl Engine {
     /// One bounded compaction step on every partition; copies are flushed. Returns the
     /// number of partitions where the step did something (0 = nothing left to do now).
     pub fn compact(&mut self, budget: usize) -> Result<usize> {
+        // Emptied segments go only once an index sync vouches for them (compaction.rs).
+        self.sync_index()?;
         let worked = self.compact_staged(budget)?;
         self.flush()?;
         Ok(worked)

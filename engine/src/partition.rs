@@ -174,6 +174,8 @@ struct StagedEntry {
     sent_at_ms: u64,
     /// Compaction copy: the slot this record replaces.
     replaces: Option<u64>,
+    /// A deletion marker (`record::FLAG_DELETES`), not a message.
+    marker: bool,
 }
 
 /// A batch taken out of the partition to be written and synced. Hand it to a
@@ -185,7 +187,6 @@ pub struct PreparedFlush {
     entries: Vec<StagedEntry>,
     fds: Vec<RawFd>,
     sync_fds: Vec<RawFd>,
-    idx_synced: Vec<u64>,
 }
 
 impl PreparedFlush {
@@ -215,7 +216,7 @@ impl PreparedFlush {
     }
 
     pub fn messages(&self) -> usize {
-        self.entries.len()
+        self.entries.iter().filter(|e| !e.marker).count()
     }
 }
 
@@ -263,6 +264,9 @@ pub struct RecoveryReport {
     pub rebuilt_slots: u64,
     /// Origins of moved records found past the durable point, to be reconciled.
     pub origins: Vec<(u64, Origin)>,
+    /// Acknowledged deletes whose index slot had not been synced, re-applied from the
+    /// log's deletion markers.
+    pub journaled_deletes: u64,
 }
 
 /// The deduplication-window key of a FIFO message.
@@ -298,6 +302,9 @@ pub struct Partition {
     tail: Vec<u8>,
     spans: Vec<Span>,
     entries: Vec<StagedEntry>,
+    /// Deletes since the last flush was taken out, journaled by a deletion marker in the
+    /// next one (see `record::FLAG_DELETES`): their acknowledgement waits for that flush.
+    pending_deletes: Vec<u64>,
     flushing: bool,
     pub(crate) cursor: u64,
     redelivery: VecDeque<u64>,
@@ -350,6 +357,7 @@ impl Partition {
             tail: Vec::new(),
             spans: Vec::new(),
             entries: Vec::new(),
+            pending_deletes: Vec::new(),
             flushing: false,
             cursor: 0,
             redelivery: VecDeque::new(),
@@ -491,6 +499,12 @@ impl Partition {
         Some((p, seg.slot((seq - seg.base_seq) as u32)))
     }
 
+    /// Recovery: a journaled delete of a live message (counters already adjusted).
+    pub(crate) fn mark_deleted_on_recovery(&mut self, pos: usize, seq: u64, slot: Slot) {
+        self.set_state(pos, seq, slot.state, SlotState::Deleted, slot.len);
+        self.segs[pos].idx_dirty = true;
+    }
+
     fn set_state(&mut self, pos: usize, seq: u64, from: SlotState, to: SlotState, len: u32) {
         let seg = &mut self.segs[pos];
         let i = (seq - seg.base_seq) as u32;
@@ -563,6 +577,66 @@ impl Partition {
         debug_assert_eq!(rec.seq, self.next_seq);
         let start = self.buf.len();
         let len = record::encode_ref(&mut self.buf, rec, self.cfg.compression);
+        let entry = StagedEntry {
+            seq: rec.seq,
+            len: len as u32,
+            visible_at_ms: rec.visible_at_ms,
+            sent_at_ms: rec.sent_at_ms,
+            replaces,
+            marker: false,
+        };
+        self.place(start, entry, rec.receive_count, rec.first_receive_ms)
+    }
+
+    /// A delete made durable by the next flush's deletion marker (and in the index by
+    /// the next `sync_index`).
+    fn journal_delete(&mut self, pos: usize, seq: u64) {
+        self.segs[pos].idx_dirty = true;
+        self.pending_deletes.push(seq);
+    }
+
+    /// Stages deletion markers for every pending delete.
+    fn stage_deletes(&mut self) -> Result<()> {
+        if self.pending_deletes.is_empty() {
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut self.pending_deletes);
+        // A marker must fit a segment (tests run tiny ones): a header and 8 bytes each.
+        let room = (self.cfg.segment_bytes as usize).saturating_sub(record::HEADER_LEN) / 8;
+        let chunk = record::MAX_MARKER_SEQS.min(room).max(1);
+        let mut res = Ok(());
+        for seqs in pending.chunks(chunk) {
+            let seq = self.next_seq;
+            let start = self.buf.len();
+            let len = record::encode_deletes(&mut self.buf, seq, seqs);
+            let entry = StagedEntry {
+                seq,
+                len: len as u32,
+                visible_at_ms: 0,
+                sent_at_ms: 0,
+                replaces: None,
+                marker: true,
+            };
+            if let Err(e) = self.place(start, entry, 0, 0) {
+                res = Err(e);
+                break;
+            }
+        }
+        pending.clear();
+        self.pending_deletes = pending;
+        res
+    }
+
+    /// Places the record just encoded at `start..` of the write buffer in the head
+    /// segment (rolling to a new one if it does not fit) and stages its entry.
+    fn place(
+        &mut self,
+        start: usize,
+        entry: StagedEntry,
+        receive_count: u32,
+        first_receive_ms: u64,
+    ) -> Result<u64> {
+        let len = entry.len as usize;
         let head_fits = self.segs.back().is_some_and(|s| s.fits(len));
         if !head_fits {
             if let Err(e) = self.roll(len) {
@@ -573,11 +647,11 @@ impl Partition {
         let head = self.segs.back_mut().expect("roll created a head");
         let file_offset = head.write_pos;
         let slot_i = head.count;
-        debug_assert_eq!(head.base_seq + slot_i as u64, rec.seq);
+        debug_assert_eq!(head.base_seq + slot_i as u64, entry.seq);
         let mut slot = Slot::new(file_offset as u32, len as u32, SlotState::Staged);
         // A copied-forward record keeps its receive history.
-        slot.receive_count = rec.receive_count.min(u16::MAX as u32) as u16;
-        slot.first_receive_ms = rec.first_receive_ms;
+        slot.receive_count = receive_count.min(u16::MAX as u32) as u16;
+        slot.first_receive_ms = first_receive_ms;
         head.index.set_slot(slot_i, &slot);
         head.count += 1;
         head.write_pos += len as u64;
@@ -615,15 +689,10 @@ impl Partition {
                 });
             }
         }
-        self.entries.push(StagedEntry {
-            seq: rec.seq,
-            len: len as u32,
-            visible_at_ms: rec.visible_at_ms,
-            sent_at_ms: rec.sent_at_ms,
-            replaces,
-        });
+        let seq = entry.seq;
+        self.entries.push(entry);
         self.next_seq += 1;
-        Ok(rec.seq)
+        Ok(seq)
     }
 
     fn roll(&mut self, len: usize) -> Result<()> {
@@ -661,10 +730,9 @@ impl Partition {
         Ok(())
     }
 
-    /// Whether anything waits to be flushed: staged records, or index state changes
-    /// (deletes, moves) whose acknowledgement waits on a sync.
+    /// Whether anything waits to be flushed: staged records, or deletes to journal.
     pub fn needs_flush(&self) -> bool {
-        !self.entries.is_empty() || self.segs.iter().any(|s| s.idx_dirty)
+        !self.entries.is_empty() || !self.pending_deletes.is_empty()
     }
 
     pub fn staged_messages(&self) -> usize {
@@ -677,6 +745,12 @@ impl Partition {
         if self.flushing || self.failed.is_some() || !self.needs_flush() {
             return None;
         }
+        // Deletes are journaled in the log, so that one fdatasync (the log's) makes them
+        // durable; index files are synced only by `sync_index`, in the background. If no
+        // marker can be written (the head is full and the disk has no room for another
+        // segment), the index files are synced with the log instead: deletes must work on
+        // a full disk, since they are how it drains.
+        let journaled = self.stage_deletes().is_ok();
         // The head's new partial page prefixes the next direct span; whole pages go out.
         if let Some(last) = self.spans.last().copied() {
             if last.direct {
@@ -701,13 +775,10 @@ impl Partition {
                 sync_fds.push(self.segs[p].log_fd());
             }
         }
-        let mut idx_synced = Vec::new();
-        for s in self.segs.iter_mut().filter(|s| s.idx_dirty) {
-            if self.cfg.sync {
+        if !journaled && self.cfg.sync {
+            for s in self.segs.iter().filter(|s| s.idx_dirty) {
                 sync_fds.push(s.index.fd());
             }
-            s.idx_dirty = false;
-            idx_synced.push(s.base_seq);
         }
         let fresh = self.spare.pop().unwrap_or_default();
         let buf = std::mem::replace(&mut self.buf, fresh);
@@ -718,7 +789,6 @@ impl Partition {
             entries: std::mem::take(&mut self.entries),
             fds,
             sync_fds,
-            idx_synced,
         })
     }
 
@@ -736,11 +806,6 @@ impl Partition {
         debug_assert!(self.flushing);
         self.flushing = false;
         if let Err(e) = io {
-            for base in &p.idx_synced {
-                if let Some(pos) = self.seg_pos(*base) {
-                    self.segs[pos].idx_dirty = true;
-                }
-            }
             let msg = format!("flush failed: {e}");
             let full = crate::error::is_enospc(&e);
             self.failed = Some((msg.clone(), full));
@@ -750,7 +815,7 @@ impl Partition {
                 EngineError::Failed(msg)
             });
         }
-        let n = p.entries.len();
+        let n = p.entries.iter().filter(|e| !e.marker).count();
         for e in &p.entries {
             self.commit_entry(now_ms, e);
         }
@@ -788,7 +853,7 @@ impl Partition {
         };
         let seg = &mut self.segs[pos];
         seg.max_sent_ms = seg.max_sent_ms.max(e.sent_at_ms);
-        if e.seq < self.purge_floor {
+        if e.marker || e.seq < self.purge_floor {
             self.set_state(pos, e.seq, SlotState::Staged, SlotState::Deleted, e.len);
         } else if e.visible_at_ms > now_ms {
             let mut slot = self.segs[pos].slot((e.seq - self.segs[pos].base_seq) as u32);
@@ -1245,7 +1310,7 @@ impl Partition {
                     SlotState::Deleted,
                     slot.len,
                 );
-                self.segs[pos].idx_dirty = true;
+                self.journal_delete(pos, r.seq);
                 self.counters.in_flight -= 1;
                 if self.params.fifo {
                     self.fifo_release(r.seq, true);
@@ -1257,7 +1322,7 @@ impl Partition {
                 // latest, so SQS deletes. It may sit in the redelivery line; that entry is
                 // skipped when reached.
                 self.set_state(pos, r.seq, SlotState::Ready, SlotState::Deleted, slot.len);
-                self.segs[pos].idx_dirty = true;
+                self.journal_delete(pos, r.seq);
                 self.counters.ready -= 1;
                 Ok(DeleteOutcome::Deleted)
             }

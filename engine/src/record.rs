@@ -6,7 +6,8 @@
 //!  0 u32 len            total record length, header included
 //!  4 u32 crc            CRC-32 (crc32fast) of bytes [8, len)
 //!  8 u8  version        RECORD_VERSION
-//!  9 u8  flags          FLAG_ZSTD: body is zstd-compressed; FLAG_ORIGIN: origin block present
+//!  9 u8  flags          FLAG_ZSTD: body is zstd-compressed; FLAG_ORIGIN: origin block present;
+//!                       FLAG_DELETES: a deletion marker, not a message (see below)
 //! 10 u16 group_len
 //! 12 u32 stored_body_len
 //! 16 u64 seq            partition sequence number; slot = seq - segment base
@@ -27,6 +28,13 @@
 //! name len | queue name`. Recovery uses it to finish a move that a crash interrupted,
 //! so a moved message exists exactly once.
 //!
+//! A deletion marker (`FLAG_DELETES`) journals the deletes a partition made since its last
+//! group commit: its body is the deleted sequence numbers, `u64` little endian each. It
+//! occupies a sequence number and a slot like a message but is never delivered (its slot
+//! is Deleted from birth). Acknowledging a delete needs only the log's fdatasync, not one
+//! of each touched index file: recovery re-applies the markers it finds past an index's
+//! durable point (`recovery.rs`).
+//!
 //! Promises: [`decode`] never panics and never allocates more than the record's own
 //! declared, bounds-checked length; a record is accepted only if its CRC matches.
 
@@ -37,6 +45,9 @@ pub const HEADER_LEN: usize = 80;
 pub const RECORD_VERSION: u8 = 1;
 pub const FLAG_ZSTD: u8 = 1;
 pub const FLAG_ORIGIN: u8 = 2;
+pub const FLAG_DELETES: u8 = 4;
+/// Most sequence numbers one deletion marker carries (a 64 KiB body).
+pub const MAX_MARKER_SEQS: usize = 8192;
 /// Upper bound on any record: a 1 MiB body plus generous room for attributes and ids.
 pub const MAX_RECORD_LEN: usize = 4 << 20;
 
@@ -241,10 +252,51 @@ pub fn encode_ref<S: Sink + ?Sized>(
     r: &RecordRef<'_>,
     compression: Option<Compression>,
 ) -> usize {
+    encode_flagged(out, r, compression, 0)
+}
+
+/// Appends a deletion marker for `seqs` (at most [`MAX_MARKER_SEQS`]) with sequence
+/// number `seq`, and returns its length.
+pub fn encode_deletes<S: Sink + ?Sized>(out: &mut S, seq: u64, seqs: &[u64]) -> usize {
+    debug_assert!(!seqs.is_empty() && seqs.len() <= MAX_MARKER_SEQS);
+    let mut body = Vec::with_capacity(seqs.len() * 8);
+    for s in seqs {
+        body.extend_from_slice(&s.to_le_bytes());
+    }
+    let r = RecordRef {
+        seq,
+        sent_at_ms: 0,
+        visible_at_ms: 0,
+        message_id: MessageId::default(),
+        receive_count: 0,
+        first_receive_ms: 0,
+        group_id: None,
+        dedup_id: None,
+        origin: None,
+        attributes: &[],
+        system_attributes: &[],
+        body: &body,
+    };
+    encode_flagged(out, &r, None, FLAG_DELETES)
+}
+
+/// The sequence numbers a deletion marker's body lists (a trailing partial entry, which
+/// a CRC-checked marker never has, is ignored).
+pub fn marker_seqs(body: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    body.chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+}
+
+fn encode_flagged<S: Sink + ?Sized>(
+    out: &mut S,
+    r: &RecordRef<'_>,
+    compression: Option<Compression>,
+    extra_flags: u8,
+) -> usize {
     let start = out.len();
     let group = r.group_id.unwrap_or("").as_bytes();
     let dedup = r.dedup_id.unwrap_or("").as_bytes();
-    let mut flags = 0u8;
+    let mut flags = extra_flags;
     let compressed = compression
         .filter(|c| r.body.len() >= c.min_body)
         .and_then(|c| zstd::bulk::compress(r.body, c.level).ok())

@@ -8,6 +8,11 @@
 //! 3. at the first record that fails, the tail is torn: erase it (so bytes of an abandoned
 //!    write can never pass for records later) and report how many bytes went.
 //!
+//! Deletion markers (`record::FLAG_DELETES`) found past a durable point are re-applied once
+//! every segment is open: a delete is acknowledged when its marker is durable, and its
+//! index slot may not have been synced. (Markers before a durable point need no replay:
+//! a header advances only after an index sync that followed their commit.)
+//!
 //! Then every message that was in flight becomes visible again, delayed messages go back
 //! on the timer wheel, counters are recounted, the FIFO deduplication window is rebuilt
 //! from the records of the last five minutes, and interrupted compaction copies are
@@ -96,12 +101,14 @@ impl Partition {
             .collect();
         bases.sort_unstable();
         let n = bases.len();
+        let mut deletes = Vec::new();
         for (k, &base) in bases.iter().enumerate() {
             let last = k + 1 == n;
-            let seg = p.recover_segment(base, last, now_ms, &mut report)?;
+            let seg = p.recover_segment(base, last, now_ms, &mut report, &mut deletes)?;
             p.segs_mut().push_back(seg);
         }
         report.segments = p.segs.len();
+        report.journaled_deletes = p.apply_journaled_deletes(&deletes);
 
         // Sequence numbers continue after the last record (or the purge floor).
         let end = p.segs.back().map(|s| s.end_seq()).unwrap_or(0);
@@ -147,6 +154,7 @@ impl Partition {
         last: bool,
         now_ms: u64,
         report: &mut RecoveryReport,
+        deletes: &mut Vec<u64>,
     ) -> Result<Segment> {
         let (mut seg, header) = Segment::open(
             &self.dir,
@@ -196,6 +204,15 @@ impl Partition {
                         report.origins.push((base + count as u64, o));
                     }
                     report.rescanned += 1;
+                    if h.flags & record::FLAG_DELETES != 0 {
+                        deletes.extend(record::marker_seqs(&rec.body));
+                        // Never a message, whatever its slot said.
+                        seg.index
+                            .set_slot(count, &Slot::new(pos as u32, h.len, SlotState::Deleted));
+                        count += 1;
+                        pos += h.len as u64;
+                        continue;
+                    }
                     // The index slot is kept when it agrees with the record: its state
                     // (a synced delete, say) is newer than anything the log can say.
                     let existing = seg.slot(count);
@@ -262,10 +279,14 @@ impl Partition {
                     }
                     s.state = SlotState::Ready;
                     // A slot staged but never committed in memory still carries its
-                    // record's delay.
-                    let delay = record::peek_header(seg.record_bytes(&s))
-                        .map(|h| h.visible_at_ms)
-                        .unwrap_or(0);
+                    // record's delay; a deletion marker is never a message.
+                    let h = record::peek_header(seg.record_bytes(&s));
+                    if h.is_some_and(|h| h.flags & record::FLAG_DELETES != 0) {
+                        s.state = SlotState::Deleted;
+                        seg.index.set_slot(i, &s);
+                        continue;
+                    }
+                    let delay = h.map(|h| h.visible_at_ms).unwrap_or(0);
                     if delay > now_ms {
                         s.state = SlotState::Delayed;
                         s.visible_at_ms = delay;
@@ -292,6 +313,29 @@ impl Partition {
         }
         seg.idx_dirty = true;
         Ok(seg)
+    }
+
+    /// Re-applies journaled deletes (in log order) to messages still live. Returns how
+    /// many were undone in the index, i.e. deleted again here.
+    fn apply_journaled_deletes(&mut self, seqs: &[u64]) -> u64 {
+        let mut n = 0;
+        for &seq in seqs {
+            let Some((pos, slot)) = self.slot_of(seq) else {
+                continue;
+            };
+            match slot.state {
+                SlotState::Ready => self.counters.ready -= 1,
+                SlotState::Delayed => {
+                    self.timers_mut().remove(seq);
+                    self.counters.delayed -= 1;
+                }
+                // Recovery left nothing else live (in flight and moving became ready).
+                _ => continue,
+            }
+            self.mark_deleted_on_recovery(pos, seq, slot);
+            n += 1;
+        }
+        n
     }
 
     /// Finishes compaction copies that a crash interrupted: a copy found past the durable

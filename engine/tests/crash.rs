@@ -135,6 +135,8 @@ struct Rec {
     end: usize,
     seq: u64,
     body: Vec<u8>,
+    /// A deletion marker (journaled deletes), not a message.
+    marker: bool,
 }
 
 /// Every record of every segment, walked by length and decoded.
@@ -152,6 +154,7 @@ fn scan(part: &Path) -> Vec<Rec> {
                 end: pos + len,
                 seq: r.seq,
                 body: r.body,
+                marker: buf[pos + 9] & spool_engine::record::FLAG_DELETES != 0,
             });
             pos += len;
         }
@@ -210,14 +213,17 @@ impl Fixture {
         }
         let qid = e.queue_id(q).unwrap();
         let part_rel = PathBuf::from("queues").join(qid.to_string()).join("0");
-        let acked_recs = scan(&dir.path().join(&part_rel)).len();
-        assert_eq!(acked_recs, acked);
+        let acked_recs = scan(&dir.path().join(&part_rel));
+        // The deletes' flush journaled them in one deletion marker.
+        assert_eq!(acked_recs.iter().filter(|r| !r.marker).count(), acked);
+        assert_eq!(acked_recs.iter().filter(|r| r.marker).count(), 1);
+        let acked_recs = acked_recs.len();
         let tail_bodies: Vec<Vec<u8>> = (0..tail).map(|i| body("tail", i)).collect();
         send(&mut e, q, &tail_bodies);
         e.flush().unwrap();
         drop(e);
         let recs = scan(&dir.path().join(&part_rel));
-        assert_eq!(recs.len(), acked + tail);
+        assert_eq!(recs.len(), acked_recs + tail);
         for (i, r) in recs.iter().enumerate() {
             assert_eq!(r.seq, i as u64);
         }
@@ -226,7 +232,7 @@ impl Fixture {
             q,
             part_rel,
             recs,
-            first_tail: acked,
+            first_tail: acked_recs,
             deleted,
         }
     }
@@ -369,6 +375,9 @@ fn expect(fx: &Fixture, pristine: &Path, part: &Path) -> Expect {
     }
     for &i in &ex.survivors {
         let r = &fx.recs[i];
+        if r.marker {
+            continue;
+        }
         if !fx.is_deleted(&r.body) {
             ex.must.push(r.body.clone());
             continue;
@@ -487,7 +496,7 @@ fn run_case(fx: &Fixture, case: &Case) -> Outcome {
         );
     }
     for (i, r) in fx.recs.iter().enumerate() {
-        if i < fx.first_tail && !fx.is_deleted(&r.body) {
+        if i < fx.first_tail && !r.marker && !fx.is_deleted(&r.body) {
             assert!(c.contains_key(&r.body), "{name}: acknowledged seq {i} lost");
         }
     }
@@ -645,9 +654,10 @@ fn torn_tail_of_the_head_segment() {
 
 #[test]
 fn torn_tail_across_a_segment_roll() {
-    // 254 acknowledged: the tail's first 2 records end segment 0, the other 2 start
-    // segment 1. Index headers never advanced: recovery rescans every segment.
-    let fx = Fixture::build(Q, 254, 4, false);
+    // 253 acknowledged and the deletes' marker: the tail's first 2 records end segment 0,
+    // the other 2 start segment 1. Index headers never advanced: recovery rescans every
+    // segment.
+    let fx = Fixture::build(Q, 253, 4, false);
     let segs = seg_bases(&fx.dir.path().join(&fx.part_rel));
     assert_eq!(segs.len(), 2);
     assert_eq!(fx.tail().iter().filter(|r| r.seg == segs[0]).count(), 2);
@@ -795,4 +805,103 @@ fn torn_tail_of_a_fifo_queue_and_sender_retries() {
         .collect();
     let out = run_all(&fx, &cases);
     check_coverage(&fx, &out);
+}
+
+/// Deletes are acknowledged once their deletion marker is durable in the log; the index
+/// files are synced only in the background. A crash that loses every index write since
+/// the last `sync_index` must still not bring a deleted message back: recovery re-applies
+/// the markers. Run on a standard and a FIFO queue, with deletes in two flushes (two
+/// markers) and messages spread over three segments.
+#[test]
+fn acknowledged_deletes_survive_an_index_that_never_synced_them() {
+    for q in [Q, QF] {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let mut e = Engine::open(dir.path(), cfg(), Arc::new(clock.clone()))
+            .unwrap()
+            .0;
+        let mut attrs = BTreeMap::new();
+        if q == QF {
+            attrs.insert("FifoQueue".to_string(), "true".to_string());
+        }
+        e.create_queue(q, &attrs, &BTreeMap::new()).unwrap();
+        let n = 600;
+        let bodies: Vec<Vec<u8>> = (0..n).map(|i| body("jd", i)).collect();
+        for chunk in bodies.chunks(10) {
+            send(&mut e, q, chunk);
+            e.flush().unwrap();
+        }
+        e.sync_index().unwrap();
+        let qid = e.queue_id(q).unwrap();
+        let part = dir.path().join("queues").join(qid.to_string()).join("0");
+        let bases = seg_bases(&part);
+        assert_eq!(bases.len(), 3, "{q}: 600 records over 256-slot segments");
+        // The index files as a crash right now would leave them.
+        let synced: Vec<Vec<u8>> = bases
+            .iter()
+            .map(|&b| std::fs::read(idx_file(&part, b)).unwrap())
+            .collect();
+
+        let got = receive_all(&mut e, q);
+        assert_eq!(got.len(), n, "{q}");
+        let mut deleted = Vec::new();
+        for (round, rem) in [(0, 0), (1, 1)] {
+            for m in got.iter().filter(|m| {
+                let i: usize = std::str::from_utf8(&m.body[3..8]).unwrap().parse().unwrap();
+                i % 3 == rem
+            }) {
+                assert_eq!(
+                    e.delete_message(q, &m.receipt_handle).unwrap(),
+                    spool_engine::DeleteOutcome::Deleted,
+                    "{q}: round {round}"
+                );
+                deleted.push(m.body.clone());
+            }
+            // Acknowledged here: a marker, and no index sync.
+            assert_eq!(e.flush().unwrap(), 0, "{q}: markers are not messages");
+        }
+        drop(e);
+
+        // The crash: the logs as written, the index files as last synced.
+        let crashed = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), crashed.path());
+        let cpart = crashed
+            .path()
+            .join("queues")
+            .join(qid.to_string())
+            .join("0");
+        assert_eq!(
+            seg_bases(&cpart),
+            bases,
+            "{q}: the markers fit the head segment"
+        );
+        for (b, img) in bases.iter().zip(&synced) {
+            // The old image knows nothing of the deletes (state byte 26 of a slot).
+            let gone = img[IDX_HEADER..]
+                .chunks_exact(SLOT_LEN)
+                .filter(|s| s[26] == 5)
+                .count();
+            assert_eq!(gone, 0, "{q}: the synced index holds no delete");
+            std::fs::write(idx_file(&cpart, *b), img).unwrap();
+        }
+        let markers = scan(&cpart).iter().filter(|r| r.marker).count();
+        assert_eq!(markers, 2, "{q}: one marker per flush of deletes");
+
+        clock.advance_ms(60_000);
+        let (mut e, rep) = Engine::open(crashed.path(), cfg(), Arc::new(clock.clone())).unwrap();
+        let r = partition_report(&rep);
+        assert_eq!(r.journaled_deletes, deleted.len() as u64, "{q}: {r:?}");
+        let again = receive_all(&mut e, q);
+        let c = counts(&again);
+        for b in &bodies {
+            let want = usize::from(!deleted.contains(b));
+            assert_eq!(
+                c.get(b).copied().unwrap_or(0),
+                want,
+                "{q}: {}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        assert_eq!(again.len(), n - deleted.len(), "{q}");
+    }
 }
