@@ -124,6 +124,8 @@ struct Catalog {
 /// its buffers, so it can be written on another thread (it is `Send`).
 pub struct EngineFlush {
     parts: Vec<(u64, u16, PreparedFlush)>,
+    /// The flush carries an index sync wave: on success every header advances.
+    index_wave: bool,
 }
 
 impl EngineFlush {
@@ -692,10 +694,26 @@ impl Engine {
     /// while it keeps staging: pipelined group commit. Hand the result to
     /// [`Engine::finish_flush`]. Returns None if nothing waits or a flush is still out.
     pub fn begin_flush(&mut self) -> Option<EngineFlush> {
+        self.begin_flush_with_index(false)
+    }
+
+    /// [`Engine::begin_flush`] that also carries an index sync wave ([`Engine::sync_index`]
+    /// done by the flusher instead of the caller): every index file with changes is synced
+    /// with the logs, and when the flush succeeds the headers advance. Returns None if a
+    /// flush is out anywhere (a wave must cover every partition).
+    pub fn begin_flush_with_index(&mut self, index: bool) -> Option<EngineFlush> {
+        if index
+            && self
+                .queues
+                .values()
+                .any(|q| q.partitions.iter().any(|p| p.is_flushing()))
+        {
+            return None;
+        }
         let mut parts = Vec::new();
         for q in self.queues.values_mut() {
             for p in q.partitions.iter_mut() {
-                if let Some(f) = p.prepare_flush() {
+                if let Some(f) = p.prepare_flush_with_index(index) {
                     parts.push((q.meta.id, p.number(), f));
                 }
             }
@@ -704,7 +722,13 @@ impl Engine {
             return None;
         }
         self.staged_bytes = 0;
-        Some(EngineFlush { parts })
+        // A failed partition takes no part: then no header may advance.
+        let index_wave = index
+            && !self
+                .queues
+                .values()
+                .any(|q| q.partitions.iter().any(|p| p.is_failed()));
+        Some(EngineFlush { parts, index_wave })
     }
 
     /// Commits a flush taken with [`Engine::begin_flush`], given the result of
@@ -714,6 +738,7 @@ impl Engine {
         let now = self.now_ms();
         let mut n = 0;
         let mut first_err = None;
+        let index_wave = f.index_wave;
         for ((qid, pn, pf), res) in f.parts.into_iter().zip(io) {
             let Some(p) = self.partition_mut(qid, pn) else {
                 continue;
@@ -732,6 +757,14 @@ impl Engine {
         }
         if let Some(e) = first_err {
             return Err(e);
+        }
+        if index_wave {
+            // Phase two: every partition's index files were synced by this flush.
+            for q in self.queues.values_mut() {
+                for p in q.partitions.iter_mut() {
+                    p.advance_headers();
+                }
+            }
         }
         if !self.moves.is_empty() {
             let moves = std::mem::take(&mut self.moves);

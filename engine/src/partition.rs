@@ -187,6 +187,9 @@ pub struct PreparedFlush {
     entries: Vec<StagedEntry>,
     fds: Vec<RawFd>,
     sync_fds: Vec<RawFd>,
+    /// Segments whose index files this flush syncs (phase one of an index sync wave
+    /// carried by the flush; see [`Partition::prepare_flush_with_index`]).
+    idx_synced: Vec<u64>,
 }
 
 impl PreparedFlush {
@@ -742,7 +745,25 @@ impl Partition {
     /// Takes the staged batch out for writing. Returns None if there is nothing to do or a
     /// flush is already out (one at a time keeps commit order equal to log order).
     pub fn prepare_flush(&mut self) -> Option<PreparedFlush> {
-        if self.flushing || self.failed.is_some() || !self.needs_flush() {
+        self.prepare_flush_with_index(false)
+    }
+
+    /// [`Partition::prepare_flush`], and if `index` is set, also phase one of an index
+    /// sync wave ([`Partition::sync_index_files`]) done by the flusher, off the caller's
+    /// thread: the flush then also syncs every index file with changes (and is taken
+    /// even with nothing staged). Once every partition's flush of the wave succeeded,
+    /// call [`Partition::advance_headers`] on each.
+    pub fn prepare_flush_with_index(&mut self, index: bool) -> Option<PreparedFlush> {
+        if self.flushing || self.failed.is_some() {
+            return None;
+        }
+        let committed = self.committed_seq;
+        let index_work = index
+            && self.segs.iter().any(|s| {
+                let durable = (committed.clamp(s.base_seq, s.end_seq()) - s.base_seq) as u32;
+                s.idx_dirty || durable != s.header_durable
+            });
+        if !self.needs_flush() && !index_work {
             return None;
         }
         // Deletes are journaled in the log, so that one fdatasync (the log's) makes them
@@ -775,7 +796,20 @@ impl Partition {
                 sync_fds.push(self.segs[p].log_fd());
             }
         }
-        if !journaled && self.cfg.sync {
+        let mut idx_synced = Vec::new();
+        if index_work {
+            // Slots (offsets, states) reach disk before a header that vouches for them;
+            // the header target is what was committed before this flush.
+            for s in self.segs.iter_mut() {
+                let durable = (committed.clamp(s.base_seq, s.end_seq()) - s.base_seq) as u32;
+                if s.idx_dirty || durable != s.header_durable {
+                    sync_fds.push(s.index.fd());
+                    s.idx_dirty = false;
+                    idx_synced.push(s.base_seq);
+                }
+            }
+            self.header_target = committed;
+        } else if !journaled && self.cfg.sync {
             for s in self.segs.iter().filter(|s| s.idx_dirty) {
                 sync_fds.push(s.index.fd());
             }
@@ -789,6 +823,7 @@ impl Partition {
             entries: std::mem::take(&mut self.entries),
             fds,
             sync_fds,
+            idx_synced,
         })
     }
 
@@ -806,6 +841,11 @@ impl Partition {
         debug_assert!(self.flushing);
         self.flushing = false;
         if let Err(e) = io {
+            for base in &p.idx_synced {
+                if let Some(pos) = self.seg_pos(*base) {
+                    self.segs[pos].idx_dirty = true;
+                }
+            }
             let msg = format!("flush failed: {e}");
             let full = crate::error::is_enospc(&e);
             self.failed = Some((msg.clone(), full));

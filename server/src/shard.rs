@@ -1676,17 +1676,26 @@ impl Shard {
         if self.committer.busy() {
             return;
         }
+        let now = self.now();
+        // Index files are synced by the commit thread as part of a group commit, once a
+        // second: never inline, where writing back a second of dirty index pages would
+        // stall every connection of the shard.
+        let index_wave = now >= self.last_sync_ms + SYNC_INDEX_MS;
         if let Durability::Batch(d) = self.cfg.durability {
             // Flush on the timer, or early once enough is staged: producers that outrun
             // the interval must not pile up unbounded staged data in memory.
-            if self.now() < self.last_flush_ms + d.as_millis() as u64
+            if now < self.last_flush_ms + d.as_millis() as u64
                 && !self.stopping
+                && !index_wave
                 && self.engine.staged_bytes() < BATCH_FLUSH_BYTES
             {
                 return;
             }
         }
-        match self.engine.begin_flush() {
+        if index_wave {
+            self.last_sync_ms = now;
+        }
+        match self.engine.begin_flush_with_index(index_wave) {
             Some(f) => {
                 debug_assert!(self.in_flush.is_empty());
                 self.in_flush = std::mem::take(&mut self.after_flush);
@@ -1794,12 +1803,6 @@ impl Shard {
                         tracing::warn!(shard = self.id, "compaction step failed: {e}");
                         self.next_compact_ms = now + COMPACT_IDLE_MS;
                     }
-                }
-            }
-            if now >= self.last_sync_ms + SYNC_INDEX_MS {
-                self.last_sync_ms = now;
-                if let Err(e) = self.engine.sync_index() {
-                    tracing::warn!(shard = self.id, "index sync failed: {e}");
                 }
             }
         }

@@ -253,7 +253,13 @@ fn disk_full_on_a_small_tmpfs() {
     let filler = mnt.0.join("filler");
     std::fs::write(&filler, vec![7u8; 4 << 20]).unwrap();
     let data = mnt.0.join("data");
-    let mut d = Spoold::start(&data, &["--shards", "1", "--segment-mib", "1"]);
+    // Under the lock that `start_with_faults` holds while SPOOL_FAULT_FILE is set: the
+    // tests run in parallel, and a spoold spawned in that window inherited the other
+    // test's fault plan (this test then failed now and then, on injected ENOSPC).
+    let mut d = {
+        let _g = ENV.lock().unwrap_or_else(|p| p.into_inner());
+        Spoold::start(&data, &["--shards", "1", "--segment-mib", "1"])
+    };
     let mut c = connect(&d);
     c.create_queue("q", &[]).unwrap();
 
