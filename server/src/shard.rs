@@ -1794,15 +1794,13 @@ impl Shard {
                 }
             }
         }
-        if !self.committer.busy() {
-            if now >= self.next_compact_ms {
-                match self.engine.compact_staged(COMPACT_BUDGET) {
-                    Ok(0) => self.next_compact_ms = now + COMPACT_IDLE_MS,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(shard = self.id, "compaction step failed: {e}");
-                        self.next_compact_ms = now + COMPACT_IDLE_MS;
-                    }
+        if !self.committer.busy() && now >= self.next_compact_ms {
+            match self.engine.compact_staged(COMPACT_BUDGET) {
+                Ok(0) => self.next_compact_ms = now + COMPACT_IDLE_MS,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(shard = self.id, "compaction step failed: {e}");
+                    self.next_compact_ms = now + COMPACT_IDLE_MS;
                 }
             }
         }
