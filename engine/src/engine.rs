@@ -958,7 +958,8 @@ impl Engine {
         let n = q.partitions.len();
         let start = q.rr % n;
         q.rr = q.rr.wrapping_add(1);
-        let mut got: Vec<Delivered> = Vec::new();
+        // Sized up front: growing it would copy every delivered record again.
+        let mut got: Vec<Delivered> = Vec::with_capacity(max.min(4096));
         let mut dead: Vec<(u16, DeadLetter)> = Vec::new();
         let mut over: Option<EngineError> = None;
         for k in 0..n {
@@ -1120,6 +1121,35 @@ impl Engine {
         let r = self.open_receipt(self.queue(name)?, handle)?;
         let q = self.queue_mut(name)?;
         q.partitions[r.partition as usize].delete(now, &r)
+    }
+
+    /// DeleteMessage for each handle (raw bytes, as they come off the wire), with one
+    /// clock read and one queue lookup for the whole batch: the form the daemon uses.
+    /// One result per handle, in order; the queue missing fails the whole call.
+    pub fn delete_messages<H: AsRef<[u8]>>(
+        &mut self,
+        name: &str,
+        handles: &[H],
+    ) -> Result<Vec<Result<DeleteOutcome>>> {
+        let now = self.now_ms();
+        let key = &self.key;
+        let q = self
+            .queues
+            .get_mut(name)
+            .ok_or_else(|| EngineError::QueueDoesNotExist(name.to_string()))?;
+        let qid = q.meta.id;
+        Ok(handles
+            .iter()
+            .map(|h| {
+                let r = key
+                    .open_bytes(qid, h.as_ref())
+                    .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.to_string()))?;
+                let p = q.partitions.get_mut(r.partition as usize).ok_or_else(|| {
+                    EngineError::ReceiptHandleIsInvalid("unknown partition".into())
+                })?;
+                p.delete(now, &r)
+            })
+            .collect())
     }
 
     /// ChangeMessageVisibility; 0 makes the message visible now.

@@ -200,6 +200,12 @@ impl ReceiptKey {
     /// Verify and decode a handle previously produced by [`Self::seal`] for
     /// the same `queue_id`.
     pub fn open(&self, queue_id: u64, handle: &str) -> Result<Receipt, ReceiptError> {
+        self.open_bytes(queue_id, handle.as_bytes())
+    }
+
+    /// [`Self::open`] on raw bytes from the wire: anything that is not base64url (UTF-8
+    /// or not) is malformed, so no separate UTF-8 check is needed.
+    pub fn open_bytes(&self, queue_id: u64, handle: &[u8]) -> Result<Receipt, ReceiptError> {
         // Bound the work on untrusted input before touching the decoder.
         if handle.len() > MAX_HANDLE_CHARS {
             return Err(ReceiptError::Malformed);
@@ -209,7 +215,7 @@ impl ReceiptKey {
         // trailing bits, so each valid handle has exactly one spelling.
         let mut buf = [0u8; MAX_HANDLE_CHARS / 4 * 3];
         let n = URL_SAFE_NO_PAD
-            .decode_slice(handle.as_bytes(), &mut buf)
+            .decode_slice(handle, &mut buf)
             .map_err(|_| ReceiptError::Malformed)?;
         if n != HANDLE_LEN || buf[0] != VERSION {
             return Err(ReceiptError::Malformed);

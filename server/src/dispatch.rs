@@ -339,19 +339,13 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             queue,
             receipt_handles,
         } => {
-            if !engine.queue_exists(&queue) {
-                return error(&EngineError::QueueDoesNotExist(queue.to_string()));
-            }
-            let results = receipt_handles
-                .iter()
-                .map(|h| {
-                    let handle = handle_str(h)?;
-                    engine
-                        .delete_message(&queue, handle)
-                        .map(|_| ())
-                        .map_err(|e| errors::wire(&e))
-                })
-                .collect();
+            let results = match engine.delete_messages(&queue, &receipt_handles) {
+                Ok(r) => r
+                    .into_iter()
+                    .map(|r| r.map(|_| ()).map_err(|e| errors::wire(&e)))
+                    .collect(),
+                Err(e) => return error(&e),
+            };
             Dispatched {
                 response: Response::Deleted { results },
                 needs_flush: true,
