@@ -308,6 +308,8 @@ pub struct Partition {
     /// Deletes since the last flush was taken out, journaled by a deletion marker in the
     /// next one (see `record::FLAG_DELETES`): their acknowledgement waits for that flush.
     pending_deletes: Vec<u64>,
+    /// See [`Partition::corrupt_records`].
+    corrupt_records: u64,
     flushing: bool,
     pub(crate) cursor: u64,
     redelivery: VecDeque<u64>,
@@ -361,6 +363,7 @@ impl Partition {
             spans: Vec::new(),
             entries: Vec::new(),
             pending_deletes: Vec::new(),
+            corrupt_records: 0,
             flushing: false,
             cursor: 0,
             redelivery: VecDeque::new(),
@@ -1104,7 +1107,14 @@ impl Partition {
                 break;
             };
             let before = out.len();
-            self.deliver(now_ms, seq, visibility_ms, out, dead)?;
+            if let Err(e) = self.deliver(now_ms, seq, visibility_ms, out, dead) {
+                // A record damaged since it was written is never delivered: it is taken
+                // out of the queue, counted, and the receive goes on with the next one
+                // (failing the call would strand what it already put in flight).
+                debug_assert!(matches!(e, EngineError::Corrupt { .. }), "{e}");
+                self.corrupt_records += 1;
+                continue;
+            }
             for d in &out[before..] {
                 *bytes_left = bytes_left.saturating_sub(d.record.payload_len());
             }
@@ -1236,6 +1246,20 @@ impl Partition {
         None
     }
 
+    /// Takes a ready message whose record is damaged out of the queue (as expired).
+    fn drop_corrupt(&mut self, pos: usize, seq: u64, len: u32) {
+        self.set_state(pos, seq, SlotState::Ready, SlotState::Expired, len);
+        self.counters.ready -= 1;
+        if self.params.fifo {
+            self.fifo_release(seq, true);
+        }
+    }
+
+    /// Records found damaged when read (CRC mismatch) and skipped, since open.
+    pub fn corrupt_records(&self) -> u64 {
+        self.corrupt_records
+    }
+
     fn deliver(
         &mut self,
         now_ms: u64,
@@ -1253,8 +1277,11 @@ impl Partition {
         // Bytes from a kept batch never left memory: no CRC check needed.
         let in_memory = kept.is_some();
         let bytes = kept.unwrap_or_else(|| seg.record_bytes(&slot));
-        let header = record::peek_header(bytes)
-            .ok_or_else(|| record::corrupt_at(&seg.log_path, slot.offset as u64))?;
+        let Some(header) = record::peek_header(bytes) else {
+            let err = record::corrupt_at(&seg.log_path, slot.offset as u64);
+            self.drop_corrupt(pos, seq, slot.len);
+            return Err(err);
+        };
         if header.sent_at_ms.saturating_add(self.params.retention_ms) <= now_ms {
             self.set_state(pos, seq, SlotState::Ready, SlotState::Expired, slot.len);
             self.counters.ready -= 1;
@@ -1263,10 +1290,11 @@ impl Partition {
             }
             return Ok(());
         }
+        // `decode` verifies the CRC; `decode_checked` trusts that it was verified.
         let decoded = if in_memory {
-            record::decode(bytes)
-        } else {
             record::decode_checked(bytes)
+        } else {
+            record::decode(bytes)
         };
         let rec = match decoded {
             Ok(r) => r,
@@ -1274,11 +1302,7 @@ impl Partition {
                 // Damaged on disk since it was verified: never deliver it, keep the counts
                 // and the group's state right, and report it.
                 let err = record::corrupt_at(&seg.log_path, slot.offset as u64);
-                self.set_state(pos, seq, SlotState::Ready, SlotState::Expired, slot.len);
-                self.counters.ready -= 1;
-                if self.params.fifo {
-                    self.fifo_release(seq, true);
-                }
+                self.drop_corrupt(pos, seq, slot.len);
                 return Err(err);
             }
         };
