@@ -64,6 +64,9 @@ pub struct EngineConfig {
     pub partitions_per_queue: u16,
     pub region: String,
     pub account_id: String,
+    /// Pre-written segment files kept ready in `<dir>/spare` by a background thread
+    /// (`spare.rs`); 0 = none (every segment is created with fallocate).
+    pub spare_segments: usize,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +77,7 @@ impl Default for EngineConfig {
             partitions_per_queue: 1,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
+            spare_segments: 0,
         }
     }
 }
@@ -150,6 +154,16 @@ impl EngineFlush {
     }
 }
 
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The spare pool's filler thread would otherwise finish the file it is writing
+        // and then notice within a second; tell it now.
+        if let Some(p) = &self.cfg.partition.spares {
+            p.stop();
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct PendingMove {
     dest_queue: u64,
@@ -191,6 +205,14 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<(Engine, OpenReport)> {
         std::fs::create_dir_all(dir.join("queues"))?;
+        let mut cfg = cfg;
+        if cfg.spare_segments > 0 {
+            cfg.partition.spares = Some(crate::spare::SparePool::start(
+                &dir.join("spare"),
+                cfg.partition.segment_bytes,
+                cfg.spare_segments,
+            )?);
+        }
         let key = ReceiptKey::load_or_create(dir)?;
         let flusher = open_flusher(cfg.flusher)?;
         let catalog: Catalog = match std::fs::read(dir.join("catalog.json")) {

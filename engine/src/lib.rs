@@ -31,6 +31,7 @@ pub mod record;
 pub mod recovery;
 mod retained;
 pub mod segment;
+pub mod spare;
 pub mod timer_wheel;
 
 pub use clock::{Clock, ManualClock, SystemClock};

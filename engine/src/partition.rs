@@ -61,6 +61,9 @@ pub struct PartitionConfig {
     /// Bytes of recently flushed batches kept in memory, so records just written are
     /// received from RAM rather than read back through the mmap (see `retained`).
     pub retain_bytes: usize,
+    /// Pre-written segment files to roll into (see `spare.rs`); None creates each
+    /// segment with `fallocate`.
+    pub spares: Option<std::sync::Arc<crate::spare::SparePool>>,
 }
 
 impl Default for PartitionConfig {
@@ -77,6 +80,7 @@ impl Default for PartitionConfig {
             compact_live_ratio: 0.5,
             direct_io: true,
             retain_bytes: 4 << 20,
+            spares: None,
         }
     }
 }
@@ -727,6 +731,7 @@ impl Partition {
             self.cfg.segment_bytes,
             self.cfg.segment_slots,
             self.cfg.direct_io,
+            self.cfg.spares.as_deref(),
         )?;
         if let Some(h) = self.segs.back_mut() {
             h.sealed = true;

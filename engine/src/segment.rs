@@ -139,16 +139,36 @@ impl Segment {
         capacity: u64,
         slots: u32,
         direct: bool,
+        spares: Option<&crate::spare::SparePool>,
     ) -> Result<Segment> {
         let log_path = log_path(dir, base_seq);
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&log_path)?;
-        let made = preallocate(&log, capacity)
-            .and_then(|()| Ok(log.sync_all()?))
-            .and_then(|()| Index::create(&idx_path(dir, base_seq), base_seq, slots, capacity));
+        // A pre-written spare of the right size if one is ready (its blocks are already
+        // written, so fdatasyncs into it are cheaper), else a fresh preallocated file.
+        let spare = spares
+            .filter(|p| p.len() == capacity)
+            .and_then(|p| p.take())
+            .and_then(|path| match std::fs::rename(&path, &log_path) {
+                Ok(()) => Some(()),
+                Err(_) => {
+                    let _ = std::fs::remove_file(&path);
+                    None
+                }
+            });
+        let log = match spare {
+            Some(()) => OpenOptions::new().read(true).write(true).open(&log_path)?,
+            None => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&log_path)?,
+        };
+        let made = (if spare.is_some() {
+            Ok(())
+        } else {
+            preallocate(&log, capacity)
+        })
+        .and_then(|()| Ok(log.sync_all()?))
+        .and_then(|()| Index::create(&idx_path(dir, base_seq), base_seq, slots, capacity));
         let index = match made {
             Ok(i) => i,
             Err(e) => {

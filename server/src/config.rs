@@ -128,6 +128,10 @@ pub struct Args {
     /// always read through the log's mmap].
     #[arg(long, env = "SPOOL_RETAIN_KIB")]
     pub retain_kib: Option<usize>,
+    /// Segment files each shard keeps written (zeros) and synced ahead of need, so group
+    /// commits never sync into freshly allocated blocks [default: 1; 0 = off].
+    #[arg(long, env = "SPOOL_SPARE_SEGMENTS")]
+    pub spare_segments: Option<usize>,
     /// Log filter (tracing EnvFilter syntax, e.g. info or spool_server=debug) [default: info].
     #[arg(long, env = "SPOOL_LOG")]
     pub log: Option<String>,
@@ -169,6 +173,7 @@ pub struct FileConfig {
     pub segment_mib: Option<u64>,
     pub direct_io: Option<bool>,
     pub retain_kib: Option<usize>,
+    pub spare_segments: Option<usize>,
     pub log: Option<String>,
     pub sqs_listen: Option<String>,
     pub admin_listen: Option<String>,
@@ -197,6 +202,8 @@ pub struct Config {
     pub direct_io: bool,
     /// Bytes of recently written batches kept per partition.
     pub retain_bytes: usize,
+    /// Pre-written segment files kept ready per shard.
+    pub spare_segments: usize,
     pub log: String,
     /// None: the SQS HTTP API is off.
     pub sqs_listen: Option<SocketAddr>,
@@ -282,6 +289,10 @@ impl Config {
             return Err("segment_mib must be between 1 and 4096".into());
         }
         let retain_kib = args.retain_kib.or(file.retain_kib).unwrap_or(4096);
+        let spare_segments = args.spare_segments.or(file.spare_segments).unwrap_or(1);
+        if spare_segments > 16 {
+            return Err("spare_segments must be at most 16".into());
+        }
         if retain_kib > 1 << 20 {
             return Err("retain_kib must be at most 1048576 (1 GiB)".into());
         }
@@ -353,6 +364,7 @@ impl Config {
             segment_bytes: segment_mib << 20,
             direct_io: args.direct_io.or(file.direct_io).unwrap_or(true),
             retain_bytes: retain_kib << 10,
+            spare_segments,
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

@@ -298,6 +298,7 @@ fn open_engine(cfg: &Config, dir: &Path, shard: usize) -> Result<Engine, String>
         partitions_per_queue: 1,
         region: cfg.region.clone(),
         account_id: cfg.account_id.clone(),
+        spare_segments: cfg.spare_segments,
     };
     let (engine, report) = Engine::open(dir, ecfg, Arc::new(SystemClock))
         .map_err(|e| format!("shard {shard}: cannot open {}: {e}", dir.display()))?;
