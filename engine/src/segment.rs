@@ -92,7 +92,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Opens a second, O_DIRECT descriptor of the log for writes, if the filesystem allows
 /// (tmpfs, for one, does not: the log is then written through the page cache).
-fn open_direct(path: &Path) -> Option<File> {
+pub(crate) fn open_direct(path: &Path) -> Option<File> {
     use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .write(true)
