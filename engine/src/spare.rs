@@ -153,7 +153,7 @@ impl SparePool {
             // buffer to the disk with no copy into the page cache and no writeback work,
             // so filling costs the shard's cores next to nothing (buffered, it cost ~10 %
             // of the full-cycle benchmark's throughput at ~1 M msgs/s).
-            let direct = (self.len % crate::aligned::ALIGN as u64 == 0)
+            let direct = (self.len.is_multiple_of(crate::aligned::ALIGN as u64))
                 .then(|| crate::segment::open_direct(&tmp))
                 .flatten();
             match direct {
