@@ -162,6 +162,21 @@ fn scan(part: &Path) -> Vec<Rec> {
     out
 }
 
+/// A new data directory with an engine (clock at `T0`) and queue `q` (FIFO for `QF`).
+fn fresh(q: &str) -> (tempfile::TempDir, ManualClock, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = Engine::open(dir.path(), cfg(), Arc::new(clock.clone()))
+        .unwrap()
+        .0;
+    let mut attrs = BTreeMap::new();
+    if q == QF {
+        attrs.insert("FifoQueue".to_string(), "true".to_string());
+    }
+    e.create_queue(q, &attrs, &BTreeMap::new()).unwrap();
+    (dir, clock, e)
+}
+
 /// A pristine data directory after a run with acknowledged and unacknowledged appends.
 struct Fixture {
     dir: tempfile::TempDir,
@@ -182,16 +197,7 @@ impl Fixture {
     /// in flight at the crash), deletes every 9th (flushed), optionally advances the index
     /// headers, then appends and flushes `tail` more: the unacknowledged part.
     fn build(q: &'static str, acked: usize, tail: usize, sync_headers: bool) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::new(T0);
-        let mut e = Engine::open(dir.path(), cfg(), Arc::new(clock.clone()))
-            .unwrap()
-            .0;
-        let mut attrs = BTreeMap::new();
-        if q == QF {
-            attrs.insert("FifoQueue".to_string(), "true".to_string());
-        }
-        e.create_queue(q, &attrs, &BTreeMap::new()).unwrap();
+        let (dir, clock, mut e) = fresh(q);
         let bodies: Vec<Vec<u8>> = (0..acked).map(|i| body("ack", i)).collect();
         for chunk in bodies.chunks(10) {
             send(&mut e, q, chunk);
@@ -815,16 +821,7 @@ fn torn_tail_of_a_fifo_queue_and_sender_retries() {
 #[test]
 fn acknowledged_deletes_survive_an_index_that_never_synced_them() {
     for q in [Q, QF] {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::new(T0);
-        let mut e = Engine::open(dir.path(), cfg(), Arc::new(clock.clone()))
-            .unwrap()
-            .0;
-        let mut attrs = BTreeMap::new();
-        if q == QF {
-            attrs.insert("FifoQueue".to_string(), "true".to_string());
-        }
-        e.create_queue(q, &attrs, &BTreeMap::new()).unwrap();
+        let (dir, clock, mut e) = fresh(q);
         let n = 600;
         let bodies: Vec<Vec<u8>> = (0..n).map(|i| body("jd", i)).collect();
         for chunk in bodies.chunks(10) {
