@@ -1247,6 +1247,16 @@ impl Engine {
         Ok(worked)
     }
 
+    /// Records found damaged when read back and skipped, over all partitions (see
+    /// [`Partition::corrupt_records`]).
+    pub fn corrupt_records(&self) -> u64 {
+        self.queues
+            .values()
+            .flat_map(|q| q.partitions.iter())
+            .map(|p| p.corrupt_records())
+            .sum()
+    }
+
     /// Bytes of segment files on disk, over all queues.
     pub fn disk_bytes(&self) -> u64 {
         self.queues

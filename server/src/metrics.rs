@@ -107,6 +107,9 @@ pub struct Metrics {
     pub binary_errors: Vec<Mutex<BTreeMap<&'static str, (Outcome, u64)>>>,
     /// One per shard.
     pub commits: Vec<CommitTimes>,
+    /// One per shard: records found damaged when read back, and skipped (the shard
+    /// stores its engine's total on its timer tick).
+    pub corrupt_records: Vec<std::sync::atomic::AtomicU64>,
 }
 
 impl Metrics {
@@ -116,6 +119,7 @@ impl Metrics {
             binary: (0..shards).map(|_| Recorder::default()).collect(),
             binary_errors: (0..shards).map(|_| Mutex::new(BTreeMap::new())).collect(),
             commits: (0..shards).map(|_| CommitTimes::default()).collect(),
+            corrupt_records: (0..shards).map(|_| Default::default()).collect(),
         })
     }
 
@@ -201,6 +205,17 @@ impl Metrics {
                 );
             }
         }
+        let corrupt: u64 = self
+            .corrupt_records
+            .iter()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
+        let _ = writeln!(
+            out,
+            "# HELP spool_corrupt_records_total Records found damaged (CRC mismatch) when read \
+             back and never delivered.\n# TYPE spool_corrupt_records_total counter\n\
+             spool_corrupt_records_total {corrupt}"
+        );
         out.push_str(
             "# HELP spool_commit_seconds Group-commit duration (write + fdatasync) by shard.\n",
         );
@@ -257,6 +272,8 @@ mod tests {
         m.binary_error(1, "QueueDoesNotExist", Outcome::ClientError);
         m.binary_error(1, "InternalError", Outcome::ServerError);
         m.commits[1].record(250);
+        m.corrupt_records[0].store(2, std::sync::atomic::Ordering::Relaxed);
+        m.corrupt_records[1].store(1, std::sync::atomic::Ordering::Relaxed);
         let mut s = String::new();
         m.render(&mut s);
         assert!(s.contains("spool_calls_total{protocol=\"sqs\",action=\"SendMessage\"} 2\n"));
@@ -280,5 +297,9 @@ mod tests {
         assert!((v - 0.0003).abs() < 0.00001, "{line}");
         assert!(s.contains("spool_commit_seconds_count{shard=\"1\"} 1\n"));
         assert!(s.contains("spool_commit_seconds_count{shard=\"0\"} 0\n"));
+        assert!(
+            s.contains("\nspool_corrupt_records_total 3\n"),
+            "summed over shards"
+        );
     }
 }

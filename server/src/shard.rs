@@ -1769,6 +1769,9 @@ impl Shard {
             self.watch_sent
                 .retain(|_, until| until.iter().any(|&u| u > now));
             self.engine.tick();
+            if let Some(c) = self.shared.metrics.corrupt_records.get(self.id as usize) {
+                c.store(self.engine.corrupt_records(), Ordering::Relaxed);
+            }
             // Timers may have made messages visible for long polls and watches.
             for p in &self.parked {
                 self.wake.insert(p.queue.clone());
