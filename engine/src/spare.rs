@@ -46,6 +46,9 @@ pub struct SparePool {
     want: usize,
     state: Mutex<State>,
     wake: Condvar,
+    /// The filler, joined by [`SparePool::stop`] so that no file of this pool is still
+    /// being written once the engine that owns it is gone.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SparePool {
@@ -67,7 +70,11 @@ impl SparePool {
         let mut ready = Vec::new();
         let mut next_id = 0;
         for ent in std::fs::read_dir(dir)? {
-            let path = ent?.path();
+            let ent = ent?;
+            if !ent.file_type().is_ok_and(|t| t.is_file()) {
+                continue; // not ours
+            }
+            let path = ent.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let id = name
                 .strip_prefix("spare-")
@@ -93,13 +100,15 @@ impl SparePool {
                 stop: false,
             }),
             wake: Condvar::new(),
+            thread: Mutex::new(None),
         });
         // The thread holds the pool only weakly between files: when the engine drops the
         // last handle, the thread notices within a second (or at once after `stop`).
         let filler = Arc::downgrade(&pool);
-        std::thread::Builder::new()
+        let t = std::thread::Builder::new()
             .name("spool-spare".into())
             .spawn(move || fill_loop(filler))?;
+        *pool.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
         Ok(pool)
     }
 
@@ -128,10 +137,18 @@ impl SparePool {
         self.len == 0
     }
 
-    /// Stops the filler thread (after the file it is writing, if any).
+    /// Stops the filler thread and waits for it (it finishes the file it is writing, if
+    /// any: tens of milliseconds).
     pub fn stop(&self) {
         self.lock().stop = true;
         self.wake.notify_one();
+        let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = t {
+            // Never join from the filler itself (it may drop the last handle).
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -143,12 +160,14 @@ impl SparePool {
     fn make(&self, id: u64) -> Result<PathBuf> {
         let tmp = self.dir.join(format!("spare-{id}.tmp"));
         let done = self.dir.join(format!("spare-{id}.log"));
+        // create_new: a name is never shared with another writer (and a file this call
+        // did not create is never removed by it).
+        let f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         let res = (|| -> Result<()> {
-            let f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
+            // Reserve first: on a nearly full disk this fails at once, instead of the
+            // zeros taking the last free blocks (which rolls and meta writes need) until
+            // ENOSPC. The zeros then turn the reserved extents into written ones.
+            crate::segment::preallocate(&f, self.len)?;
             // O_DIRECT where the filesystem allows it: the zeros go from one pinned
             // buffer to the disk with no copy into the page cache and no writeback work,
             // so filling costs the shard's cores next to nothing (buffered, it cost ~10 %
