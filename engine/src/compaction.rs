@@ -62,10 +62,10 @@ impl Partition {
             }
             let below_floor = s.end_seq() <= self.purge_floor;
             if s.live == 0 || below_floor {
-                // It may hold deletion markers for other segments' deletes: it stays
+                // If it holds deletion markers for other segments' deletes, it stays
                 // until an index sync has made those durable where they belong (its
                 // header then vouches for all of it; see `Partition::sync_index`).
-                if s.header_durable < s.count && !below_floor {
+                if s.has_markers && s.header_durable < s.count && !below_floor {
                     continue;
                 }
                 // FIFO: the deduplication window is rebuilt on open from the records of
@@ -164,8 +164,12 @@ impl Partition {
             if seq < self.purge_floor {
                 continue;
             }
-            let mut rec = record::decode_checked(seg.record_bytes(&slot))
-                .map_err(|_| record::corrupt_at(&seg.log_path, slot.offset as u64))?;
+            // Read through the mmap: verified, so that a damaged record is never given a
+            // fresh, valid CRC by its copy.
+            let Ok(mut rec) = record::decode(seg.record_bytes(&slot)) else {
+                self.drop_corrupt(i, seq, slot.len);
+                continue;
+            };
             rec.seq = self.next_seq;
             rec.receive_count = slot.receive_count as u32;
             rec.first_receive_ms = slot.first_receive_ms;

@@ -191,6 +191,9 @@ pub struct Engine {
     /// took something: lets a caller that flushes on a timer flush early instead of
     /// letting staged data pile up in memory.
     staged_bytes: usize,
+    /// Damaged records counted by partitions that are gone (reopened or deleted), so
+    /// that [`Engine::corrupt_records`] never goes down.
+    corrupt_retired: u64,
 }
 
 fn sequence_number(seq: u64, partition: u16) -> u128 {
@@ -239,6 +242,7 @@ impl Engine {
             moves: Vec::new(),
             parked: Vec::new(),
             staged_bytes: 0,
+            corrupt_retired: 0,
         };
         let now = e.clock.now_ms();
         let mut report = OpenReport::default();
@@ -451,6 +455,11 @@ impl Engine {
         self.save_catalog()?;
         let id = q.meta.id;
         self.names.remove(&id);
+        self.corrupt_retired += q
+            .partitions
+            .iter()
+            .map(|p| p.corrupt_records())
+            .sum::<u64>();
         // Moves into the deleted queue will never complete: their sources go back.
         let (dead, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.moves)
             .into_iter()
@@ -868,6 +877,7 @@ impl Engine {
             });
             match res {
                 Ok(p) => {
+                    self.corrupt_retired += q.partitions[i].corrupt_records();
                     q.partitions[i] = p;
                     reopened += 1;
                     let (moves, keep): (Vec<_>, Vec<_>) =
@@ -1250,11 +1260,13 @@ impl Engine {
     /// Records found damaged when read back and skipped, over all partitions (see
     /// [`Partition::corrupt_records`]).
     pub fn corrupt_records(&self) -> u64 {
-        self.queues
-            .values()
-            .flat_map(|q| q.partitions.iter())
-            .map(|p| p.corrupt_records())
-            .sum()
+        self.corrupt_retired
+            + self
+                .queues
+                .values()
+                .flat_map(|q| q.partitions.iter())
+                .map(|p| p.corrupt_records())
+                .sum::<u64>()
     }
 
     /// Bytes of segment files on disk, over all queues.

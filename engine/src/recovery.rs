@@ -206,6 +206,7 @@ impl Partition {
                     report.rescanned += 1;
                     if h.flags & record::FLAG_DELETES != 0 {
                         deletes.extend(record::marker_seqs(&rec.body));
+                        seg.has_markers = true;
                         // Never a message, whatever its slot said.
                         seg.index
                             .set_slot(count, &Slot::new(pos as u32, h.len, SlotState::Deleted));

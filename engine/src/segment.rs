@@ -125,6 +125,10 @@ pub struct Segment {
     pub pinned: u32,
     /// The durable count last written to the index header.
     pub header_durable: u32,
+    /// Holds deletion markers not known to be vouched for by the header (set when one is
+    /// staged here, or found past the durable point by recovery): compaction keeps it
+    /// until the header covers all of it.
+    pub has_markers: bool,
     /// No more appends.
     pub sealed: bool,
     /// The index has state changes not yet synced.
@@ -250,6 +254,7 @@ impl Segment {
             max_sent_ms: 0,
             pinned: 0,
             header_durable: 0,
+            has_markers: false,
             sealed: false,
             idx_dirty: false,
         })

@@ -75,9 +75,9 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Hashes a `u64` key with one multiply by an odd constant (Fibonacci hashing): the
-/// product's low bits (hashbrown's bucket) spread consecutive keys over every bucket, and
-/// its high bits (hashbrown's control tag) mix all of the key. Only for keys the engine
+/// Hashes a `u64` key with one multiply by an odd constant (Fibonacci hashing) and folds
+/// the product's high half (which mixes all of the key) into its low half (hashbrown's
+/// bucket index), so strided keys spread too. Only for keys the engine
 /// assigns itself: it has no resistance to chosen collisions.
 #[derive(Default, Clone, Copy)]
 pub struct SeqHasher(u64);
@@ -95,7 +95,10 @@ impl Hasher for SeqHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // Fold the high half into the low: hashbrown picks the bucket from the low bits,
+        // and those of a product depend only on the key's low bits, so keys with a
+        // stride of 2^k would otherwise share 1/2^k of the buckets.
+        self.0 ^ (self.0 >> 32)
     }
 }
 

@@ -903,16 +903,14 @@ fn acknowledged_deletes_survive_an_index_that_never_synced_them() {
     }
 }
 
-/// A record damaged on disk after it was committed (bit rot, a bad sector) is never
-/// delivered: reads through the mmap verify the CRC. (Only records still held in the
-/// retained flush buffers, which never left memory, skip the check.)
-#[test]
-fn a_record_damaged_after_its_commit_is_never_delivered() {
+/// An engine (every read through the mmap: nothing retained) whose queue `Q` holds 5
+/// committed messages, the third of them damaged on disk afterwards (one bit flipped
+/// in its body, through the file: the mapping sees the same page). Returns the bodies.
+fn with_a_damaged_record() -> (tempfile::TempDir, Engine, Vec<Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
     let mut c = cfg();
-    c.partition.retain_bytes = 0; // every read goes through the mmap
-    let clock = ManualClock::new(T0);
-    let mut e = Engine::open(dir.path(), c, Arc::new(clock.clone()))
+    c.partition.retain_bytes = 0;
+    let mut e = Engine::open(dir.path(), c, Arc::new(ManualClock::new(T0)))
         .unwrap()
         .0;
     e.create_queue(Q, &BTreeMap::new(), &BTreeMap::new())
@@ -924,8 +922,6 @@ fn a_record_damaged_after_its_commit_is_never_delivered() {
     let part = dir.path().join("queues").join(qid.to_string()).join("0");
     let recs = scan(&part);
     assert_eq!(recs.len(), 5);
-    // Flip one bit in the middle of record 2's body, through the file (the mapping
-    // sees the same page).
     {
         use std::os::unix::fs::FileExt;
         let r = &recs[2];
@@ -940,20 +936,52 @@ fn a_record_damaged_after_its_commit_is_never_delivered() {
         b[0] ^= 0x10;
         f.write_all_at(&b, at).unwrap();
     }
+    (dir, e, bodies)
+}
+
+fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    v.sort();
+    v
+}
+
+/// A record damaged on disk after it was committed (bit rot, a bad sector) is never
+/// delivered: reads through the mmap verify the CRC. (Only records still held in the
+/// retained flush buffers, which never left memory, skip the check.)
+#[test]
+fn a_record_damaged_after_its_commit_is_never_delivered() {
+    let (_dir, mut e, mut bodies) = with_a_damaged_record();
     // One receive: the damaged record is skipped and the call goes on past it.
     let got = e.receive(Q, 10, Some(LONG_VIS_S)).unwrap();
     assert!(e.receive(Q, 10, Some(LONG_VIS_S)).unwrap().is_empty());
-    let p = &e.queue_ref(Q).unwrap().partitions()[0];
-    assert_eq!(p.corrupt_records(), 1, "the damaged record is counted");
+    assert_eq!(e.corrupt_records(), 1, "the damaged record is counted");
     assert_eq!(e.counters(Q).unwrap().ready, 0);
     assert_eq!(e.counters(Q).unwrap().in_flight, 4);
-    let mut want: Vec<Vec<u8>> = bodies.clone();
-    want.remove(2);
-    let mut have: Vec<Vec<u8>> = got.iter().map(|m| m.body.clone()).collect();
-    have.sort();
-    want.sort();
+    bodies.remove(2);
+    let have = got.iter().map(|m| m.body.clone()).collect();
     assert_eq!(
-        have, want,
-        "every intact message, and never the damaged one"
+        sorted(have),
+        sorted(bodies),
+        "every intact message, never the damaged one"
+    );
+}
+
+/// The same on a move (redrive): the damaged record is not copied with a fresh, valid
+/// CRC, and the messages taken before it are moved, not stranded.
+#[test]
+fn a_damaged_record_is_never_moved() {
+    let (_dir, mut e, mut bodies) = with_a_damaged_record();
+    e.create_queue("dest", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    assert_eq!(e.redrive(Q, Some("dest"), 10).unwrap(), 4);
+    e.flush().unwrap();
+    assert_eq!(e.corrupt_records(), 1);
+    assert_eq!(e.counters(Q).unwrap().ready, 0);
+    let got = receive_all(&mut e, "dest");
+    bodies.remove(2);
+    let have = got.iter().map(|m| m.body.clone()).collect();
+    assert_eq!(sorted(have), sorted(bodies));
+    assert!(
+        receive_all(&mut e, Q).is_empty(),
+        "nothing left behind or stranded"
     );
 }
