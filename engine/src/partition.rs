@@ -769,11 +769,7 @@ impl Partition {
             return None;
         }
         let committed = self.committed_seq;
-        let index_work = index
-            && self.segs.iter().any(|s| {
-                let durable = (committed.clamp(s.base_seq, s.end_seq()) - s.base_seq) as u32;
-                s.idx_dirty || durable != s.header_durable
-            });
+        let index_work = index && self.segs.iter().any(|s| s.needs_index_sync(committed));
         if !self.needs_flush() && !index_work {
             return None;
         }
@@ -812,8 +808,7 @@ impl Partition {
             // Slots (offsets, states) reach disk before a header that vouches for them;
             // the header target is what was committed before this flush.
             for s in self.segs.iter_mut() {
-                let durable = (committed.clamp(s.base_seq, s.end_seq()) - s.base_seq) as u32;
-                if s.idx_dirty || durable != s.header_durable {
+                if s.needs_index_sync(committed) {
                     sync_fds.push(s.index.fd());
                     s.idx_dirty = false;
                     idx_synced.push(s.base_seq);
@@ -972,8 +967,7 @@ impl Partition {
         }
         let committed = self.committed_seq;
         for s in self.segs.iter_mut() {
-            let durable = (committed.clamp(s.base_seq, s.end_seq()) - s.base_seq) as u32;
-            if s.idx_dirty || durable != s.header_durable {
+            if s.needs_index_sync(committed) {
                 // Slots (offsets, states) reach disk before a header that vouches for them.
                 s.index.sync()?;
                 s.idx_dirty = false;
@@ -987,15 +981,15 @@ impl Partition {
     pub fn advance_headers(&mut self) {
         let committed = self.header_target;
         for s in self.segs.iter_mut() {
-            let durable = committed.clamp(s.base_seq, s.end_seq()) - s.base_seq;
-            if durable as u32 == s.header_durable {
+            let durable = s.durable_count(committed);
+            if durable == s.header_durable {
                 continue;
             }
-            s.header_durable = durable as u32;
+            s.header_durable = durable;
             let h = crate::index::IndexHeader {
                 base_seq: s.base_seq,
                 capacity: s.index.capacity(),
-                durable_count: durable as u32,
+                durable_count: durable,
                 log_capacity: s.capacity,
                 max_sent_ms: s.max_sent_ms,
             };

@@ -326,6 +326,18 @@ impl Segment {
         }
     }
 
+    /// How many of this segment's slots are committed when everything below `committed`
+    /// is: the durable count its index header may vouch for.
+    pub fn durable_count(&self, committed: u64) -> u32 {
+        (committed.clamp(self.base_seq, self.end_seq()) - self.base_seq) as u32
+    }
+
+    /// Whether an index sync wave at commit point `committed` must sync this index file:
+    /// slots changed since the last sync, or the header is about to advance.
+    pub fn needs_index_sync(&self, committed: u64) -> bool {
+        self.idx_dirty || self.durable_count(committed) != self.header_durable
+    }
+
     /// Bytes this segment occupies on disk (log capacity plus index).
     pub fn disk_bytes(&self) -> u64 {
         self.capacity
