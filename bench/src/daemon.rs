@@ -343,7 +343,7 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
                     sent += batch as u64;
                 }
                 let (id, resp) = c
-                    .next_response()
+                    .next_response_ref()
                     .map_err(|e| format!("producer {p}: {e}"))?;
                 let Some(pos) = out.iter().position(|(i, _)| *i == id) else {
                     return Err(format!("producer {p}: unexpected response id {id}"));
@@ -384,6 +384,10 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
             let mut receives = 0usize;
             let mut deletes: VecDeque<(u64, usize)> = VecDeque::new();
             let mut receive_ids: Vec<u64> = Vec::new();
+            // Receipt handles of the last receive, back to back (`ends[i]` ends handle i):
+            // copied out of the borrowed response so the delete can be submitted.
+            let mut arena: Vec<u8> = Vec::new();
+            let mut ends: Vec<usize> = Vec::new();
             loop {
                 let stopping = stop.load(Ordering::Relaxed);
                 while !stopping && receives < pipeline {
@@ -404,7 +408,7 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
                     break;
                 }
                 let (id, resp) = c
-                    .next_response()
+                    .next_response_ref()
                     .map_err(|e| format!("consumer {k}: {e}"))?;
                 if let Some(pos) = receive_ids.iter().position(|i| *i == id) {
                     receive_ids.swap_remove(pos);
@@ -424,14 +428,30 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
                             h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
                         }
                     }
-                    let handles = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+                    arena.clear();
+                    ends.clear();
+                    for m in &messages {
+                        arena.extend_from_slice(&m.receipt_handle);
+                        ends.push(arena.len());
+                    }
+                    let n = messages.len();
+                    drop(messages);
+                    let mut from = 0;
+                    let handles = ends
+                        .iter()
+                        .map(|&to| {
+                            let h = std::borrow::Cow::Borrowed(&arena[from..to]);
+                            from = to;
+                            h
+                        })
+                        .collect();
                     let id = c
                         .submit(&Request::Delete {
                             queue: QUEUE.into(),
                             receipt_handles: handles,
                         })
                         .map_err(|e| format!("consumer {k}: {e}"))?;
-                    deletes.push_back((id, messages.len()));
+                    deletes.push_back((id, n));
                 } else if let Some(pos) = deletes.iter().position(|(i, _)| *i == id) {
                     let (_, n) = deletes.remove(pos).expect("position is valid");
                     let Response::Deleted { results } = resp else {

@@ -64,6 +64,9 @@ pub struct Connection {
     /// Encoded requests not yet written.
     wbuf: Vec<u8>,
     rbuf: ReadBuf,
+    /// Bytes at the front of `rbuf` that hold the frame last lent out by
+    /// [`Connection::next_response_ref`]; consumed by the next call that reads.
+    lent: usize,
     /// Requests written or buffered whose responses have not arrived, by id.
     pending: HashMap<u64, Opcode>,
     /// Responses that arrived while the caller waited for another id.
@@ -111,6 +114,7 @@ impl Connection {
             next_id: 1,
             wbuf: Vec::new(),
             rbuf: ReadBuf::default(),
+            lent: 0,
             pending: HashMap::new(),
             stash: HashMap::new(),
             stash_order: VecDeque::new(),
@@ -240,6 +244,92 @@ impl Connection {
         self.read_response()
     }
 
+    /// [`Connection::next_response`] without copying: the response borrows the connection's
+    /// read buffer (bodies, receipt handles and attributes are slices of the frame as it
+    /// arrived), which is why it must be dropped before the connection is used again. For
+    /// consumers that look at each message once (a receive loop handing bodies to a
+    /// handler, a load generator), this saves an allocation and a copy per field.
+    pub fn next_response_ref(&mut self) -> Result<(u64, Response<'_>)> {
+        if !self.stash_order.is_empty() {
+            return self.next_response();
+        }
+        self.check_usable()?;
+        if self.pending.is_empty() {
+            return Err(ClientError::Unexpected(
+                "next_response_ref called with no request in flight".into(),
+            ));
+        }
+        self.flush()?;
+        let (id, opcode, used) = match self.next_frame_header() {
+            Ok(h) => h,
+            Err(ClientError::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(ClientError::Io(e));
+            }
+            Err(e) => return Err(self.poison(e)),
+        };
+        if id == 0 {
+            // A verdict on the whole stream: the owned path reports it (and poisons).
+            return self.read_response();
+        }
+        if let Err(e) = self.check_answers(id, opcode) {
+            return Err(self.poison(e));
+        }
+        self.lent = used;
+        // Disjoint borrows: the response borrows `rbuf` on the way out, and a decode error
+        // still has to poison.
+        let (rbuf, poisoned) = (&self.rbuf, &mut self.poisoned);
+        let decoded = match decode_frame(rbuf.data(), self.max_frame) {
+            Ok(Some((frame, _))) => Response::from_frame(&frame).map_err(ClientError::from),
+            Ok(None) => Err(ClientError::Unexpected(
+                "a complete frame went missing".into(),
+            )),
+            Err(e) => Err(e.into()),
+        };
+        match decoded {
+            Ok(resp) => Ok((id, resp)),
+            Err(e) => {
+                if poisoned.is_none() {
+                    *poisoned = Some(e.to_string());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads until a whole frame is buffered and returns its request id, opcode and wire
+    /// length, leaving it in the buffer.
+    fn next_frame_header(&mut self) -> Result<(u64, u8, usize)> {
+        self.release_lent();
+        loop {
+            let data = self.rbuf.data();
+            if let Some((frame, used)) = decode_frame(data, self.max_frame)? {
+                return Ok((frame.request_id, frame.opcode, used));
+            }
+            let frame_len = match data.get(..4) {
+                Some(b) => 4 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                None => 0,
+            };
+            if self
+                .rbuf
+                .fill(&mut self.stream, frame_len, self.max_frame)?
+                == 0
+            {
+                return Err(ClientError::Closed);
+            }
+        }
+    }
+
+    /// Consumes the frame [`Connection::next_response_ref`] lent out, if any.
+    fn release_lent(&mut self) {
+        let n = std::mem::take(&mut self.lent);
+        self.rbuf.consume(n);
+    }
+
     /// Flushes, then returns the response to request `id`. Responses to other requests
     /// that arrive first are stashed for later [`Connection::next_response`] /
     /// [`Connection::wait_for`] calls. An Error response is returned as
@@ -283,7 +373,7 @@ impl Connection {
         if self.poisoned.is_some() || self.in_flight() != 0 || !self.wbuf.is_empty() {
             return false;
         }
-        if !self.rbuf.data().is_empty() {
+        if self.rbuf.data().len() != self.lent {
             return false;
         }
         if self.stream.set_nonblocking(true).is_err() {
@@ -348,6 +438,7 @@ impl Connection {
     }
 
     fn read_response_inner(&mut self) -> Result<(u64, Response<'static>)> {
+        self.release_lent();
         loop {
             let data = self.rbuf.data();
             if let Some((frame, used)) = decode_frame(data, self.max_frame)? {
@@ -386,6 +477,12 @@ impl Connection {
                 other => unexpected("an Error for request id 0", &other),
             });
         }
+        self.check_answers(id, opcode)?;
+        Ok((id, resp))
+    }
+
+    /// Retires pending request `id`, checking that a response with `opcode` answers it.
+    fn check_answers(&mut self, id: u64, opcode: u8) -> Result<()> {
         let Some(req) = self.pending.remove(&id) else {
             return Err(ClientError::Unexpected(format!(
                 "response (opcode {opcode:#04x}) to request id {id}, which is not in flight"
@@ -396,7 +493,7 @@ impl Connection {
                 "response opcode {opcode:#04x} to a {req:?} request (id {id})"
             )));
         }
-        Ok((id, resp))
+        Ok(())
     }
 }
 

@@ -705,3 +705,113 @@ fn connection_refused_names_the_address() {
     assert!(matches!(err, ClientError::Io(_)), "{err:?}");
     assert!(err.to_string().contains(&addr), "{err}");
 }
+
+#[test]
+fn borrowed_responses_interleave_with_owned_ones_and_with_the_stash() {
+    let receive = || Request::Receive {
+        queue: "q".into(),
+        max_messages: 1,
+        visibility_timeout_s: None,
+        wait_time_ms: 0,
+        attribute_names: vec![],
+        system_attributes: false,
+    };
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let reqs = p.read_requests(5);
+        assert_eq!(
+            reqs.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [2, 3, 4, 5, 6]
+        );
+        // 3 before 2 (waiting for 2 stashes 3), then the two receives, then 6, all
+        // dribbled in 7-byte pieces so frames straddle reads.
+        let mut bytes = Vec::new();
+        for (id, q) in [(3u64, 30u64), (2, 20)] {
+            Response::Queue { queue_id: q }
+                .encode(id, &mut bytes)
+                .unwrap();
+        }
+        for (id, body) in [(4u64, &b"four"[..]), (5, &b"five"[..])] {
+            let m = Message {
+                receipt_handle: Cow::Borrowed(b"0.h"),
+                body: Cow::Borrowed(body),
+                ..Default::default()
+            };
+            Response::Received { messages: vec![m] }
+                .encode(id, &mut bytes)
+                .unwrap();
+        }
+        Response::Queue { queue_id: 60 }
+            .encode(6, &mut bytes)
+            .unwrap();
+        for chunk in bytes.chunks(7) {
+            p.write_raw(chunk);
+        }
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    c.submit(&get_queue("q")).unwrap();
+    c.submit(&get_queue("q")).unwrap();
+    c.submit(&receive()).unwrap();
+    c.submit(&receive()).unwrap();
+    c.submit(&get_queue("q")).unwrap();
+    assert_eq!(queue_id_of(&c.wait_for(2).unwrap()), 20);
+    // The stashed response comes first, owned or not.
+    let (id, resp) = c.next_response_ref().unwrap();
+    assert_eq!((id, queue_id_of(&resp)), (3, 30));
+    // A borrowed receive...
+    let (id, resp) = c.next_response_ref().unwrap();
+    match resp {
+        Response::Received { messages } => {
+            assert_eq!(id, 4);
+            assert_eq!(&messages[0].body[..], b"four");
+            assert!(matches!(messages[0].body, Cow::Borrowed(_)), "not copied");
+        }
+        other => panic!("{other:?}"),
+    }
+    // ...is consumed by the next call, whichever kind it is.
+    let (id, resp) = c.next_response().unwrap();
+    match resp {
+        Response::Received { messages } => {
+            assert_eq!(id, 5);
+            assert_eq!(&messages[0].body[..], b"five");
+        }
+        other => panic!("{other:?}"),
+    }
+    let (id, resp) = c.next_response_ref().unwrap();
+    assert_eq!((id, queue_id_of(&resp)), (6, 60));
+    assert_eq!(c.in_flight(), 0);
+    assert!(matches!(
+        c.next_response_ref(),
+        Err(ClientError::Unexpected(_))
+    ));
+    assert!(!c.is_poisoned());
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn a_malformed_borrowed_response_poisons() {
+    let (cfg, server) = serve(|mut p| {
+        p.hello();
+        let (id, _) = p.read_request().unwrap();
+        let mut frame = Vec::new();
+        Response::Queue { queue_id: 1 }
+            .encode(id, &mut frame)
+            .unwrap();
+        // A GetQueue answer with one byte too many in its payload.
+        frame.push(0);
+        let len = (frame.len() - 4) as u32;
+        frame[..4].copy_from_slice(&len.to_le_bytes());
+        p.write_raw(&frame);
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    c.submit(&get_queue("q")).unwrap();
+    let err = c.next_response_ref().unwrap_err();
+    assert!(matches!(err, ClientError::Protocol(_)), "{err:?}");
+    assert!(c.is_poisoned());
+    assert!(c.submit(&get_queue("q")).is_err());
+    drop(c);
+    server.join().unwrap();
+}
