@@ -131,6 +131,45 @@ fn a_cli_session_against_spoold() {
     assert!(attrs.contains("ApproximateNumberOfMessages=0"), "{attrs}");
     let list = ok(&spool(a, &["queue", "list"], ""));
     assert_eq!(list.trim(), "jobs");
+
+    // A handle printed by `receive --json` deletes with `spool delete`.
+    ok(&spool(a, &["send", "jobs", "five"], ""));
+    let out = ok(&spool(
+        a,
+        &["receive", "jobs", "--max", "1", "--wait", "2", "--json"],
+        "",
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["body"], "five");
+    let handle = v["receipt_handle"].as_str().unwrap();
+    assert!(
+        handle
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+        "{handle}"
+    );
+    ok(&spool(a, &["delete", "jobs", handle], ""));
+    let o = spool(a, &["delete", "jobs", "not a handle!"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a receipt handle"),
+        "{o:?}"
+    );
+    let attrs = ok(&spool(
+        a,
+        &[
+            "queue",
+            "get",
+            "jobs",
+            "--attr",
+            "ApproximateNumberOfMessagesNotVisible",
+        ],
+        "",
+    ));
+    assert!(
+        attrs.contains("ApproximateNumberOfMessagesNotVisible=0"),
+        "{attrs}"
+    );
 }
 
 #[test]

@@ -43,7 +43,7 @@ use crate::partition::{
     PreparedFlush, RecoveryReport, Staged,
 };
 use crate::queue::{Queue, QueueMeta, SendRequest};
-use crate::receipt::ReceiptKey;
+use crate::receipt::{ReceiptHandle, ReceiptKey};
 use crate::record::{MessageAttribute, MessageId, Origin};
 use crate::recovery::write_atomic;
 
@@ -86,7 +86,7 @@ impl Default for EngineConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
     pub message_id: MessageId,
-    pub receipt_handle: String,
+    pub receipt_handle: ReceiptHandle,
     pub body: Vec<u8>,
     pub attributes: Vec<MessageAttribute>,
     pub system_attributes: Vec<MessageAttribute>,
@@ -1134,7 +1134,7 @@ impl Engine {
         Ok((qid, part as u16, s.seq))
     }
 
-    fn open_receipt(&self, q: &Queue, handle: &str) -> Result<crate::receipt::Receipt> {
+    fn open_receipt(&self, q: &Queue, handle: &[u8]) -> Result<crate::receipt::Receipt> {
         let r = self
             .key
             .open(q.meta.id, handle)
@@ -1148,7 +1148,7 @@ impl Engine {
     }
 
     /// DeleteMessage. Durable after the next [`Engine::flush`].
-    pub fn delete_message(&mut self, name: &str, handle: &str) -> Result<DeleteOutcome> {
+    pub fn delete_message(&mut self, name: &str, handle: &[u8]) -> Result<DeleteOutcome> {
         let now = self.now_ms();
         let r = self.open_receipt(self.queue(name)?, handle)?;
         let q = self.queue_mut(name)?;
@@ -1174,7 +1174,7 @@ impl Engine {
             .iter()
             .map(|h| {
                 let r = key
-                    .open_bytes(qid, h.as_ref())
+                    .open(qid, h.as_ref())
                     .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.to_string()))?;
                 let p = q.partitions.get_mut(r.partition as usize).ok_or_else(|| {
                     EngineError::ReceiptHandleIsInvalid("unknown partition".into())
@@ -1185,7 +1185,7 @@ impl Engine {
     }
 
     /// ChangeMessageVisibility; 0 makes the message visible now.
-    pub fn change_visibility(&mut self, name: &str, handle: &str, timeout_s: u32) -> Result<()> {
+    pub fn change_visibility(&mut self, name: &str, handle: &[u8], timeout_s: u32) -> Result<()> {
         let now = self.now_ms();
         let r = self.open_receipt(self.queue(name)?, handle)?;
         let q = self.queue_mut(name)?;

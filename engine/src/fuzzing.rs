@@ -64,26 +64,25 @@ pub fn recovery(data: &[u8], dir: &Path) {
 
 /// Receipt handles from untrusted input (`receipt_handle` target). The input is split
 /// into a receipt to seal (its first 18 bytes), a position and a replacement byte (the
-/// next 2), and the rest, which is opened as a handle string as is.
+/// next 2), and the rest, which is opened as a handle as is.
 ///
-/// Promises checked: opening arbitrary text never panics, and whatever opens is exactly
-/// the one spelling `seal` gives that receipt; a sealed handle opens to its receipt for
-/// its own queue only; changing any one character of a sealed handle, or any one byte of
-/// its decoded form, makes it fail to open.
+/// Promises checked: opening arbitrary bytes never panics, and whatever opens is exactly
+/// the handle `seal` gives that receipt; a sealed handle opens to its receipt for its own
+/// queue only; changing any one byte of a sealed handle makes it fail to open.
 pub fn receipt_handle(data: &[u8]) {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-
     use crate::receipt::{Receipt, ReceiptKey, KEY_LEN};
 
     const QUEUE: u64 = 7;
     let key = ReceiptKey::from_bytes([0x5a; KEY_LEN]);
 
-    // Arbitrary text (the whole input, and what follows the fixed-size prefix).
-    for text in [data, data.get(20..).unwrap_or(&[])] {
-        let text = String::from_utf8_lossy(text);
-        if let Ok(r) = key.open(QUEUE, &text) {
-            assert_eq!(key.seal(QUEUE, &r), text, "an opened handle is canonical");
+    // Arbitrary bytes (the whole input, and what follows the fixed-size prefix).
+    for raw in [data, data.get(20..).unwrap_or(&[])] {
+        if let Ok(r) = key.open(QUEUE, raw) {
+            assert_eq!(
+                key.seal(QUEUE, &r).as_bytes(),
+                raw,
+                "an opened handle is canonical"
+            );
         }
     }
 
@@ -105,27 +104,24 @@ pub fn receipt_handle(data: &[u8]) {
         key.open(QUEUE ^ 1, &sealed).is_err(),
         "a handle opened for another queue"
     );
-    // One character changed (to another character, any character).
-    let mut chars = sealed.clone().into_bytes();
-    let i = pos % chars.len();
-    if chars[i] != with {
-        chars[i] = with;
-        let text = String::from_utf8_lossy(&chars);
-        assert!(
-            key.open(QUEUE, &text).is_err(),
-            "handle with char {i} changed opened: {text}"
-        );
-    }
-    // One decoded byte changed.
-    let mut raw = URL_SAFE_NO_PAD
-        .decode(&sealed)
-        .expect("sealed handle decodes");
+    // One byte changed (to any other value).
+    let mut raw = sealed.to_vec();
     let i = pos % raw.len();
     let flip = if with == 0 { 1 } else { with };
     raw[i] ^= flip;
-    let text = URL_SAFE_NO_PAD.encode(&raw);
     assert!(
-        key.open(QUEUE, &text).is_err(),
-        "handle with byte {i} changed opened: {text}"
+        key.open(QUEUE, &raw).is_err(),
+        "handle with byte {i} changed opened: {raw:?}"
+    );
+    // Cut short or grown by the replacement byte.
+    assert!(
+        key.open(QUEUE, &sealed[..i]).is_err(),
+        "handle cut to {i} bytes opened"
+    );
+    let mut long = sealed.to_vec();
+    long.push(with);
+    assert!(
+        key.open(QUEUE, &long).is_err(),
+        "handle with a byte more opened"
     );
 }

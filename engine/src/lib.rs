@@ -40,4 +40,5 @@ pub use error::{EngineError, Result};
 pub use flusher::{open_flusher, Flusher, FlusherKind, PwriteFlusher};
 pub use partition::{Counters, DeleteOutcome, PartitionConfig};
 pub use queue::SendRequest;
+pub use receipt::{ReceiptHandle, HANDLE_LEN};
 pub use record::{AttributeValue, MessageAttribute, MessageId};

@@ -150,19 +150,18 @@ fn write_receipt_seeds() {
     prefix.extend_from_slice(&r.epoch.to_le_bytes());
     let sealed = key.seal(7, &r);
     let other_queue = key.seal(8, &r);
-    let mut last_char = sealed.clone().into_bytes();
-    *last_char.last_mut().unwrap() ^= 1;
+    let mut last_byte = sealed.to_vec();
+    *last_byte.last_mut().unwrap() ^= 1;
+    let mut padded = sealed.to_vec();
+    padded.push(0);
+    let mut prefixed = vec![1, 0];
+    prefixed.extend_from_slice(&sealed);
     let seeds: [(&str, u8, u8, &[u8]); 8] = [
         ("valid", 0, b'A', sealed.as_bytes()),
-        ("other-queue", 46, b'B', other_queue.as_bytes()),
-        ("last-char", 46, 0, &last_char),
-        ("padded", 3, b'=', format!("{sealed}=").leak().as_bytes()),
-        (
-            "server-prefixed",
-            10,
-            0xff,
-            format!("1.{sealed}").leak().as_bytes(),
-        ),
+        ("other-queue", 34, b'B', other_queue.as_bytes()),
+        ("last-byte", 34, 0, &last_byte),
+        ("padded", 3, b'=', &padded),
+        ("server-prefixed", 10, 0xff, &prefixed),
         ("empty", 0, 0, b""),
         ("garbage", 200, b'~', b"0.bogus\x00\xff+/=="),
         ("long", 17, b'-', &[b'A'; 200]),

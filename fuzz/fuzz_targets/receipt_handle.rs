@@ -1,4 +1,4 @@
-//! Fuzz target: opening receipt handles from untrusted text, and damaged sealed handles,
+//! Fuzz target: opening receipt handles from untrusted bytes, and damaged sealed handles,
 //! through `spool_engine::fuzzing::receipt_handle`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;

@@ -17,16 +17,18 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use spool_engine::{AttributeValue, Engine, EngineError, MessageAttribute, SendRequest};
-use spool_protocol::message::{self, Map, Message, Request, Response, SendOk, WireError};
-use spool_protocol::{ErrorCode, MAX_BATCH};
+use spool_protocol::message::{self, Map, Message, Request, Response, SendOk};
+use spool_protocol::MAX_BATCH;
 
-use crate::errors;
+use crate::{errors, handle};
 
 /// What the server tells a client in the handshake.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerInfo {
     pub max_frame: u32,
     pub shard_count: u16,
+    /// The shard this engine is, named in the receipt handles it gives out.
+    pub shard: u16,
 }
 
 /// The result of dispatching one request.
@@ -127,7 +129,9 @@ pub fn reply_budget(max_frame: u32) -> usize {
     (max_frame as usize).saturating_sub(2 << 20).max(64 << 10)
 }
 
-/// Handles one request against the engine.
+/// Handles one request against the engine. Receipt handles go out with this shard's
+/// prefix ([`handle::wrap`]) and come back in Delete and ChangeVisibility without it: the
+/// shard that read the request strips it when it routes each handle to its shard.
 pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dispatched {
     match req {
         Request::Hello { .. } => reply(Response::Hello {
@@ -303,7 +307,7 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
                         .into_iter()
                         .map(|m| Message {
                             message_id: m.message_id.0,
-                            receipt_handle: Cow::Owned(m.receipt_handle.into_bytes()),
+                            receipt_handle: Cow::Owned(handle::wrap(info.shard, &m.receipt_handle)),
                             body: Cow::Owned(m.body),
                             attributes: m
                                 .attributes
@@ -358,9 +362,8 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             let results = entries
                 .iter()
                 .map(|e| {
-                    let handle = handle_str(&e.receipt_handle)?;
                     engine
-                        .change_visibility(&queue, handle, e.timeout_s)
+                        .change_visibility(&queue, &e.receipt_handle, e.timeout_s)
                         .map_err(|e| errors::wire(&e))
                 })
                 .collect();
@@ -369,26 +372,18 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
     }
 }
 
-/// Receipt handles are ASCII (base64url) on the wire; anything else is invalid.
-fn handle_str(h: &[u8]) -> Result<&str, WireError<'static>> {
-    std::str::from_utf8(h).map_err(|_| {
-        WireError::new(
-            ErrorCode::ReceiptHandleIsInvalid,
-            "the receipt handle is invalid: not a handle this server issued",
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use spool_engine::{EngineConfig, ManualClock};
     use spool_protocol::message::{SendEntry, VisibilityEntry};
+    use spool_protocol::ErrorCode;
     use std::sync::Arc;
 
     const INFO: ServerInfo = ServerInfo {
         max_frame: 1 << 20,
         shard_count: 1,
+        shard: 0,
     };
 
     fn engine(dir: &std::path::Path, clock: &ManualClock) -> Engine {
@@ -478,7 +473,11 @@ mod tests {
         assert_eq!(messages[0].body.as_ref(), b"hello");
         assert_eq!(messages[0].attributes.len(), 1, "only app.* attributes");
         assert_eq!(messages[0].attributes[0].name, "app.kind");
-        let handle = messages[0].receipt_handle.clone().into_owned();
+        // Handles come out with their shard prefix; routing strips it before a delete.
+        let wire = messages[0].receipt_handle.clone().into_owned();
+        let (shard, inner) = handle::unwrap(&wire, 1).unwrap();
+        assert_eq!(shard, 0);
+        let handle = inner.to_vec();
         let d = dispatch(
             &mut e,
             &INFO,

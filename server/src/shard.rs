@@ -368,6 +368,7 @@ impl Shard {
             info: ServerInfo {
                 max_frame: p.cfg.max_frame,
                 shard_count: n,
+                shard: p.id,
             },
             engine: p.engine,
             cfg: p.cfg,
@@ -1149,19 +1150,9 @@ impl Shard {
         self.chain_next(op);
     }
 
-    /// A receive on this shard's engine, answered now (no waiting), handles wrapped.
+    /// A receive on this shard's engine, answered now (no waiting).
     fn receive_here(&mut self, req: Request<'static>) -> Response<'static> {
-        let d = dispatch(&mut self.engine, &self.info, req);
-        self.wrap_handles(d.response)
-    }
-
-    fn wrap_handles(&self, mut resp: Response<'static>) -> Response<'static> {
-        if let Response::Received { messages } = &mut resp {
-            for m in messages.iter_mut() {
-                m.receipt_handle = Cow::Owned(handle::wrap(self.id, &m.receipt_handle));
-            }
-        }
-        resp
+        dispatch(&mut self.engine, &self.info, req).response
     }
 
     /// Asks the next shard of a receive chain, or parks / answers empty at its end.
@@ -1342,7 +1333,7 @@ impl Shard {
             _ => (None, None),
         };
         let d = dispatch(&mut self.engine, &self.info, req);
-        let resp = self.wrap_handles(d.response);
+        let resp = d.response;
         if let Some(q) = send_queue {
             if matches!(&resp, Response::Sent { results } if results.iter().any(Result::is_ok)) {
                 self.dirty.insert(q);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use spool_engine::partition::PartitionConfig;
 use spool_engine::{
-    Clock, DeleteOutcome, Engine, EngineConfig, EngineError, ManualClock, MessageId,
+    Clock, DeleteOutcome, Engine, EngineConfig, EngineError, ManualClock, MessageId, ReceiptHandle,
     ReceivedMessage, SendRequest,
 };
 
@@ -219,7 +219,7 @@ struct Msg {
     /// In flight until this time (not in flight if <= now).
     visible_at: u64,
     /// The handle of the latest delivery, if it was in this engine life.
-    handle: Option<String>,
+    handle: Option<ReceiptHandle>,
     /// The receive call ([`Harness::calls`]) of the latest delivery.
     call: u64,
 }
@@ -235,7 +235,7 @@ struct Harness {
     retention_ms: u64,
     msgs: Vec<Msg>,
     /// Handles that are no longer the latest (or from an earlier engine life).
-    stale: Vec<(usize, String)>,
+    stale: Vec<(usize, ReceiptHandle)>,
     /// FIFO deduplication id -> the message that owns it.
     dedup_owner: HashMap<String, usize>,
     last_purge: Option<u64>,
@@ -625,7 +625,7 @@ impl Harness {
     }
 
     /// Deletes message `id` by `h`, its latest handle.
-    fn delete_with(&mut self, id: usize, h: &str) {
+    fn delete_with(&mut self, id: usize, h: &[u8]) {
         let q = self.queue;
         let r = self.e().delete_message(q, h);
         let now = self.now();

@@ -30,11 +30,12 @@ use spool_protocol::sqs::{
     ReceiveMessageRequest, ReceivedSqsMessage, SendMessageBatchResultEntry, SendMessageEntry,
     SendMessageResult, SqsError, SqsRequest, SqsResponse,
 };
-use spool_protocol::{Request, Response, MAX_RECEIPT_HANDLE_LEN};
+use spool_protocol::{Request, Response};
 
 use super::move_tasks::{MoveError, NewTask, TaskView};
 use super::Gateway;
 use crate::errors::sqs_error;
+use crate::handle;
 
 /// A rendered reply and what it was, for the metrics.
 pub struct Reply {
@@ -720,7 +721,7 @@ impl Ctx<'_> {
             .then(|| md5_of_message_attributes(&message_attributes));
         ReceivedSqsMessage {
             message_id: uuid(&m.message_id),
-            receipt_handle: String::from_utf8_lossy(&m.receipt_handle).into_owned(),
+            receipt_handle: handle::to_text(&m.receipt_handle),
             md5_of_body: md5_of_body(body.as_bytes()),
             body,
             attributes,
@@ -733,20 +734,22 @@ impl Ctx<'_> {
         // Handles the binary protocol cannot even carry are invalid: answer them here.
         let mut out: Vec<Option<Result<()>>> = Vec::with_capacity(handles.len());
         let mut send = Vec::new();
+        let mut shown = Vec::new();
         for h in handles {
-            if h.len() > MAX_RECEIPT_HANDLE_LEN {
-                out.push(Some(Err(invalid_handle(&h))));
-            } else {
-                out.push(None);
-                send.push(h);
+            match handle::from_text(&h) {
+                Some(wire) => {
+                    out.push(None);
+                    send.push(wire.into());
+                    shown.push(h);
+                }
+                None => out.push(Some(Err(invalid_handle(&h)))),
             }
         }
         if !send.is_empty() {
-            let shown = send.clone();
             let r = self
                 .call(&Request::Delete {
                     queue: queue.into(),
-                    receipt_handles: send.into_iter().map(|h| h.into_bytes().into()).collect(),
+                    receipt_handles: send,
                 })
                 .await?;
             let Response::Deleted { results } = r else {
@@ -767,26 +770,25 @@ impl Ctx<'_> {
     ) -> Result<Vec<Result<()>>> {
         let mut out: Vec<Option<Result<()>>> = Vec::with_capacity(changes.len());
         let mut send = Vec::new();
+        let mut shown = Vec::new();
         for (h, t) in changes {
-            if h.len() > MAX_RECEIPT_HANDLE_LEN {
-                out.push(Some(Err(invalid_handle(&h))));
-            } else {
-                out.push(None);
-                send.push((h, t));
+            match handle::from_text(&h) {
+                Some(wire) => {
+                    out.push(None);
+                    send.push(VisibilityEntry {
+                        receipt_handle: wire.into(),
+                        timeout_s: t,
+                    });
+                    shown.push(h);
+                }
+                None => out.push(Some(Err(invalid_handle(&h)))),
             }
         }
         if !send.is_empty() {
-            let shown: Vec<String> = send.iter().map(|(h, _)| h.clone()).collect();
             let r = self
                 .call(&Request::ChangeVisibility {
                     queue: queue.into(),
-                    entries: send
-                        .into_iter()
-                        .map(|(h, t)| VisibilityEntry {
-                            receipt_handle: h.into_bytes().into(),
-                            timeout_s: t,
-                        })
-                        .collect(),
+                    entries: send,
                 })
                 .await?;
             let Response::VisibilityChanged { results } = r else {

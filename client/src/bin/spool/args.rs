@@ -158,7 +158,7 @@ pub struct ReceiveArgs {
 pub struct DeleteArgs {
     /// Queue name.
     pub queue: String,
-    /// Receipt handles of the messages to delete.
+    /// Receipt handles of the messages to delete, as `receive --json` prints them.
     #[arg(required = true, value_name = "RECEIPT_HANDLE")]
     pub handles: Vec<String>,
 }

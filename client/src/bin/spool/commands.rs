@@ -271,7 +271,15 @@ fn receive(c: &mut Connection, a: ReceiveArgs) -> Result<ExitCode> {
 }
 
 fn delete(c: &mut Connection, a: DeleteArgs) -> Result<ExitCode> {
-    let handles: Vec<&[u8]> = a.handles.iter().map(|h| h.as_bytes()).collect();
+    let raw = a
+        .handles
+        .iter()
+        .map(|h| {
+            output::handle_bytes(h)
+                .with_context(|| format!("{h:?} is not a receipt handle (base64url expected)"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let handles: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
     delete_handles(c, &a.queue, &handles)
 }
 

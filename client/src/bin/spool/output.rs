@@ -20,6 +20,19 @@ pub fn message_id(id: &[u8; 16]) -> String {
     s
 }
 
+/// A receipt handle as the CLI prints it, and `spool delete` takes it back: base64url
+/// without padding (handles are bytes on the wire).
+pub fn handle_text(h: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h)
+}
+
+/// [`handle_text`] reversed; None if the text is not base64url.
+pub fn handle_bytes(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+}
+
 /// One received message as a JSON object (printed on one line). The body is given as
 /// text (invalid UTF-8 replaced), plus `body_base64` with the exact bytes when it is not
 /// valid UTF-8; the sequence number is a string because it can exceed JSON's safe integers.
@@ -28,7 +41,7 @@ pub fn message_json(m: &Message<'_>) -> Value {
     o.insert("message_id".into(), message_id(&m.message_id).into());
     o.insert(
         "receipt_handle".into(),
-        String::from_utf8_lossy(&m.receipt_handle).into(),
+        handle_text(&m.receipt_handle).into(),
     );
     o.insert("body".into(), String::from_utf8_lossy(&m.body).into());
     if std::str::from_utf8(&m.body).is_err() {
@@ -122,7 +135,13 @@ mod tests {
             ..Default::default()
         };
         let v = message_json(&m);
-        assert_eq!(v["receipt_handle"], "rh1");
+        assert_eq!(v["receipt_handle"], "cmgx");
+        assert_eq!(handle_bytes("cmgx").as_deref(), Some(&b"rh1"[..]));
+        assert_eq!(
+            handle_bytes("cmgx="),
+            None,
+            "padding is not part of the spelling"
+        );
         assert_eq!(v["body"], "\u{fffd}a");
         assert_eq!(v["body_base64"], "/2E=");
         assert_eq!(v["receive_count"], 2);
