@@ -108,7 +108,7 @@ fn change_visibility_and_forged_handles() {
         .unwrap();
     send_all(&mut e, "q", &[body("a"), body("b")]);
     let got = e.receive("q", 1, Some(100)).unwrap();
-    let h = got[0].receipt_handle.clone();
+    let h = got[0].receipt_handle;
     e.change_visibility("q", &h, 0).unwrap();
     let got2 = e.receive("q", 2, Some(100)).unwrap();
     assert_eq!(got2.len(), 2, "visibility 0 made it visible at once");
