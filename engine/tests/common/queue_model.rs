@@ -530,7 +530,7 @@ impl Harness {
         m.call = self.calls;
         m.del = Del::No;
         m.visible_at = now + vis_ms;
-        if let Some(old) = m.handle.replace(rm.receipt_handle.clone()) {
+        if let Some(old) = m.handle.replace(rm.receipt_handle) {
             self.stale.push((id, old));
         }
         id
@@ -620,7 +620,7 @@ impl Harness {
         let Some(id) = self.pick_latest(pick) else {
             return;
         };
-        let h = self.msgs[id].handle.clone().unwrap();
+        let h = self.msgs[id].handle.unwrap();
         self.delete_with(id, &h);
     }
 
@@ -663,7 +663,7 @@ impl Harness {
         if self.stale.is_empty() {
             return;
         }
-        let (id, h) = self.stale[pick % self.stale.len()].clone();
+        let (id, h) = self.stale[pick % self.stale.len()];
         let q = self.queue;
         let r = self.e().delete_message(q, &h);
         assert!(
@@ -678,7 +678,7 @@ impl Harness {
         let Some(id) = self.pick_latest(pick) else {
             return;
         };
-        let h = self.msgs[id].handle.clone().unwrap();
+        let h = self.msgs[id].handle.unwrap();
         let q = self.queue;
         let r = self.e().change_visibility(q, &h, secs);
         let now = self.now();
@@ -713,7 +713,7 @@ impl Harness {
         if self.stale.is_empty() {
             return;
         }
-        let (id, h) = self.stale[pick % self.stale.len()].clone();
+        let (id, h) = self.stale[pick % self.stale.len()];
         let q = self.queue;
         let r = self.e().change_visibility(q, &h, 0);
         assert!(
