@@ -1,8 +1,8 @@
 //! One client connection of a shard: its socket and its two buffers.
 //!
 //! Bytes in: [`Conn::fill`] reads what the socket has into a buffer that never holds more
-//! than one maximum frame plus one read's worth (64 KiB); [`Conn::next_frame`] cuts whole
-//! frames off its front. Bytes out: responses are encoded straight into the write buffer
+//! than one maximum frame plus one read's worth (64 KiB); [`Conn::next_frame_span`] cuts
+//! whole frames off its front. Bytes out: responses are encoded straight into the write buffer
 //! (every response of a loop turn is coalesced into one `write`), and
 //! [`Conn::write_out`] drains it.
 //!
@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
-use spool_protocol::{decode_frame, Frame, ProtocolError};
+use spool_protocol::{decode_frame, ProtocolError};
 
 /// Bytes read per `read` call (and the read buffer's headroom).
 const READ_CHUNK: usize = 64 << 10;
@@ -185,16 +185,38 @@ impl Conn {
         }
     }
 
-    /// The next whole frame in the read buffer, if one has arrived, and marks it consumed.
-    /// The frame borrows the buffer until the next call to a `&mut self` method.
-    pub fn next_frame(&mut self, max_frame: usize) -> Result<Option<Frame<'_>>, ProtocolError> {
+    /// The next whole frame in the read buffer, if one has arrived, as where it lies
+    /// (offset, length), and marks it consumed. The shard then lends the buffer out
+    /// ([`Conn::lend_rbuf`]) and serves the request straight from its bytes.
+    pub fn next_frame_span(
+        &mut self,
+        max_frame: usize,
+    ) -> Result<Option<(usize, usize)>, ProtocolError> {
+        let start = self.rpos;
         match decode_frame(&self.rbuf[self.rpos..self.rlen], max_frame)? {
             None => Ok(None),
-            Some((frame, n)) => {
+            Some((_, n)) => {
                 self.rpos += n;
-                Ok(Some(frame))
+                Ok(Some((start, n)))
             }
         }
+    }
+
+    /// Takes the read buffer out while a request that borrows it is served; the shard
+    /// gives it back with [`Conn::restore_rbuf`] before it reads the socket again (nothing
+    /// between the two calls reads into this connection: reads happen only from the
+    /// shard's event loop).
+    pub fn lend_rbuf(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.rbuf)
+    }
+
+    /// Returns the buffer [`Conn::lend_rbuf`] took.
+    pub fn restore_rbuf(&mut self, buf: Vec<u8>) {
+        debug_assert!(
+            self.rbuf.is_empty(),
+            "the read buffer was refilled while lent"
+        );
+        self.rbuf = buf;
     }
 
     /// Whether unconsumed request bytes remain buffered.

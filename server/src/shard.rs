@@ -643,7 +643,7 @@ impl Shard {
             }
             c.paused = false;
             let generation = c.generation;
-            let parsed = match c.next_frame(max_frame) {
+            let span = match c.next_frame_span(max_frame) {
                 Ok(None) => {
                     if c.may_have_more && !c.eof {
                         // The socket may hold more than the buffer did.
@@ -667,33 +667,52 @@ impl Shard {
                     self.to_write.push(slot);
                     return;
                 }
-                Ok(Some(frame)) => {
-                    let id = frame.request_id;
-                    (id, Request::from_frame(&frame).map(Request::into_owned))
-                }
+                Ok(Some(span)) => span,
             };
             c.in_flight += 1;
             let internal = c.internal;
-            let (id, req) = parsed;
-            if let (Ok(r), false) = (&req, internal) {
-                // The gateway's calls are counted as SQS actions, not twice.
-                self.shared.metrics.binary[self.id as usize].count(r.opcode().name());
-            }
-            let to = ReplyTo::Conn {
-                slot,
-                generation,
-                id,
-            };
-            match req {
-                Ok(req) => self.on_client_request(slot, to, req),
-                Err(e) => {
-                    let fatal = e.is_fatal();
-                    self.deliver(to, Response::error(e.code(), e.to_string()));
-                    if fatal {
-                        self.close_after_write(slot);
-                        return;
-                    }
+            // The request borrows the read buffer while it is served (see `route`).
+            let buf = c.lend_rbuf();
+            let fatal = self.serve_frame(slot, generation, internal, &buf[span.0..][..span.1]);
+            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                if c.generation == generation {
+                    c.restore_rbuf(buf);
                 }
+            }
+            if fatal {
+                self.close_after_write(slot);
+                return;
+            }
+        }
+    }
+
+    /// Decodes one whole frame (`bytes`, from a connection's read buffer) and serves it.
+    /// Returns true if the frame was so malformed that the stream cannot be trusted.
+    fn serve_frame(&mut self, slot: usize, generation: u64, internal: bool, bytes: &[u8]) -> bool {
+        // next_frame_span cut exactly this frame, so it decodes again.
+        let Ok(Some((frame, _))) = spool_protocol::decode_frame(bytes, usize::MAX) else {
+            debug_assert!(false, "a frame that decoded once failed to decode again");
+            return true;
+        };
+        let (id, req) = (frame.request_id, Request::from_frame(&frame));
+        if let (Ok(r), false) = (&req, internal) {
+            // The gateway's calls are counted as SQS actions, not twice.
+            self.shared.metrics.binary[self.id as usize].count(r.opcode().name());
+        }
+        let to = ReplyTo::Conn {
+            slot,
+            generation,
+            id,
+        };
+        match req {
+            Ok(req) => {
+                self.on_client_request(slot, to, req);
+                false
+            }
+            Err(e) => {
+                let fatal = e.is_fatal();
+                self.deliver(to, Response::error(e.code(), e.to_string()));
+                fatal
             }
         }
     }
@@ -744,7 +763,7 @@ impl Shard {
     }
 
     /// The handshake, then routing.
-    fn on_client_request(&mut self, slot: usize, to: ReplyTo, req: Request<'static>) {
+    fn on_client_request(&mut self, slot: usize, to: ReplyTo, req: Request<'_>) {
         let (hello_done, internal) = self
             .conns
             .get(slot)
@@ -820,8 +839,11 @@ impl Shard {
 
     // ----- routing ----------------------------------------------------------------------
 
-    /// Sends a request from a client of this shard where it must be served.
-    fn route(&mut self, to: ReplyTo, req: Request<'static>) {
+    /// Sends a request from a client of this shard where it must be served. The request
+    /// may borrow the connection's read buffer: what is served here is served from it (a
+    /// batch of sends is copied once, into the log), and only what waits or travels to
+    /// another shard is copied out.
+    fn route(&mut self, to: ReplyTo, req: Request<'_>) {
         match req {
             Request::CreateQueue { .. }
             | Request::DeleteQueue { .. }
@@ -829,6 +851,7 @@ impl Shard {
             | Request::TagQueue { .. }
             | Request::UntagQueue { .. }
             | Request::PurgeQueue { .. } => {
+                let req = req.into_owned();
                 if self.id == 0 {
                     self.coordinate(to, req);
                 } else {
@@ -843,16 +866,17 @@ impl Shard {
                     );
                 }
             }
-            Request::GetQueueAttributes { .. } => self.fanout(to, req, Merge::Attributes),
-            Request::Redrive { .. } => self.fanout(to, req, Merge::Redriven),
+            Request::GetQueueAttributes { .. } => {
+                self.fanout(to, req.into_owned(), Merge::Attributes)
+            }
+            Request::Redrive { .. } => self.fanout(to, req.into_owned(), Merge::Redriven),
             Request::Send { queue, entries } => self.route_send(to, queue, entries),
-            Request::Receive { .. } => self.route_receive(to, req),
+            Request::Receive { .. } => self.route_receive(to, req.into_owned()),
             Request::Delete {
                 queue,
                 receipt_handles,
             } => {
-                let handles: Vec<Cow<'static, [u8]>> = receipt_handles;
-                self.route_by_handle(to, queue, SplitKind::Delete, handles, Vec::new());
+                self.route_by_handle(to, queue, SplitKind::Delete, receipt_handles, Vec::new());
             }
             Request::ChangeVisibility { queue, entries } => {
                 let handles = entries.iter().map(|e| e.receipt_handle.clone()).collect();
@@ -878,7 +902,7 @@ impl Shard {
     }
 
     /// Runs `req` on shard `shard` (possibly this one) and replies to `to`.
-    fn run_on(&mut self, shard: u16, to: ReplyTo, req: Request<'static>) {
+    fn run_on(&mut self, shard: u16, to: ReplyTo, req: Request<'_>) {
         if shard == self.id {
             self.run_local(to, req);
         } else {
@@ -888,7 +912,7 @@ impl Shard {
                 Envelope::Local {
                     from: self.id,
                     token,
-                    req,
+                    req: req.into_owned(),
                 },
             );
         }
@@ -970,12 +994,7 @@ impl Shard {
         }
     }
 
-    fn route_send(
-        &mut self,
-        to: ReplyTo,
-        queue: Cow<'static, str>,
-        entries: Vec<SendEntry<'static>>,
-    ) {
+    fn route_send(&mut self, to: ReplyTo, queue: Cow<'_, str>, entries: Vec<SendEntry<'_>>) {
         let fifo = self.engine.queue_ref(&queue).map(|q| q.is_fifo());
         if fifo != Some(true) || self.n == 1 {
             // Standard queue (or unknown: the local engine says QueueDoesNotExist).
@@ -990,7 +1009,7 @@ impl Shard {
         if entries.iter().all(|e| shard_of(e) == first) {
             return self.run_on(first, to, Request::Send { queue, entries });
         }
-        let mut by_shard: Vec<Part<SendEntry<'static>>> = Vec::new();
+        let mut by_shard: Vec<Part<SendEntry<'_>>> = Vec::new();
         for (i, e) in entries.into_iter().enumerate() {
             push_part(&mut by_shard, shard_of(&e), i, e);
         }
@@ -1019,24 +1038,29 @@ impl Shard {
     }
 
     /// Deletes and visibility changes: each handle goes to the shard that issued it.
-    fn route_by_handle(
+    fn route_by_handle<'a>(
         &mut self,
         to: ReplyTo,
-        queue: Cow<'static, str>,
+        queue: Cow<'a, str>,
         kind: SplitKind,
-        handles: Vec<Cow<'static, [u8]>>,
+        handles: Vec<Cow<'a, [u8]>>,
         timeouts: Vec<u32>,
     ) {
         let total = handles.len();
         let mut results: Vec<Option<Entry>> = (0..total).map(|_| None).collect();
-        let mut by_shard: Vec<Part<Cow<'static, [u8]>>> = Vec::new();
+        let mut by_shard: Vec<Part<Cow<'a, [u8]>>> = Vec::new();
         for (i, h) in handles.into_iter().enumerate() {
             match handle::unwrap(&h, self.n).map(|(s, inner)| (s, h.len() - inner.len())) {
                 Some((s, prefix)) => {
-                    // Strip the shard prefix in place (the handle is owned: no copy).
-                    let mut v = h.into_owned();
-                    v.drain(..prefix);
-                    push_part(&mut by_shard, s, i, Cow::Owned(v));
+                    // Strip the shard prefix without a copy.
+                    let inner = match h {
+                        Cow::Borrowed(b) => Cow::Borrowed(&b[prefix..]),
+                        Cow::Owned(mut v) => {
+                            v.drain(..prefix);
+                            Cow::Owned(v)
+                        }
+                    };
+                    push_part(&mut by_shard, s, i, inner);
                 }
                 None => {
                     results[i] = Some(Entry::Unit(Err(wire_err(
@@ -1055,7 +1079,7 @@ impl Shard {
                 ),
             );
         }
-        let build = |hs: Vec<Cow<'static, [u8]>>, idx: &[usize]| match kind {
+        let build = |hs: Vec<Cow<'a, [u8]>>, idx: &[usize]| match kind {
             SplitKind::Visibility => Request::ChangeVisibility {
                 queue: queue.clone(),
                 entries: hs
@@ -1078,7 +1102,7 @@ impl Shard {
             return self.run_on(s, to, req);
         }
         let op = self.new_token();
-        let parts: Vec<(u16, Vec<usize>, Request<'static>)> = by_shard
+        let parts: Vec<(u16, Vec<usize>, Request<'a>)> = by_shard
             .into_iter()
             .map(|(s, idx, hs)| {
                 let req = build(hs, &idx);
@@ -1326,7 +1350,7 @@ impl Shard {
     // ----- replies and operations -------------------------------------------------------
 
     /// Runs a request on this shard's engine and replies when it may.
-    fn run_local(&mut self, to: ReplyTo, req: Request<'static>) {
+    fn run_local(&mut self, to: ReplyTo, req: Request<'_>) {
         let (send_queue, vis_queue) = match &req {
             Request::Send { queue, .. } => (Some(queue.to_string()), None),
             Request::ChangeVisibility { queue, .. } => (None, Some(queue.to_string())),
