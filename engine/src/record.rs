@@ -308,23 +308,26 @@ fn encode_flagged<S: Sink + ?Sized>(
         flags |= FLAG_ORIGIN;
     }
     let body: &[u8] = compressed.as_deref().unwrap_or(r.body);
-    out.extend_from_slice(&[0u8; 8]); // len + crc, patched below
-    out.push(RECORD_VERSION);
-    out.push(flags);
-    out.extend_from_slice(&(group.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&r.seq.to_le_bytes());
-    out.extend_from_slice(&r.sent_at_ms.to_le_bytes());
-    out.extend_from_slice(&r.visible_at_ms.to_le_bytes());
-    out.extend_from_slice(&r.message_id.0);
-    out.extend_from_slice(&r.receive_count.to_le_bytes());
-    out.extend_from_slice(&(r.body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&r.first_receive_ms.to_le_bytes());
-    out.extend_from_slice(&(dedup.len() as u16).to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    let attrs_len_at = out.len();
-    out.extend_from_slice(&0u32.to_le_bytes());
-    debug_assert_eq!(out.len() - start, HEADER_LEN);
+    // The fixed header is built on the stack and appended in one copy: field by field it
+    // was twenty appends per record, each with its own capacity check (~5 % of the
+    // daemon's CPU at a million messages a second).
+    let mut h = [0u8; HEADER_LEN];
+    // [0..8): len + crc, patched below.
+    h[8] = RECORD_VERSION;
+    h[9] = flags;
+    h[10..12].copy_from_slice(&(group.len() as u16).to_le_bytes());
+    h[12..16].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    h[16..24].copy_from_slice(&r.seq.to_le_bytes());
+    h[24..32].copy_from_slice(&r.sent_at_ms.to_le_bytes());
+    h[32..40].copy_from_slice(&r.visible_at_ms.to_le_bytes());
+    h[40..56].copy_from_slice(&r.message_id.0);
+    h[56..60].copy_from_slice(&r.receive_count.to_le_bytes());
+    h[60..64].copy_from_slice(&(r.body.len() as u32).to_le_bytes());
+    h[64..72].copy_from_slice(&r.first_receive_ms.to_le_bytes());
+    h[72..74].copy_from_slice(&(dedup.len() as u16).to_le_bytes());
+    // [74..76): reserved, zero; [76..80): attributes length, patched below.
+    let attrs_len_at = start + 76;
+    out.extend_from_slice(&h);
     out.extend_from_slice(group);
     out.extend_from_slice(dedup);
     if let Some(o) = r.origin {
