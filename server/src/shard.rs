@@ -692,6 +692,18 @@ impl Shard {
         // next_frame_span cut exactly this frame, so it decodes again.
         let Ok(Some((frame, _))) = spool_protocol::decode_frame(bytes, usize::MAX) else {
             debug_assert!(false, "a frame that decoded once failed to decode again");
+            let to = ReplyTo::Conn {
+                slot,
+                generation,
+                id: 0,
+            };
+            self.deliver(
+                to,
+                Response::error(
+                    ErrorCode::InternalError,
+                    "a request frame could not be read",
+                ),
+            );
             return true;
         };
         let (id, req) = (frame.request_id, Request::from_frame(&frame));

@@ -745,7 +745,11 @@ impl Ctx<'_> {
                 None => out.push(Some(Err(invalid_handle(&h)))),
             }
         }
-        if !send.is_empty() {
+        if send.is_empty() {
+            // Nothing worth asking the shards about, but SQS says QueueDoesNotExist before
+            // it looks at a handle: so does the shard when it gets the request.
+            self.require_exists(queue).await?;
+        } else {
             let r = self
                 .call(&Request::Delete {
                     queue: queue.into(),
@@ -784,7 +788,9 @@ impl Ctx<'_> {
                 None => out.push(Some(Err(invalid_handle(&h)))),
             }
         }
-        if !send.is_empty() {
+        if send.is_empty() {
+            self.require_exists(queue).await?;
+        } else {
             let r = self
                 .call(&Request::ChangeVisibility {
                     queue: queue.into(),
@@ -817,6 +823,12 @@ impl Ctx<'_> {
             .into_iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned()))
+    }
+
+    /// QueueDoesNotExist unless queue `name` exists.
+    async fn require_exists(&self, name: &str) -> Result<()> {
+        let r = self.call(&Request::GetQueue { name: name.into() }).await?;
+        expect(r, |r| matches!(r, Response::Queue { .. }))
     }
 
     async fn require_queue(&self, name: &str, arn: &str) -> Result<()> {

@@ -423,6 +423,30 @@ def test_delete_message(sqs, make_queue):
     }
 
 
+def test_handle_calls_on_a_missing_queue_are_queue_does_not_exist(sqs, make_queue, endpoint):
+    # SQS looks at the queue before the handle: a garbage handle on a missing queue is
+    # QueueDoesNotExist, and so is one that looks like a real handle.
+    url = make_queue()
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    real = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"][0]["ReceiptHandle"]
+    missing = f"{endpoint}/{h.DEFAULT_ACCOUNT}/{h.unique('nope')}"
+    for handle in ["garbage-handle", real]:
+        with pytest.raises(ClientError) as ei:
+            sqs.delete_message(QueueUrl=missing, ReceiptHandle=handle)
+        h.assert_error(ei, "QueueDoesNotExist")
+        with pytest.raises(ClientError) as ei:
+            sqs.change_message_visibility(QueueUrl=missing, ReceiptHandle=handle, VisibilityTimeout=5)
+        h.assert_error(ei, "QueueDoesNotExist")
+        with pytest.raises(ClientError) as ei:
+            sqs.delete_message_batch(QueueUrl=missing, Entries=[{"Id": "a", "ReceiptHandle": handle}])
+        h.assert_error(ei, "QueueDoesNotExist")
+        with pytest.raises(ClientError) as ei:
+            sqs.change_message_visibility_batch(
+                QueueUrl=missing, Entries=[{"Id": "a", "ReceiptHandle": handle, "VisibilityTimeout": 5}]
+            )
+        h.assert_error(ei, "QueueDoesNotExist")
+
+
 def test_delete_message_garbage_handle(sqs, make_queue):
     url = make_queue()
     with pytest.raises(ClientError) as ei:
