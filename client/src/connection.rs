@@ -310,6 +310,8 @@ impl Connection {
             if let Some((frame, used)) = decode_frame(data, self.max_frame)? {
                 return Ok((frame.request_id, frame.opcode, used));
             }
+            // Incomplete: if the length prefix is here, it says how big the frame is
+            // (decode_frame has already checked it against max_frame).
             let frame_len = match data.get(..4) {
                 Some(b) => 4 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
                 None => 0,
@@ -438,30 +440,17 @@ impl Connection {
     }
 
     fn read_response_inner(&mut self) -> Result<(u64, Response<'static>)> {
-        self.release_lent();
-        loop {
-            let data = self.rbuf.data();
-            if let Some((frame, used)) = decode_frame(data, self.max_frame)? {
-                let id = frame.request_id;
-                let opcode = frame.opcode;
-                let resp = Response::from_frame(&frame).map(Response::into_owned);
-                self.rbuf.consume(used);
-                return self.match_request(id, opcode, resp?);
+        let (id, opcode, used) = self.next_frame_header()?;
+        let resp = match decode_frame(self.rbuf.data(), self.max_frame)? {
+            Some((frame, _)) => Response::from_frame(&frame).map(Response::into_owned),
+            None => {
+                return Err(ClientError::Unexpected(
+                    "a complete frame went missing".into(),
+                ))
             }
-            // Incomplete: if the length prefix is here, it says how big the frame is
-            // (decode_frame has already checked it against max_frame).
-            let frame_len = match data.get(..4) {
-                Some(b) => 4 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
-                None => 0,
-            };
-            if self
-                .rbuf
-                .fill(&mut self.stream, frame_len, self.max_frame)?
-                == 0
-            {
-                return Err(ClientError::Closed);
-            }
-        }
+        };
+        self.rbuf.consume(used);
+        self.match_request(id, opcode, resp?)
     }
 
     fn match_request(
