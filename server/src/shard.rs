@@ -852,9 +852,10 @@ impl Shard {
     // ----- routing ----------------------------------------------------------------------
 
     /// Sends a request from a client of this shard where it must be served. The request
-    /// may borrow the connection's read buffer: what is served here is served from it (a
-    /// batch of sends is copied once, into the log), and only what waits or travels to
-    /// another shard is copied out.
+    /// may borrow the connection's read buffer: sends, deletes and visibility changes
+    /// served here are served from it (a batch of sends is copied once, into the log);
+    /// what travels to another shard, receives (small, and they may wait), catalog
+    /// changes and fan-outs are copied out.
     fn route(&mut self, to: ReplyTo, req: Request<'_>) {
         match req {
             Request::CreateQueue { .. }
