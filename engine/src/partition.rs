@@ -33,6 +33,9 @@ use crate::timer_wheel::TimerWheel;
 
 /// Longest visibility timeout SQS allows: 12 hours.
 pub const MAX_VISIBILITY_MS: u64 = 43_200_000;
+/// Largest batch buffer kept in a partition's pool: a buffer that grew past this for one
+/// large flush is let go after it, so the pool does not pin its high-water mark.
+const MAX_POOLED_BUF: usize = 16 << 20;
 
 /// Sizing and behaviour of a partition's storage.
 #[derive(Debug, Clone)]
@@ -886,7 +889,7 @@ impl Partition {
     /// Returns batch buffers to the pool (a few are kept: fresh memory is slow to touch).
     fn recycle(&mut self, bufs: Vec<AlignedBuf>) {
         for mut buf in bufs {
-            if self.spare.len() < 2 {
+            if self.spare.len() < 2 && buf.capacity() <= MAX_POOLED_BUF {
                 buf.clear();
                 self.spare.push(buf);
             }

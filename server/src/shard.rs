@@ -56,8 +56,12 @@ pub const MAX_WAIT_MS: u32 = 20_000;
 /// Engine timers (visibility, delays) run this often.
 const TICK_MS: u64 = 10;
 /// In `batch` durability, a flush starts before its interval ends once this many body
-/// bytes are staged (a bound on the memory staged sends hold between flushes).
-const BATCH_FLUSH_BYTES: usize = 32 << 20;
+/// bytes are staged (a bound on the memory staged sends hold between flushes). At 32 MiB,
+/// batch buffers grew to 64 MiB of capacity and every partition's pool, retained batch and
+/// staging buffer kept that much: 440–610 MiB of heap for one queue fed at ~400 MB/s;
+/// at 8 MiB (with the pool's cap, `partition.rs`) 180–280 MiB, at the same throughput
+/// within this VM's noise (`docs/benchmarks.md`, the batch-mode memory probe).
+const BATCH_FLUSH_BYTES: usize = 8 << 20;
 /// Index headers are synced this often.
 const SYNC_INDEX_MS: u64 = 1_000;
 /// Compaction is retried this often when it had nothing to do.
