@@ -260,18 +260,7 @@ impl Connection {
             ));
         }
         self.flush()?;
-        let (id, opcode, used) = match self.next_frame_header() {
-            Ok(h) => h,
-            Err(ClientError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(ClientError::Io(e));
-            }
-            Err(e) => return Err(self.poison(e)),
-        };
+        let (id, opcode, used) = self.next_frame_header().map_err(|e| self.read_failed(e))?;
         if id == 0 {
             // A verdict on the whole stream: the owned path reports it (and poisons).
             return self.read_response();
@@ -423,19 +412,22 @@ impl Connection {
 
     /// Reads the next response off the socket and checks it answers a pending request.
     fn read_response(&mut self) -> Result<(u64, Response<'static>)> {
-        match self.read_response_inner() {
-            Ok(r) => Ok(r),
-            // A read timeout leaves the stream intact (partial bytes stay buffered): the
-            // caller may wait again.
-            Err(ClientError::Io(e))
+        self.read_response_inner().map_err(|e| self.read_failed(e))
+    }
+
+    /// A failed read poisons the connection, except a read timeout: that leaves the stream
+    /// intact (partial bytes stay buffered), and the caller may wait again.
+    fn read_failed(&mut self, e: ClientError) -> ClientError {
+        match e {
+            ClientError::Io(e)
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                Err(ClientError::Io(e))
+                ClientError::Io(e)
             }
-            Err(e) => Err(self.poison(e)),
+            e => self.poison(e),
         }
     }
 
