@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use clap::Args;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
@@ -339,13 +339,29 @@ impl Drop for Moto {
 }
 
 /// One keep-alive HTTP/1.1 connection speaking AWS JSON 1.0, one request in flight (as an
-/// SDK client's connection has). Built on hyper's client connection API, so many of them
-/// share a few runtime threads instead of costing an OS thread each: the load generator
-/// shares this machine's cores with the server and must stay cheap.
+/// SDK client's connection has).
+///
+/// Written on a bare tokio `TcpStream` rather than hyper's client: the load generator shares
+/// this machine's two cores with the server it measures, and hyper's client connection runs
+/// as a task of its own that every request reaches through a channel (two task wake-ups per
+/// call) and builds a header map for. Here a call is one `write` of head and body and as
+/// many `read`s as the response takes, parsed with `httparse` (hyper's own parser). It
+/// speaks only what these servers answer with: `Content-Length` or chunked bodies, and
+/// `Connection: close` (moto's server closes after every response), after which the next
+/// call reconnects, as SDK clients do.
 pub(crate) struct Client {
-    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    stream: tokio::net::TcpStream,
     host: String,
+    /// Request head and body, reused.
+    out: Vec<u8>,
+    /// Bytes read and not yet consumed.
+    inbuf: BytesMut,
+    /// The server said it will close the connection after the last response.
+    closing: bool,
 }
+
+/// Largest response head or body the client accepts (a receive of 10 × 1 MiB is ~14 MiB).
+const MAX_RESPONSE: usize = 64 << 20;
 
 impl Client {
     pub(crate) async fn connect(url: &str) -> BoxResult<Client> {
@@ -356,42 +372,154 @@ impl Client {
             .to_string();
         let stream = tokio::net::TcpStream::connect(&host).await?;
         stream.set_nodelay(true)?;
-        let (sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        // The connection task ends when the sender is dropped.
-        tokio::spawn(conn);
-        Ok(Client { sender, host })
+        Ok(Client {
+            stream,
+            host,
+            out: Vec::with_capacity(4 << 10),
+            inbuf: BytesMut::with_capacity(16 << 10),
+            closing: false,
+        })
     }
 
     /// Sends one request whose JSON text is `body`; returns the response body, or an error
     /// naming the action for any status but 200.
     pub(crate) async fn call(&mut self, action: &str, body: String) -> BoxResult<Bytes> {
-        let req = hyper::Request::post("/")
-            .header("host", &self.host)
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("AmazonSQS.{action}"))
-            // Well-formed SigV4 shape; the signature itself is not checked by these servers.
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sqs/aws4_request, \
-                 SignedHeaders=host;x-amz-date, Signature=00",
-            )
-            .header("x-amz-date", "20260101T000000Z")
-            .body(Full::new(Bytes::from(body)))?;
-        // A server may close a keep-alive connection between requests (moto's does after
-        // every response): open a new one then, as SDK clients do.
-        if self.sender.is_closed() || self.sender.ready().await.is_err() {
+        use tokio::io::AsyncWriteExt;
+        if self.closing {
             *self = Client::connect(&format!("http://{}", self.host)).await?;
-            self.sender.ready().await?;
         }
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        if status != hyper::StatusCode::OK {
-            let text = String::from_utf8_lossy(&bytes);
+        self.out.clear();
+        self.out.extend_from_slice(b"POST / HTTP/1.1\r\nHost: ");
+        self.out.extend_from_slice(self.host.as_bytes());
+        self.out.extend_from_slice(
+            b"\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.",
+        );
+        self.out.extend_from_slice(action.as_bytes());
+        // Well-formed SigV4 shape; the signature itself is not checked by these servers.
+        self.out.extend_from_slice(
+            b"\r\nAuthorization: AWS4-HMAC-SHA256 \
+              Credential=bench/20260101/us-east-1/sqs/aws4_request, \
+              SignedHeaders=host;x-amz-date, Signature=00\r\n\
+              X-Amz-Date: 20260101T000000Z\r\nContent-Length: ",
+        );
+        self.out
+            .extend_from_slice(body.len().to_string().as_bytes());
+        self.out.extend_from_slice(b"\r\n\r\n");
+        self.out.extend_from_slice(body.as_bytes());
+        self.stream.write_all(&self.out).await?;
+        let (status, reply) = self.read_response().await?;
+        if status != 200 {
+            let text = String::from_utf8_lossy(&reply);
             return Err(format!("{action}: HTTP {status}: {text}").into());
         }
-        Ok(bytes)
+        Ok(reply)
+    }
+
+    /// Reads one whole response: its status and body.
+    async fn read_response(&mut self) -> BoxResult<(u16, Bytes)> {
+        enum Framing {
+            Length(usize),
+            Chunked,
+            UntilClose,
+        }
+        let (status, head_len, framing) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut r = httparse::Response::new(&mut headers);
+            match r.parse(&self.inbuf)? {
+                httparse::Status::Complete(n) => {
+                    let status = r.code.unwrap_or(0);
+                    let mut framing = Framing::UntilClose;
+                    self.closing = r.version == Some(0);
+                    for h in r.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("content-length") {
+                            let v = std::str::from_utf8(h.value)?.trim().parse::<usize>()?;
+                            framing = Framing::Length(v);
+                        } else if h.name.eq_ignore_ascii_case("transfer-encoding")
+                            && h.value.eq_ignore_ascii_case(b"chunked")
+                        {
+                            framing = Framing::Chunked;
+                        } else if h.name.eq_ignore_ascii_case("connection") {
+                            self.closing = h.value.eq_ignore_ascii_case(b"close");
+                        }
+                    }
+                    break (status, n, framing);
+                }
+                httparse::Status::Partial => self.fill().await?,
+            }
+        };
+        self.inbuf.advance(head_len);
+        let body = match framing {
+            Framing::Length(n) => {
+                if n > MAX_RESPONSE {
+                    return Err(format!("a response body of {n} bytes is too large").into());
+                }
+                while self.inbuf.len() < n {
+                    self.fill().await?;
+                }
+                self.inbuf.split_to(n).freeze()
+            }
+            Framing::Chunked => self.read_chunked().await?,
+            Framing::UntilClose => {
+                self.closing = true;
+                while self.fill().await.is_ok() {}
+                self.inbuf.split().freeze()
+            }
+        };
+        Ok((status, body))
+    }
+
+    /// A chunked body, decoded (trailers are skipped).
+    async fn read_chunked(&mut self) -> BoxResult<Bytes> {
+        let mut body = BytesMut::new();
+        loop {
+            let line = loop {
+                if let Some(i) = self.inbuf.windows(2).position(|w| w == b"\r\n") {
+                    break i;
+                }
+                self.fill().await?;
+            };
+            let text = std::str::from_utf8(&self.inbuf[..line])?;
+            let size = usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)?;
+            self.inbuf.advance(line + 2);
+            if size == 0 {
+                // Trailers, then an empty line.
+                loop {
+                    let end = loop {
+                        if let Some(i) = self.inbuf.windows(2).position(|w| w == b"\r\n") {
+                            break i;
+                        }
+                        self.fill().await?;
+                    };
+                    self.inbuf.advance(end + 2);
+                    if end == 0 {
+                        return Ok(body.freeze());
+                    }
+                }
+            }
+            if body.len() + size > MAX_RESPONSE {
+                return Err("a chunked response body is too large".into());
+            }
+            while self.inbuf.len() < size + 2 {
+                self.fill().await?;
+            }
+            body.extend_from_slice(&self.inbuf[..size]);
+            self.inbuf.advance(size + 2);
+        }
+    }
+
+    /// Reads more bytes; the end of the stream is an error (a response was due).
+    async fn fill(&mut self) -> BoxResult<()> {
+        use tokio::io::AsyncReadExt;
+        if self.inbuf.len() > MAX_RESPONSE {
+            return Err("a response head is too large".into());
+        }
+        self.inbuf.reserve(16 << 10);
+        let n = self.stream.read_buf(&mut self.inbuf).await?;
+        if n == 0 {
+            self.closing = true;
+            return Err("the server closed the connection before its response ended".into());
+        }
+        Ok(())
     }
 }
 
@@ -488,7 +616,11 @@ async fn consume(
             continue;
         }
         let now = sh.start.elapsed().as_nanos() as u64;
-        let mut entries = Vec::with_capacity(r.messages.len());
+        // Built directly, like the producer's: receipt handles need no JSON escaping.
+        let mut body = String::with_capacity(64 + queue_url.len() + r.messages.len() * 160);
+        body.push_str("{\"QueueUrl\":\"");
+        body.push_str(&queue_url);
+        body.push_str("\",\"Entries\":[");
         for (i, m) in r.messages.iter().enumerate() {
             let sent = m
                 .body
@@ -498,10 +630,15 @@ async fn consume(
             if sh.measuring.load(Ordering::Relaxed) {
                 h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
             }
-            entries.push(json!({"Id": i.to_string(), "ReceiptHandle": m.receipt_handle}));
+            if i > 0 {
+                body.push(',');
+            }
+            let _ = write!(body, "{{\"Id\":\"{i}\",\"ReceiptHandle\":\"");
+            body.push_str(&m.receipt_handle);
+            body.push_str("\"}");
         }
-        let n = entries.len();
-        let body = json!({"QueueUrl": queue_url, "Entries": entries}).to_string();
+        body.push_str("]}");
+        let n = r.messages.len();
         let bytes = c
             .call("DeleteMessageBatch", body)
             .await
