@@ -449,7 +449,9 @@ fn parse_json(req: &HttpRequest<'_>) -> Result<(Action, JsonMap<String, Value>),
     if req.body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok((action, JsonMap::new()));
     }
-    if json_token_count(req.body) > MAX_PARAMS {
+    // Every counted token is a byte of the body, so a body no longer than the bound cannot
+    // exceed it (most requests: the scan is skipped).
+    if req.body.len() > MAX_PARAMS && json_token_count(req.body) > MAX_PARAMS {
         return Err(SqsError::new(
             ErrorKind::InvalidParameterValue,
             format!("The request must have at most {MAX_PARAMS} JSON values."),
@@ -872,7 +874,9 @@ pub fn validate_body(body: &str) -> Result<(), SqsError> {
     if body.is_empty() {
         return Err(SqsError::missing("MessageBody"));
     }
-    if !body.chars().all(is_xml_char) {
+    // ASCII bodies (the common case) are checked a byte at a time; anything else per char.
+    let ascii_ok = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7f);
+    if !body.as_bytes().iter().all(ascii_ok) && !body.chars().all(is_xml_char) {
         return Err(SqsError::new(
             ErrorKind::InvalidMessageContents,
             "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",

@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use serde_json::{json, Map as JsonMap, Value};
 
 use super::request::Wire;
 use super::{
@@ -165,7 +164,7 @@ pub fn render(wire: Wire, action: Action, resp: &SqsResponse, request_id: &str) 
             status: 200,
             content_type: JSON_CONTENT_TYPE,
             headers,
-            body: to_json(resp).to_string().into_bytes(),
+            body: to_json(resp),
         },
         Wire::Query => HttpReply {
             status: 200,
@@ -177,169 +176,248 @@ pub fn render(wire: Wire, action: Action, resp: &SqsResponse, request_id: &str) 
 }
 
 // ----- JSON -------------------------------------------------------------------------------
+//
+// Written straight into the body, with no `serde_json::Value` tree in between: a receive of
+// ten messages built ~60 small allocations and a sorted map per object only to print them.
+// Members are written in sorted (byte) order, as `serde_json`'s map printed them, so the
+// bytes are what they were; strings go through `serde_json`'s own escaping.
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-struct Obj(JsonMap<String, Value>);
+/// Appends `s` as a JSON string (quoted and escaped).
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail, and a &str always serializes.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
 
-impl Obj {
-    fn new() -> Obj {
-        Obj(JsonMap::new())
+/// One JSON object being written: members in the order they are given.
+struct JsonObj<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> JsonObj<'a> {
+    fn new(out: &'a mut Vec<u8>) -> JsonObj<'a> {
+        out.push(b'{');
+        JsonObj { out, empty: true }
     }
-    fn set(&mut self, k: &str, v: impl Into<Value>) -> &mut Obj {
-        self.0.insert(k.to_string(), v.into());
+    /// Starts member `k`; its value is written next.
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        json_str(self.out, k);
+        self.out.push(b':');
+        self.out
+    }
+    fn str(&mut self, k: &str, v: &str) -> &mut Self {
+        json_str(self.key(k), v);
         self
     }
-    fn opt(&mut self, k: &str, v: Option<impl Into<Value>>) -> &mut Obj {
+    fn opt(&mut self, k: &str, v: Option<&str>) -> &mut Self {
         if let Some(v) = v {
-            self.0.insert(k.to_string(), v.into());
+            self.str(k, v);
         }
         self
     }
-    fn nonempty<T: Into<Value>>(&mut self, k: &str, v: Vec<T>) -> &mut Obj {
-        if !v.is_empty() {
-            self.0.insert(
-                k.to_string(),
-                Value::Array(v.into_iter().map(Into::into).collect()),
-            );
+    fn num(&mut self, k: &str, v: u64) -> &mut Self {
+        let out = self.key(k);
+        out.extend_from_slice(v.to_string().as_bytes());
+        self
+    }
+    fn opt_num(&mut self, k: &str, v: Option<u64>) -> &mut Self {
+        if let Some(v) = v {
+            self.num(k, v);
         }
         self
     }
-    fn map(&mut self, k: &str, m: &BTreeMap<String, String>) -> &mut Obj {
+    fn bool(&mut self, k: &str, v: bool) -> &mut Self {
+        let out = self.key(k);
+        out.extend_from_slice(if v { b"true" } else { b"false" });
+        self
+    }
+    /// A string map, omitted when empty (a BTreeMap iterates in sorted order).
+    fn map(&mut self, k: &str, m: &BTreeMap<String, String>) -> &mut Self {
         if !m.is_empty() {
-            let map = m
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect();
-            self.0.insert(k.to_string(), Value::Object(map));
+            let mut o = JsonObj::new(self.key(k));
+            for (mk, mv) in m {
+                o.str(mk, mv);
+            }
+            o.end();
         }
         self
     }
-    fn done(&mut self) -> Value {
-        Value::Object(std::mem::take(&mut self.0))
+    /// An array of `items`, each written by `each`; omitted when empty unless `always`.
+    fn list<T>(
+        &mut self,
+        k: &str,
+        items: &[T],
+        always: bool,
+        mut each: impl FnMut(&mut Vec<u8>, &T),
+    ) -> &mut Self {
+        if always || !items.is_empty() {
+            let out = self.key(k);
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                each(out, item);
+            }
+            out.push(b']');
+        }
+        self
+    }
+    fn end(self) {
+        self.out.push(b'}');
     }
 }
 
-fn send_result_json(o: &mut Obj, r: &SendMessageResult) {
-    o.set("MessageId", r.message_id.as_str())
-        .set("MD5OfMessageBody", r.md5_of_message_body.as_str())
-        .opt(
-            "MD5OfMessageAttributes",
-            r.md5_of_message_attributes.as_deref(),
-        )
-        .opt(
-            "MD5OfMessageSystemAttributes",
-            r.md5_of_message_system_attributes.as_deref(),
-        )
-        .opt("SequenceNumber", r.sequence_number.as_deref());
+/// The members of a SendMessage result (sorted among `Id`, which a batch entry adds first).
+fn send_result_json(o: &mut JsonObj<'_>, r: &SendMessageResult) {
+    o.opt(
+        "MD5OfMessageAttributes",
+        r.md5_of_message_attributes.as_deref(),
+    )
+    .str("MD5OfMessageBody", &r.md5_of_message_body)
+    .opt(
+        "MD5OfMessageSystemAttributes",
+        r.md5_of_message_system_attributes.as_deref(),
+    )
+    .str("MessageId", &r.message_id)
+    .opt("SequenceNumber", r.sequence_number.as_deref());
 }
 
-fn failures_json(failed: &[BatchFailure]) -> Value {
-    failed
-        .iter()
-        .map(|f| {
-            json!({"Id": f.id, "SenderFault": f.sender_fault, "Code": f.code, "Message": f.message})
-        })
-        .collect()
+fn failure_json(out: &mut Vec<u8>, f: &BatchFailure) {
+    let mut o = JsonObj::new(out);
+    o.str("Code", &f.code)
+        .str("Id", &f.id)
+        .str("Message", &f.message)
+        .bool("SenderFault", f.sender_fault);
+    o.end();
 }
 
-fn ids_json(ids: &[String]) -> Value {
-    ids.iter().map(|id| json!({ "Id": id })).collect()
-}
-
-fn attribute_json(a: &MessageAttribute<'_>) -> Value {
-    let mut o = Obj::new();
+fn attribute_json(out: &mut Vec<u8>, a: &MessageAttribute<'_>) {
+    let mut o = JsonObj::new(out);
     match &a.value {
-        AttributeValue::String(s) => o.set("StringValue", s.as_ref()),
-        AttributeValue::Binary(b) => o.set("BinaryValue", b64(b)),
-    };
-    o.set("DataType", a.data_type.as_ref()).done()
+        AttributeValue::Binary(b) => {
+            o.str("BinaryValue", &b64(b)).str("DataType", &a.data_type);
+        }
+        AttributeValue::String(s) => {
+            o.str("DataType", &a.data_type).str("StringValue", s);
+        }
+    }
+    o.end();
 }
 
-fn message_json(m: &ReceivedSqsMessage) -> Value {
-    let mut o = Obj::new();
-    o.set("MessageId", m.message_id.as_str())
-        .set("ReceiptHandle", m.receipt_handle.as_str())
-        .set("MD5OfBody", m.md5_of_body.as_str())
-        .set("Body", m.body.as_str())
-        .map("Attributes", &m.attributes)
+fn message_json(out: &mut Vec<u8>, m: &ReceivedSqsMessage) {
+    let mut o = JsonObj::new(out);
+    o.map("Attributes", &m.attributes)
+        .str("Body", &m.body)
+        .str("MD5OfBody", &m.md5_of_body)
         .opt(
             "MD5OfMessageAttributes",
             m.md5_of_message_attributes.as_deref(),
         );
     if !m.message_attributes.is_empty() {
-        let attrs: JsonMap<String, Value> = m
-            .message_attributes
-            .iter()
-            .map(|a| (a.name.to_string(), attribute_json(a)))
-            .collect();
-        o.set("MessageAttributes", Value::Object(attrs));
+        // Sorted by name, as a map prints; a repeated name keeps its last value.
+        let mut attrs: Vec<&MessageAttribute<'_>> = m.message_attributes.iter().collect();
+        attrs.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut ao = JsonObj::new(o.key("MessageAttributes"));
+        for (i, a) in attrs.iter().enumerate() {
+            if attrs.get(i + 1).is_some_and(|next| next.name == a.name) {
+                continue;
+            }
+            attribute_json(ao.key(&a.name), a);
+        }
+        ao.end();
     }
-    o.done()
+    o.str("MessageId", &m.message_id)
+        .str("ReceiptHandle", &m.receipt_handle);
+    o.end();
 }
 
-fn move_task_json(t: &MoveTask) -> Value {
-    Obj::new()
-        .opt("TaskHandle", t.task_handle.as_deref())
-        .set("Status", t.status.as_str())
-        .set("SourceArn", t.source_arn.as_str())
-        .opt("DestinationArn", t.destination_arn.as_deref())
-        .opt(
-            "MaxNumberOfMessagesPerSecond",
-            t.max_number_of_messages_per_second,
-        )
-        .set(
-            "ApproximateNumberOfMessagesMoved",
-            t.approximate_number_of_messages_moved,
-        )
-        .opt(
-            "ApproximateNumberOfMessagesToMove",
-            t.approximate_number_of_messages_to_move,
-        )
-        .opt("FailureReason", t.failure_reason.as_deref())
-        .set("StartedTimestamp", t.started_timestamp)
-        .done()
+fn move_task_json(out: &mut Vec<u8>, t: &MoveTask) {
+    let mut o = JsonObj::new(out);
+    o.num(
+        "ApproximateNumberOfMessagesMoved",
+        t.approximate_number_of_messages_moved,
+    )
+    .opt_num(
+        "ApproximateNumberOfMessagesToMove",
+        t.approximate_number_of_messages_to_move,
+    )
+    .opt("DestinationArn", t.destination_arn.as_deref())
+    .opt("FailureReason", t.failure_reason.as_deref())
+    .opt_num(
+        "MaxNumberOfMessagesPerSecond",
+        t.max_number_of_messages_per_second.map(u64::from),
+    )
+    .str("SourceArn", &t.source_arn)
+    .num("StartedTimestamp", t.started_timestamp)
+    .str("Status", &t.status)
+    .opt("TaskHandle", t.task_handle.as_deref());
+    o.end();
 }
 
-fn to_json(resp: &SqsResponse) -> Value {
-    let mut o = Obj::new();
+fn url_json(out: &mut Vec<u8>, u: &String) {
+    json_str(out, u);
+}
+
+fn to_json(resp: &SqsResponse) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json_size_hint(resp));
+    let mut o = JsonObj::new(&mut out);
     match resp {
         SqsResponse::Empty => {}
         SqsResponse::CreateQueue { queue_url } | SqsResponse::GetQueueUrl { queue_url } => {
-            o.set("QueueUrl", queue_url.as_str());
+            o.str("QueueUrl", queue_url);
         }
         SqsResponse::ListQueues {
             queue_urls,
             next_token,
         } => {
-            o.nonempty("QueueUrls", queue_urls.clone())
-                .opt("NextToken", next_token.as_deref());
+            o.opt("NextToken", next_token.as_deref()).list(
+                "QueueUrls",
+                queue_urls,
+                false,
+                url_json,
+            );
         }
         SqsResponse::GetQueueAttributes { attributes } => {
             o.map("Attributes", attributes);
         }
         SqsResponse::SendMessage(r) => send_result_json(&mut o, r),
         SqsResponse::SendMessageBatch { successful, failed } => {
-            let ok: Vec<Value> = successful
-                .iter()
-                .map(|e| {
-                    let mut eo = Obj::new();
-                    eo.set("Id", e.id.as_str());
+            o.list("Failed", failed, true, failure_json).list(
+                "Successful",
+                successful,
+                true,
+                |out, e| {
+                    let mut eo = JsonObj::new(out);
+                    eo.str("Id", &e.id);
                     send_result_json(&mut eo, &e.result);
-                    eo.done()
-                })
-                .collect();
-            o.set("Successful", ok).set("Failed", failures_json(failed));
+                    eo.end();
+                },
+            );
         }
         SqsResponse::ReceiveMessage { messages } => {
-            o.nonempty("Messages", messages.iter().map(message_json).collect());
+            o.list("Messages", messages, false, message_json);
         }
         SqsResponse::DeleteMessageBatch { successful, failed }
         | SqsResponse::ChangeMessageVisibilityBatch { successful, failed } => {
-            o.set("Successful", ids_json(successful))
-                .set("Failed", failures_json(failed));
+            o.list("Failed", failed, true, failure_json).list(
+                "Successful",
+                successful,
+                true,
+                |out, id| {
+                    let mut eo = JsonObj::new(out);
+                    eo.str("Id", id);
+                    eo.end();
+                },
+            );
         }
         SqsResponse::ListQueueTags { tags } => {
             o.map("Tags", tags);
@@ -348,25 +426,39 @@ fn to_json(resp: &SqsResponse) -> Value {
             queue_urls,
             next_token,
         } => {
-            o.set("queueUrls", queue_urls.clone())
-                .opt("NextToken", next_token.as_deref());
+            o.opt("NextToken", next_token.as_deref())
+                .list("queueUrls", queue_urls, true, url_json);
         }
         SqsResponse::StartMessageMoveTask { task_handle } => {
-            o.set("TaskHandle", task_handle.as_str());
+            o.str("TaskHandle", task_handle);
         }
         SqsResponse::ListMessageMoveTasks { results } => {
-            o.nonempty("Results", results.iter().map(move_task_json).collect());
+            o.list("Results", results, false, move_task_json);
         }
         SqsResponse::CancelMessageMoveTask {
             approximate_number_of_messages_moved,
         } => {
-            o.set(
+            o.num(
                 "ApproximateNumberOfMessagesMoved",
                 *approximate_number_of_messages_moved,
             );
         }
     }
-    o.done()
+    o.end();
+    out
+}
+
+/// Roughly the rendered size, so the body is allocated once in the common cases.
+fn json_size_hint(resp: &SqsResponse) -> usize {
+    match resp {
+        SqsResponse::ReceiveMessage { messages } => messages
+            .iter()
+            .map(|m| 200 + m.body.len() + m.receipt_handle.len() + 64 * m.attributes.len())
+            .sum::<usize>()
+            .max(16),
+        SqsResponse::SendMessageBatch { successful, .. } => 32 + 160 * successful.len(),
+        _ => 256,
+    }
 }
 
 // ----- XML --------------------------------------------------------------------------------
@@ -567,6 +659,7 @@ fn to_xml(action: Action, resp: &SqsResponse, request_id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     fn body(r: &HttpReply) -> String {
         String::from_utf8(r.body.clone()).unwrap()
@@ -611,5 +704,105 @@ mod tests {
         };
         let r = render(Wire::Json, Action::ListDeadLetterSourceQueues, &resp, "x");
         assert_eq!(body(&r), r#"{"queueUrls":[]}"#);
+    }
+
+    /// Every JSON body is well-formed and in the order `serde_json`'s sorted maps print:
+    /// reading it back and printing it again gives the same bytes.
+    #[test]
+    fn json_bodies_are_canonical() {
+        let attr =
+            |name: &'static str, dt: &'static str, v: AttributeValue<'static>| MessageAttribute {
+                name: name.into(),
+                data_type: dt.into(),
+                value: v,
+            };
+        let full = SendMessageResult {
+            message_id: "id-1".into(),
+            md5_of_message_body: "b".into(),
+            md5_of_message_attributes: Some("a".into()),
+            md5_of_message_system_attributes: Some("s".into()),
+            sequence_number: Some("100".into()),
+        };
+        let failure = BatchFailure {
+            id: "e\"1".into(),
+            code: "InvalidMessageContents".into(),
+            message: "bad \u{1} <text>".into(),
+            sender_fault: true,
+        };
+        let message = ReceivedSqsMessage {
+            message_id: "m".into(),
+            receipt_handle: "h/+=".into(),
+            md5_of_body: "d".into(),
+            body: "héllo \"quoted\" \\ \n \u{10348}".into(),
+            attributes: [("SentTimestamp", "1"), ("ApproximateReceiveCount", "2")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            message_attributes: vec![
+                attr("zeta", "String", AttributeValue::String("z".into())),
+                attr(
+                    "alpha",
+                    "Binary",
+                    AttributeValue::Binary(vec![0, 255].into()),
+                ),
+                attr("alpha", "Number", AttributeValue::String("1".into())),
+            ],
+            md5_of_message_attributes: Some("ma".into()),
+        };
+        let task = MoveTask {
+            task_handle: Some("t".into()),
+            status: "RUNNING".into(),
+            source_arn: "arn:s".into(),
+            destination_arn: Some("arn:d".into()),
+            max_number_of_messages_per_second: Some(5),
+            approximate_number_of_messages_moved: 3,
+            approximate_number_of_messages_to_move: Some(9),
+            failure_reason: None,
+            started_timestamp: 1_700_000_000_000,
+        };
+        let responses = vec![
+            SqsResponse::SendMessage(full.clone()),
+            SqsResponse::SendMessageBatch {
+                successful: vec![SendMessageBatchResultEntry {
+                    id: "0".into(),
+                    result: full,
+                }],
+                failed: vec![failure.clone()],
+            },
+            SqsResponse::ReceiveMessage {
+                messages: vec![message.clone(), ReceivedSqsMessage::default()],
+            },
+            SqsResponse::DeleteMessageBatch {
+                successful: vec!["a".into(), "b".into()],
+                failed: vec![failure],
+            },
+            SqsResponse::ListQueues {
+                queue_urls: vec!["http://h/1/q".into()],
+                next_token: Some("n".into()),
+            },
+            SqsResponse::ListDeadLetterSourceQueues {
+                queue_urls: vec!["u".into()],
+                next_token: Some("n".into()),
+            },
+            SqsResponse::ListMessageMoveTasks {
+                results: vec![task, MoveTask::default()],
+            },
+            SqsResponse::CancelMessageMoveTask {
+                approximate_number_of_messages_moved: 7,
+            },
+        ];
+        for resp in &responses {
+            let text = String::from_utf8(to_json(resp)).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v.to_string(), text, "{resp:?}");
+        }
+        // The repeated attribute name keeps its last value, as a map insert would.
+        let v: Value = serde_json::from_slice(&to_json(&responses[2])).unwrap();
+        assert_eq!(
+            v["Messages"][0]["MessageAttributes"]["alpha"],
+            json!({"DataType": "Number", "StringValue": "1"})
+        );
+        assert_eq!(v["Messages"][0]["Body"], json!(message.body));
+        assert_eq!(v["Messages"][1].get("Attributes"), None);
     }
 }
