@@ -363,10 +363,6 @@ fn move_task_json(out: &mut Vec<u8>, t: &MoveTask) {
     o.end();
 }
 
-fn url_json(out: &mut Vec<u8>, u: &String) {
-    json_str(out, u);
-}
-
 fn to_json(resp: &SqsResponse) -> Vec<u8> {
     let mut out = Vec::with_capacity(json_size_hint(resp));
     let mut o = JsonObj::new(&mut out);
@@ -383,7 +379,7 @@ fn to_json(resp: &SqsResponse) -> Vec<u8> {
                 "QueueUrls",
                 queue_urls,
                 false,
-                url_json,
+                |out, u| json_str(out, u),
             );
         }
         SqsResponse::GetQueueAttributes { attributes } => {
@@ -426,8 +422,12 @@ fn to_json(resp: &SqsResponse) -> Vec<u8> {
             queue_urls,
             next_token,
         } => {
-            o.opt("NextToken", next_token.as_deref())
-                .list("queueUrls", queue_urls, true, url_json);
+            o.opt("NextToken", next_token.as_deref()).list(
+                "queueUrls",
+                queue_urls,
+                true,
+                |out, u| json_str(out, u),
+            );
         }
         SqsResponse::StartMessageMoveTask { task_handle } => {
             o.str("TaskHandle", task_handle);
