@@ -151,7 +151,8 @@ pub struct Args {
     /// Most SQS API (HTTP) connections served at once [default: 1024].
     #[arg(long, env = "SPOOL_SQS_MAX_CONNECTIONS")]
     pub sqs_max_connections: Option<usize>,
-    /// Threads serving the SQS API [default: 1].
+    /// Threads of the gateway runtime (admin endpoint, message move tasks; SQS requests
+    /// are served on the shards) [default: 1].
     #[arg(long, env = "SPOOL_SQS_THREADS")]
     pub sqs_threads: Option<usize>,
 }

@@ -83,6 +83,8 @@ impl Daemon {
             shutdown: AtomicBool::new(false),
             drained: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
+            http_connections: AtomicUsize::new(0),
+            gateway: std::sync::Mutex::new(None),
         });
 
         // outboxes[i][j]: shard i -> shard j; inboxes[j] holds (i, receiver).
@@ -121,6 +123,14 @@ impl Daemon {
             threads: cfg.sqs_threads,
             data_dir: cfg.data_dir.clone(),
         });
+        let mut sqs_listener = match &gateway_cfg {
+            Some(g) => Some(GatewayHandle::bind_sqs(g)?),
+            None => None,
+        };
+        let sqs_addr = match &sqs_listener {
+            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+            None => None,
+        };
         let cfg = Arc::new(cfg);
         let mut threads = Vec::with_capacity(n);
         let parts = engines
@@ -146,6 +156,7 @@ impl Daemon {
                 cfg: cfg.clone(),
                 committer,
                 internal: internal_server.pop_front().into_iter().collect(),
+                sqs_listener: if i == 0 { sqs_listener.take() } else { None },
             };
             let t = std::thread::Builder::new()
                 .name(format!("spool-shard-{i}"))
@@ -157,18 +168,20 @@ impl Daemon {
             threads.push(t);
         }
         tracing::info!(%addr, "listening (binary protocol)");
-        let gateway = match gateway_cfg {
-            Some(g) => match GatewayHandle::start(g, internal_client, metrics, shared.clone()) {
-                Ok(h) => Some(h),
-                Err(e) => {
-                    // Stop the shards cleanly before reporting the startup error.
-                    shared.request_shutdown();
-                    for t in threads {
-                        let _ = t.join();
+        let gateway = match gateway_cfg.zip(sqs_addr) {
+            Some((g, sqs_addr)) => {
+                match GatewayHandle::start(g, sqs_addr, internal_client, metrics, shared.clone()) {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        // Stop the shards cleanly before reporting the startup error.
+                        shared.request_shutdown();
+                        for t in threads {
+                            let _ = t.join();
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
                 }
-            },
+            }
             None => None,
         };
         Ok(Daemon {

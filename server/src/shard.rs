@@ -50,6 +50,7 @@ use crate::dispatch::{dispatch, ServerInfo};
 use crate::eventfd::EventFd;
 use crate::handle;
 use crate::mailbox::{Receiver, Sender};
+use crate::sqs::host::HttpHost;
 
 /// Longest long poll (SQS: 20 s).
 pub const MAX_WAIT_MS: u32 = 20_000;
@@ -85,6 +86,9 @@ const SHUTDOWN_GRACE_MS: u64 = 10_000;
 const LISTENER: Token = Token(0);
 const BELL: Token = Token(1);
 const FIRST_CONN: usize = 2;
+/// SQS connections' tokens start above any binary connection's slot.
+const SQS_LISTENER: Token = Token(1 << 40);
+const FIRST_HTTP: usize = (1 << 40) + 1;
 
 /// What travels between shards. Requests are already routed: the receiver runs them on
 /// its own engine (`Local`) or, on shard 0, across every shard (`Coordinate`).
@@ -123,6 +127,8 @@ pub enum Envelope {
     },
     /// A client connection accepted by shard 0, for this shard to serve.
     Adopt(std::net::TcpStream),
+    /// An SQS HTTP connection accepted by shard 0, for this shard to serve.
+    AdoptHttp(std::net::TcpStream),
 }
 
 /// State shared by every shard (and the daemon's control thread).
@@ -132,6 +138,11 @@ pub struct Shared {
     pub shutdown: AtomicBool,
     pub drained: AtomicUsize,
     pub connections: AtomicUsize,
+    /// SQS HTTP connections open, on every shard.
+    pub http_connections: AtomicUsize,
+    /// The SQS gateway's shared state, once its thread is up (None without the SQS API,
+    /// and again after it stopped).
+    pub gateway: std::sync::Mutex<Option<Arc<crate::sqs::Gateway>>>,
 }
 
 impl Shared {
@@ -159,6 +170,8 @@ pub struct ShardParts {
     pub committer: Committer,
     /// Server ends of the daemon's internal connections (the SQS gateway's).
     pub internal: Vec<std::os::unix::net::UnixStream>,
+    /// Shard 0's, with the SQS API on: it accepts SQS connections for every shard.
+    pub sqs_listener: Option<std::net::TcpListener>,
 }
 
 /// Where a reply goes.
@@ -172,6 +185,8 @@ enum ReplyTo {
     },
     /// A request another shard routed here.
     Shard { shard: u16, token: u64 },
+    /// A call of one of this shard's SQS connections ([`HttpHost`]), by token.
+    Http { token: u64 },
     /// One part of an operation this shard coordinates.
     Op { op: u64, part: usize },
 }
@@ -266,6 +281,14 @@ pub struct Shard {
     listener: Option<TcpListener>,
     /// The shard the next accepted connection goes to.
     accept_rr: usize,
+    /// Shard 0's SQS listener, registered once the gateway is up ([`Self::listen_sqs`]).
+    sqs_listener: Option<TcpListener>,
+    sqs_registered: bool,
+    /// Accepting SQS connections waits: the connection limit is reached.
+    sqs_paused: bool,
+    sqs_accept_rr: usize,
+    /// This shard's SQS connections (made when the first one arrives).
+    http: Option<HttpHost>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     next_generation: u64,
@@ -366,6 +389,10 @@ impl Shard {
         let n = p.shared.bells.len() as u16;
         let now = p.engine.now_ms();
         let internal = p.internal;
+        let sqs_listener = p.sqs_listener.map(|l| {
+            // Non-blocking already (the gateway bound it so).
+            TcpListener::from_std(l)
+        });
         let mut shard = Shard {
             id: p.id,
             n,
@@ -380,6 +407,11 @@ impl Shard {
             poll,
             listener,
             accept_rr: 0,
+            sqs_listener,
+            sqs_registered: false,
+            sqs_paused: false,
+            sqs_accept_rr: 0,
+            http: None,
             conns: Vec::new(),
             free: Vec::new(),
             next_generation: 1,
@@ -449,6 +481,12 @@ impl Shard {
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
+                    SQS_LISTENER => self.accept_sqs(),
+                    Token(t) if t >= FIRST_HTTP => {
+                        if let Some(h) = &self.http {
+                            h.on_event(t);
+                        }
+                    }
                     BELL => {
                         let _ = self.shared.bells[self.id as usize].drain();
                     }
@@ -469,6 +507,9 @@ impl Shard {
             for slot in readable {
                 self.read_conn(slot);
             }
+            self.listen_sqs();
+            // SQS requests read now join this turn's group commit.
+            self.pump_http();
             self.resume_conns();
             if self.shared.shutdown.load(Ordering::Relaxed) && !self.stopping {
                 self.begin_stop();
@@ -476,6 +517,8 @@ impl Shard {
             self.maybe_flush();
             self.serve_wakes();
             self.push_overflow();
+            // Replies that arrived this turn (commits, other shards, long polls).
+            self.pump_http();
             self.write_conns();
             if self.stopping && self.stop_step() {
                 return self.finish_stop();
@@ -492,6 +535,7 @@ impl Shard {
             || self.overflow_len > 0
             || !self.wake.is_empty()
             || self.inbox_backlog
+            || self.http.as_ref().is_some_and(HttpHost::has_ready)
         {
             return Some(Duration::ZERO);
         }
@@ -505,7 +549,11 @@ impl Shard {
         for p in &self.parked {
             next = next.min(p.deadline_ms);
         }
-        Some(Duration::from_millis(next.saturating_sub(now)))
+        let wait = Duration::from_millis(next.saturating_sub(now));
+        match self.http.as_ref().and_then(HttpHost::next_deadline) {
+            Some(t) => Some(wait.min(t.saturating_duration_since(std::time::Instant::now()))),
+            None => Some(wait),
+        }
     }
 
     // ----- connections ------------------------------------------------------------------
@@ -583,6 +631,127 @@ impl Shard {
         self.conns[slot] = Some(Conn::new(stream, generation, internal));
         // The client may have written already; edge-triggered epoll will not say so again.
         self.read_conn(slot);
+    }
+
+    // ----- SQS connections --------------------------------------------------------------
+
+    /// Shard 0: registers the SQS listener once the gateway is up (connections wait in the
+    /// backlog until then), and resumes accepting when the connection limit allows.
+    fn listen_sqs(&mut self) {
+        if self.sqs_paused
+            && self.shared.http_connections.load(Ordering::SeqCst) < self.cfg.sqs_max_connections
+        {
+            self.sqs_paused = false;
+            self.accept_sqs();
+        }
+        if self.sqs_registered || self.stopping {
+            return;
+        }
+        let Some(l) = self.sqs_listener.as_mut() else {
+            return;
+        };
+        if lock_gateway(&self.shared).is_none() {
+            return;
+        }
+        match self
+            .poll
+            .registry()
+            .register(l, SQS_LISTENER, Interest::READABLE)
+        {
+            Ok(()) => {
+                self.sqs_registered = true;
+                // Clients may be waiting in the backlog already.
+                self.accept_sqs();
+            }
+            Err(e) => tracing::error!("cannot register the SQS listener: {e}"),
+        }
+    }
+
+    /// Shard 0: accepts SQS connections and deals them round-robin over the shards, up to
+    /// the connection limit (beyond it they wait in the kernel's backlog).
+    fn accept_sqs(&mut self) {
+        loop {
+            if self.shared.http_connections.load(Ordering::SeqCst) >= self.cfg.sqs_max_connections {
+                self.sqs_paused = true;
+                return;
+            }
+            let Some(l) = self.sqs_listener.as_ref() else {
+                return;
+            };
+            match l.accept() {
+                Ok((stream, _)) => {
+                    self.shared.http_connections.fetch_add(1, Ordering::SeqCst);
+                    let std_stream = std::net::TcpStream::from(std::os::fd::OwnedFd::from(stream));
+                    let target = (self.sqs_accept_rr % self.n as usize) as u16;
+                    self.sqs_accept_rr = self.sqs_accept_rr.wrapping_add(1);
+                    if target == self.id {
+                        self.add_http(std_stream);
+                    } else {
+                        self.send_env(target, Envelope::AdoptHttp(std_stream));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::warn!(shard = self.id, "sqs accept failed: {e}");
+                    // Retry when the limit check runs again (next turn).
+                    self.sqs_paused = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Serves an SQS connection (counted in `http_connections` by the accepting shard).
+    fn add_http(&mut self, stream: std::net::TcpStream) {
+        if self.http.is_none() {
+            match lock_gateway(&self.shared) {
+                Some(gw) => self.http = Some(HttpHost::new(gw, self.n as usize, FIRST_HTTP)),
+                None => {
+                    // The gateway stopped (shutdown): drop the connection.
+                    self.shared.http_connections.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+        let added = match self.http.as_mut() {
+            Some(h) => h.add(self.poll.registry(), stream),
+            None => false,
+        };
+        if !added {
+            self.shared.http_connections.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Polls the SQS connections that have work and routes the calls they make, until
+    /// none is left (or a bound of passes, so a busy host cannot starve the loop; what is
+    /// left runs next turn, which then does not sleep).
+    fn pump_http(&mut self) {
+        for _ in 0..4 {
+            let Some(h) = self.http.as_mut() else {
+                return;
+            };
+            let ended = h.run(self.poll.registry());
+            if ended > 0 {
+                self.shared
+                    .http_connections
+                    .fetch_sub(ended, Ordering::SeqCst);
+            }
+            let calls = h.take_calls();
+            if calls.is_empty() {
+                return;
+            }
+            for c in calls {
+                let to = ReplyTo::Http { token: c.token };
+                match c.shard {
+                    None => self.route(to, c.req),
+                    Some(s) if s < self.n => self.run_on(s, to, c.req),
+                    Some(_) => self.deliver(
+                        to,
+                        Response::error(ErrorCode::InternalError, "no such shard"),
+                    ),
+                }
+            }
+        }
     }
 
     fn close_conn(&mut self, slot: usize) {
@@ -1448,6 +1617,11 @@ impl Shard {
             ReplyTo::Shard { shard, token } => {
                 self.send_env(shard, Envelope::Reply { token, resp })
             }
+            ReplyTo::Http { token } => {
+                if let Some(h) = &self.http {
+                    h.complete(token, resp);
+                }
+            }
             ReplyTo::Op { op, part } => self.op_part(op, part, resp),
         }
     }
@@ -1698,6 +1872,7 @@ impl Shard {
                     Ok(()) => self.add_conn(Stream::Tcp(TcpStream::from_std(stream)), false),
                     Err(e) => tracing::warn!(shard = self.id, "cannot adopt a connection: {e}"),
                 },
+                Envelope::AdoptHttp(stream) => self.add_http(stream),
             }
         }
     }
@@ -1862,6 +2037,9 @@ impl Shard {
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
+        if let Some(mut l) = self.sqs_listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
         for p in std::mem::take(&mut self.parked) {
             self.deliver(p.to, empty_received());
         }
@@ -1904,11 +2082,24 @@ impl Shard {
         for slot in 0..self.conns.len() {
             self.close_conn(slot);
         }
+        if let Some(h) = self.http.as_mut() {
+            let n = h.close_all(self.poll.registry());
+            self.shared.http_connections.fetch_sub(n, Ordering::SeqCst);
+        }
         flushed.map_err(|e| format!("shard {}: final flush failed: {e}", self.id))?;
         synced.map_err(|e| format!("shard {}: final index sync failed: {e}", self.id))?;
         tracing::info!(shard = self.id, "stopped");
         Ok(())
     }
+}
+
+/// The gateway's shared state, if it is up.
+fn lock_gateway(shared: &Shared) -> Option<Arc<crate::sqs::Gateway>> {
+    shared
+        .gateway
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

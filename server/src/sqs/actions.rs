@@ -32,6 +32,7 @@ use spool_protocol::sqs::{
 };
 use spool_protocol::{Request, Response};
 
+use super::host::LocalCalls;
 use super::move_tasks::{MoveError, NewTask, TaskView};
 use super::Gateway;
 use crate::errors::sqs_error;
@@ -78,7 +79,7 @@ impl Reply {
 type Result<T> = std::result::Result<T, SqsError>;
 
 /// Parses, runs and renders one SQS request.
-pub async fn handle(gw: &Arc<Gateway>, parts: &Parts, body: &[u8]) -> Reply {
+pub async fn handle(gw: &Arc<Gateway>, calls: &LocalCalls, parts: &Parts, body: &[u8]) -> Reply {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let req = sqs::HttpRequest {
         method: parts.method.as_str(),
@@ -100,6 +101,7 @@ pub async fn handle(gw: &Arc<Gateway>, parts: &Parts, body: &[u8]) -> Reply {
     }
     let ctx = Ctx {
         gw,
+        calls,
         host: header("host")
             .map(str::to_string)
             .unwrap_or_else(|| gw.sqs_addr.to_string()),
@@ -183,6 +185,8 @@ fn uuid(b: &[u8; 16]) -> String {
 /// replies use it, so they work whatever name the client reached us by).
 struct Ctx<'a> {
     gw: &'a Arc<Gateway>,
+    /// The way into the shards: this shard's routing.
+    calls: &'a LocalCalls,
     host: String,
 }
 
@@ -219,7 +223,7 @@ impl Ctx<'_> {
     }
 
     async fn call(&self, req: &Request<'_>) -> Result<Response<'static>> {
-        match self.gw.upstream.call(req).await {
+        match self.calls.call(req).await {
             Ok(Response::Error(e)) => Err(sqs_error(&e)),
             Ok(r) => Ok(r),
             Err(e) => Err(SqsError::new(ErrorKind::ServiceUnavailable, e.to_string())),
@@ -833,8 +837,7 @@ impl Ctx<'_> {
 
     async fn require_queue(&self, name: &str, arn: &str) -> Result<()> {
         let r = self
-            .gw
-            .upstream
+            .calls
             .call(&Request::GetQueue { name: name.into() })
             .await;
         match r {

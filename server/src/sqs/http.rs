@@ -1,20 +1,17 @@
-//! The HTTP side of the SQS gateway and of the admin endpoint: listeners, connection
-//! bounds and timeouts, body limits. Each request is read whole (bounded), handed to
-//! [`super::actions`] (SQS) or [`super::admin`] (metrics, health), and answered.
+//! HTTP limits shared by the SQS API ([`super::host`], on the shards) and the admin
+//! endpoint (served here, on the gateway's runtime): head size and timeout, body size.
 //!
-//! Promises: at most `max_connections` HTTP connections are served at once (more wait in
-//! the kernel's backlog); request heads are limited to [`MAX_HEAD`] bytes and must arrive
-//! within [`HEAD_TIMEOUT`] (slow clients cannot pin a connection forever); bodies over
-//! [`MAX_BODY`] are refused with an SQS-shaped error without being buffered; nothing here
-//! panics on any input.
+//! Promises: request heads are limited to [`MAX_HEAD`] bytes and must arrive within
+//! [`HEAD_TIMEOUT`] (slow clients cannot pin a connection forever); SQS bodies over
+//! [`MAX_BODY`] are refused with an SQS-shaped error without being buffered; at most 64
+//! admin connections are served at once; nothing here panics on any input.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -34,7 +31,7 @@ pub const MAX_BODY: usize = 4 << 20;
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// [`HEAD_TIMEOUT`], or `SPOOL_SQS_HEAD_TIMEOUT_MS` if set to a positive number.
-fn head_timeout() -> Duration {
+pub(crate) fn head_timeout() -> Duration {
     static T: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
     *T.get_or_init(|| {
         std::env::var("SPOOL_SQS_HEAD_TIMEOUT_MS")
@@ -46,72 +43,8 @@ fn head_timeout() -> Duration {
     })
 }
 
-/// Serves SQS requests on `listener` until `stop` resolves.
-pub async fn serve_sqs(listener: TcpListener, gw: Arc<Gateway>, max_connections: usize) {
-    let slots = Arc::new(Semaphore::new(max_connections));
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!("sqs accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = gw.stopping() => return,
-        };
-        let _ = stream.set_nodelay(true);
-        let gw = gw.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let gw = gw.clone();
-                async move { Ok::<_, Infallible>(sqs_request(&gw, peer, req).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(head_timeout())
-                .max_buf_size(MAX_HEAD)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, "sqs connection ended: {e}");
-            }
-            drop(permit);
-        });
-    }
-}
-
-async fn sqs_request(
-    gw: &Arc<Gateway>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
-    let start = std::time::Instant::now();
-    let (parts, body) = req.into_parts();
-    let too_large = body_over_limit(&parts.headers);
-    let body = if too_large {
-        None
-    } else {
-        match Limited::new(body, MAX_BODY).collect().await {
-            Ok(b) => Some(b.to_bytes()),
-            Err(_) => None,
-        }
-    };
-    let reply = match body {
-        Some(body) => super::actions::handle(gw, &parts, &body).await,
-        None => super::actions::too_large(gw, &parts),
-    };
-    gw.record(&reply, start.elapsed());
-    tracing::trace!(%peer, action = reply.action, status = reply.status, "sqs call");
-    reply.into_response()
-}
-
-fn body_over_limit(h: &hyper::HeaderMap) -> bool {
+/// Whether the request declares a body over [`MAX_BODY`] (it is then not read).
+pub(crate) fn body_over_limit(h: &hyper::HeaderMap) -> bool {
     h.get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())

@@ -1,12 +1,18 @@
 //! The Amazon SQS HTTP API of `spoold`, and its admin endpoint (metrics, health).
 //!
-//! A small tokio runtime on its own thread, beside the shards: hyper reads HTTP requests
-//! ([`http`]), the sans-IO codec in `spool_protocol::sqs` turns them into typed SQS
-//! requests, [`actions`] turns each into binary-protocol requests, and [`upstream`] sends
-//! those into the shards over the daemon's internal socket pairs, the same path a binary
-//! client's requests take. Replies come back the same way and are rendered as AWS JSON 1.0
-//! or query/XML, whichever the client spoke. Message move tasks (DLQ redrive at a rate)
-//! run here too ([`move_tasks`]).
+//! SQS requests are served on the shard threads themselves ([`host`]): shard 0 accepts SQS
+//! connections and deals them over the shards; on each, hyper reads HTTP requests, the
+//! sans-IO codec in `spool_protocol::sqs` turns them into typed SQS requests, [`actions`]
+//! turns each into binary-protocol requests, and the shard routes those exactly as it
+//! routes a binary client's. Replies are rendered as AWS JSON 1.0 or query/XML, whichever
+//! the client spoke.
+//!
+//! A small tokio runtime on a thread of its own ("spool-sqs") serves the admin endpoint
+//! ([`admin`]) and runs message move tasks (DLQ redrive at a rate, [`move_tasks`]), which
+//! reach the shards through [`upstream`]: the daemon's internal socket pairs, the path a
+//! binary client's requests take. It also holds the state the shards' SQS connections share
+//! ([`Gateway`]), published in [`crate::shard::Shared`] once it is up; shard 0 accepts SQS
+//! connections only from then on.
 //!
 //! Promises: an SQS client (boto3, the aws CLI, the AWS SDKs) works against
 //! `http://<host>:<port>` unchanged; every request gets an AWS-shaped reply or error; the
@@ -15,6 +21,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod host;
 pub mod http;
 pub mod move_tasks;
 pub mod upstream;
@@ -51,6 +58,8 @@ pub struct Gateway {
     pub moves: move_tasks::MoveTasks,
     /// The address the SQS API listens on (for queue URLs when a request has no Host).
     pub sqs_addr: SocketAddr,
+    /// The gateway's runtime (move tasks run on it, whichever thread starts them).
+    pub rt: tokio::runtime::Handle,
 }
 
 impl Gateway {
@@ -89,17 +98,26 @@ pub struct GatewayHandle {
 }
 
 impl GatewayHandle {
-    /// Binds the listeners (so a taken port is a startup error) and starts the runtime
-    /// thread. `streams` are the client ends of the shards' internal connections.
+    /// Binds the SQS listener (so a taken port is a startup error); the daemon hands it to
+    /// shard 0.
+    pub fn bind_sqs(cfg: &GatewayConfig) -> Result<std::net::TcpListener, String> {
+        let sqs = std::net::TcpListener::bind(cfg.sqs_listen)
+            .map_err(|e| format!("cannot listen for the SQS API on {}: {e}", cfg.sqs_listen))?;
+        sqs.set_nonblocking(true).map_err(|e| e.to_string())?;
+        Ok(sqs)
+    }
+
+    /// Binds the admin listener and starts the runtime thread, which publishes the
+    /// [`Gateway`] in `shared` once it reaches the shards. `streams` are the client ends of
+    /// the shards' internal connections; `sqs_addr` is where shard 0 accepts SQS
+    /// connections.
     pub fn start(
         cfg: GatewayConfig,
+        sqs_addr: SocketAddr,
         streams: Vec<std::os::unix::net::UnixStream>,
         metrics: Arc<Metrics>,
         shared: Arc<Shared>,
     ) -> Result<GatewayHandle, String> {
-        let sqs = std::net::TcpListener::bind(cfg.sqs_listen)
-            .map_err(|e| format!("cannot listen for the SQS API on {}: {e}", cfg.sqs_listen))?;
-        let sqs_addr = sqs.local_addr().map_err(|e| e.to_string())?;
         let admin = match cfg.admin_listen {
             Some(a) => Some(
                 std::net::TcpListener::bind(a)
@@ -111,7 +129,7 @@ impl GatewayHandle {
             Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
             None => None,
         };
-        for l in std::iter::once(&sqs).chain(admin.as_ref()) {
+        if let Some(l) = &admin {
             l.set_nonblocking(true).map_err(|e| e.to_string())?;
         }
         let rt = if cfg.threads <= 1 {
@@ -126,7 +144,6 @@ impl GatewayHandle {
                 .build()
         }
         .map_err(|e| format!("cannot start the SQS API runtime: {e}"))?;
-        let max_connections = cfg.max_connections;
         let thread = std::thread::Builder::new()
             .name("spool-sqs".into())
             .spawn(move || {
@@ -142,20 +159,28 @@ impl GatewayHandle {
                         cfg,
                         upstream,
                         metrics,
-                        shared,
+                        shared: shared.clone(),
                         moves: move_tasks::MoveTasks::default(),
                         sqs_addr,
+                        rt: tokio::runtime::Handle::current(),
                     });
-                    let Ok(sqs) = tokio::net::TcpListener::from_std(sqs) else {
-                        tracing::error!("SQS API listener cannot join the runtime");
-                        return;
-                    };
-                    let admin = admin.and_then(|l| tokio::net::TcpListener::from_std(l).ok());
-                    let a = admin.map(|l| tokio::spawn(http::serve_admin(l, gw.clone())));
-                    http::serve_sqs(sqs, gw.clone(), max_connections).await;
-                    if let Some(a) = a {
-                        let _ = a.await;
+                    *shared.gateway.lock().unwrap_or_else(|p| p.into_inner()) = Some(gw.clone());
+                    // Shard 0 polls for the gateway on its timer; ring it so it starts
+                    // accepting SQS connections now.
+                    if let Some(b) = shared.bells.first() {
+                        let _ = b.notify();
                     }
+                    match admin.and_then(|l| tokio::net::TcpListener::from_std(l).ok()) {
+                        Some(l) => http::serve_admin(l, gw.clone()).await,
+                        None => gw.stopping().await,
+                    }
+                    // The shards hold their own references; drop the shared one so the
+                    // gateway (which holds `shared`) is not kept alive by a cycle.
+                    shared
+                        .gateway
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take();
                 });
             })
             .map_err(|e| format!("cannot start the SQS API thread: {e}"))?;

@@ -167,7 +167,8 @@ impl MoveTasks {
             task
         };
         let handle = task.handle.clone();
-        tokio::spawn(run(gw.clone(), task));
+        // On the gateway's runtime: the caller may be a shard's thread, which has none.
+        gw.rt.spawn(run(gw.clone(), task));
         Ok(handle)
     }
 
