@@ -113,7 +113,9 @@ pub struct Args {
     /// Accepted API key; repeat for several. With none, any client is accepted.
     #[arg(long = "api-key", env = "SPOOL_API_KEYS", value_delimiter = ',')]
     pub api_keys: Vec<String>,
-    /// Group-commit I/O: uring | pwrite [default: uring, falling back to pwrite].
+    /// Group-commit I/O: pwrite | uring [default: pwrite]. The commit thread writes and
+    /// fdatasyncs; with uring it submits to a ring whose kernel workers do the fdatasync,
+    /// one thread hop more per commit (measured slower: docs/benchmarks.md).
     #[arg(long, env = "SPOOL_FLUSHER")]
     pub flusher: Option<String>,
     /// Segment file size in MiB [default: 64].
@@ -197,8 +199,6 @@ pub struct Config {
     pub max_in_flight: usize,
     pub api_keys: Vec<Vec<u8>>,
     pub flusher: spool_engine::FlusherKind,
-    /// Whether the flusher was chosen explicitly (then failing to open it is an error).
-    pub flusher_explicit: bool,
     pub segment_bytes: u64,
     pub direct_io: bool,
     /// Bytes of recently written batches kept per partition.
@@ -281,9 +281,9 @@ impl Config {
         }
         let flusher_name = args.flusher.or(file.flusher);
         let flusher = match flusher_name.as_deref() {
-            None | Some("uring") => spool_engine::FlusherKind::Uring,
-            Some("pwrite") => spool_engine::FlusherKind::Pwrite,
-            Some(other) => return Err(format!("unknown flusher {other:?}: uring or pwrite")),
+            None | Some("pwrite") => spool_engine::FlusherKind::Pwrite,
+            Some("uring") => spool_engine::FlusherKind::Uring,
+            Some(other) => return Err(format!("unknown flusher {other:?}: pwrite or uring")),
         };
         let segment_mib = args.segment_mib.or(file.segment_mib).unwrap_or(64);
         if !(1..=4096).contains(&segment_mib) {
@@ -361,7 +361,6 @@ impl Config {
             max_in_flight,
             api_keys,
             flusher,
-            flusher_explicit: flusher_name.is_some(),
             segment_bytes: segment_mib << 20,
             direct_io: args.direct_io.or(file.direct_io).unwrap_or(true),
             retain_bytes: retain_kib << 10,

@@ -288,13 +288,7 @@ fn shard_count(dir: &Path, wanted: Option<u16>) -> Result<usize, String> {
 }
 
 fn open_engine(cfg: &Config, dir: &Path, shard: usize) -> Result<Engine, String> {
-    let mut flusher = cfg.flusher;
-    if flusher == spool_engine::FlusherKind::Uring && !cfg.flusher_explicit {
-        if let Err(e) = spool_engine::open_flusher(flusher) {
-            tracing::warn!("io_uring unavailable ({e}); group commits use pwrite");
-            flusher = spool_engine::FlusherKind::Pwrite;
-        }
-    }
+    let flusher = cfg.flusher;
     let ecfg = EngineConfig {
         partition: PartitionConfig {
             segment_bytes: cfg.segment_bytes,
