@@ -222,7 +222,7 @@ impl Ctx<'_> {
         }
     }
 
-    async fn call(&self, req: &Request<'_>) -> Result<Response<'static>> {
+    async fn call(&self, req: Request<'_>) -> Result<Response<'static>> {
         match self.calls.call(req).await {
             Ok(Response::Error(e)) => Err(sqs_error(&e)),
             Ok(r) => Ok(r),
@@ -242,7 +242,7 @@ impl Ctx<'_> {
                     attributes: wire_map(&attributes),
                     tags: wire_map(&tags),
                 };
-                expect(self.call(&req).await?, |r| {
+                expect(self.call(req).await?, |r| {
                     matches!(r, Response::QueueCreated { .. })
                 })?;
                 Ok(SqsResponse::CreateQueue {
@@ -252,7 +252,7 @@ impl Ctx<'_> {
             SqsRequest::DeleteQueue { queue_url } => {
                 let name = self.queue(&queue_url)?;
                 let r = self
-                    .call(&Request::DeleteQueue { name: name.into() })
+                    .call(Request::DeleteQueue { name: name.into() })
                     .await?;
                 expect(r, |r| matches!(r, Response::QueueDeleted))?;
                 Ok(SqsResponse::Empty)
@@ -265,7 +265,7 @@ impl Ctx<'_> {
                     return Err(queue_does_not_exist());
                 }
                 let r = self
-                    .call(&Request::GetQueue {
+                    .call(Request::GetQueue {
                         name: queue_name.as_str().into(),
                     })
                     .await?;
@@ -280,7 +280,7 @@ impl Ctx<'_> {
                 next_token,
             } => {
                 let r = self
-                    .call(&Request::ListQueues {
+                    .call(Request::ListQueues {
                         prefix: queue_name_prefix.unwrap_or_default().into(),
                         max_results: max_results.unwrap_or(0).min(1000) as u16,
                         next_token: next_token.map(Into::into),
@@ -309,7 +309,7 @@ impl Ctx<'_> {
                     attribute_names.iter().map(|n| n.as_str().into()).collect()
                 };
                 let r = self
-                    .call(&Request::GetQueueAttributes {
+                    .call(Request::GetQueueAttributes {
                         name: name.into(),
                         attribute_names: names,
                     })
@@ -333,7 +333,7 @@ impl Ctx<'_> {
             } => {
                 let name = self.queue(&queue_url)?;
                 let r = self
-                    .call(&Request::SetQueueAttributes {
+                    .call(Request::SetQueueAttributes {
                         name: name.into(),
                         attributes: wire_map(&attributes),
                     })
@@ -343,9 +343,7 @@ impl Ctx<'_> {
             }
             SqsRequest::PurgeQueue { queue_url } => {
                 let name = self.queue(&queue_url)?;
-                let r = self
-                    .call(&Request::PurgeQueue { name: name.into() })
-                    .await?;
+                let r = self.call(Request::PurgeQueue { name: name.into() }).await?;
                 expect(r, |r| matches!(r, Response::Purged))?;
                 Ok(SqsResponse::Empty)
             }
@@ -439,7 +437,7 @@ impl Ctx<'_> {
             SqsRequest::TagQueue { queue_url, tags } => {
                 let name = self.queue(&queue_url)?;
                 let r = self
-                    .call(&Request::TagQueue {
+                    .call(Request::TagQueue {
                         name: name.into(),
                         tags: wire_map(&tags),
                     })
@@ -453,7 +451,7 @@ impl Ctx<'_> {
             } => {
                 let name = self.queue(&queue_url)?;
                 let r = self
-                    .call(&Request::UntagQueue {
+                    .call(Request::UntagQueue {
                         name: name.into(),
                         keys: tag_keys.iter().map(|k| k.as_str().into()).collect(),
                     })
@@ -464,7 +462,7 @@ impl Ctx<'_> {
             SqsRequest::ListQueueTags { queue_url } => {
                 let name = self.queue(&queue_url)?;
                 let r = self
-                    .call(&Request::ListQueueTags { name: name.into() })
+                    .call(Request::ListQueueTags { name: name.into() })
                     .await?;
                 let Response::QueueTags { tags } = r else {
                     return Err(unexpected(&r));
@@ -531,7 +529,7 @@ impl Ctx<'_> {
             } => {
                 let name = self.queue(&queue_url)?;
                 let r = self
-                    .call(&Request::ListDeadLetterSourceQueues {
+                    .call(Request::ListDeadLetterSourceQueues {
                         name: name.into(),
                         max_results: max_results.unwrap_or(0).min(1000) as u16,
                         next_token: next_token.map(Into::into),
@@ -620,7 +618,7 @@ impl Ctx<'_> {
             })
             .collect();
         let r = self
-            .call(&Request::Send {
+            .call(Request::Send {
                 queue: queue.into(),
                 entries,
             })
@@ -670,7 +668,7 @@ impl Ctx<'_> {
                 .collect(),
             system_attributes: r.wants_system_attribute("AWSTraceHeader"),
         };
-        let resp = self.call(&req).await?;
+        let resp = self.call(req).await?;
         let Response::Received { messages } = resp else {
             return Err(unexpected(&resp));
         };
@@ -755,7 +753,7 @@ impl Ctx<'_> {
             self.require_exists(queue).await?;
         } else {
             let r = self
-                .call(&Request::Delete {
+                .call(Request::Delete {
                     queue: queue.into(),
                     receipt_handles: send,
                 })
@@ -796,7 +794,7 @@ impl Ctx<'_> {
             self.require_exists(queue).await?;
         } else {
             let r = self
-                .call(&Request::ChangeVisibility {
+                .call(Request::ChangeVisibility {
                     queue: queue.into(),
                     entries: send,
                 })
@@ -815,7 +813,7 @@ impl Ctx<'_> {
     /// One queue attribute, or None if the queue does not report it.
     async fn attribute(&self, queue: &str, name: &str) -> Result<Option<String>> {
         let r = self
-            .call(&Request::GetQueueAttributes {
+            .call(Request::GetQueueAttributes {
                 name: queue.into(),
                 attribute_names: vec![name.into()],
             })
@@ -831,14 +829,14 @@ impl Ctx<'_> {
 
     /// QueueDoesNotExist unless queue `name` exists.
     async fn require_exists(&self, name: &str) -> Result<()> {
-        let r = self.call(&Request::GetQueue { name: name.into() }).await?;
+        let r = self.call(Request::GetQueue { name: name.into() }).await?;
         expect(r, |r| matches!(r, Response::Queue { .. }))
     }
 
     async fn require_queue(&self, name: &str, arn: &str) -> Result<()> {
         let r = self
             .calls
-            .call(&Request::GetQueue { name: name.into() })
+            .call(Request::GetQueue { name: name.into() })
             .await;
         match r {
             Ok(Response::Queue { .. }) => Ok(()),
@@ -875,7 +873,7 @@ impl Ctx<'_> {
         let mut attrs = BTreeMap::new();
         attrs.insert("Policy".to_string(), text.to_string());
         let r = self
-            .call(&Request::SetQueueAttributes {
+            .call(Request::SetQueueAttributes {
                 name: queue.into(),
                 attributes: wire_map(&attrs),
             })
@@ -901,7 +899,7 @@ impl Ctx<'_> {
         };
         // The source must be some queue's dead-letter queue.
         let r = self
-            .call(&Request::ListDeadLetterSourceQueues {
+            .call(Request::ListDeadLetterSourceQueues {
                 name: source.as_str().into(),
                 max_results: 1,
                 next_token: None,

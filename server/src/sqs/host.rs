@@ -64,7 +64,7 @@ pub struct Call {
 
 impl LocalCalls {
     /// Routes `req` as the shard routes a client's request and waits for the reply.
-    pub async fn call(&self, req: &Request<'_>) -> Result<Response<'static>, UpstreamError> {
+    pub async fn call(&self, req: Request<'_>) -> Result<Response<'static>, UpstreamError> {
         self.call_at(None, req).await
     }
 
@@ -72,7 +72,7 @@ impl LocalCalls {
     pub async fn call_on(
         &self,
         shard: usize,
-        req: &Request<'_>,
+        req: Request<'_>,
     ) -> Result<Response<'static>, UpstreamError> {
         let shard = u16::try_from(shard).map_err(|_| UpstreamError::Closed)?;
         self.call_at(Some(shard), req).await
@@ -86,7 +86,7 @@ impl LocalCalls {
     async fn call_at(
         &self,
         shard: Option<u16>,
-        req: &Request<'_>,
+        req: Request<'_>,
     ) -> Result<Response<'static>, UpstreamError> {
         let token = self.next.get();
         self.next.set(token + 1);
@@ -95,7 +95,7 @@ impl LocalCalls {
         self.out.borrow_mut().push(Call {
             token,
             shard,
-            req: req.clone().into_owned(),
+            req: req.into_owned(),
         });
         // A task dropped before its reply (its connection closed) leaves its sender here
         // until the reply comes; `complete` then finds the receiver gone.
