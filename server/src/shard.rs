@@ -484,7 +484,9 @@ impl Shard {
                     SQS_LISTENER => self.accept_sqs(),
                     Token(t) if t >= FIRST_HTTP => {
                         if let Some(h) = &self.http {
-                            h.on_event(t);
+                            let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                            let writable = ev.is_writable() || ev.is_write_closed();
+                            h.on_event(t, readable, writable);
                         }
                     }
                     BELL => {

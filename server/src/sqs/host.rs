@@ -150,7 +150,15 @@ struct Task {
     fut: Pin<Box<dyn Future<Output = ()>>>,
     waker: Arc<TaskWaker>,
     socket: Rc<RefCell<TcpStream>>,
+    ready: Rc<Cell<u8>>,
 }
+
+/// [`SqsIo`] readiness bits: the socket may be readable / writable. Cleared when a call
+/// would block, set again by the socket's next event. hyper tries a read whenever it is
+/// polled (to notice a client that went away mid-request), so without these every poll
+/// of a connection cost a failing recv(2).
+const READABLE: u8 = 1;
+const WRITABLE: u8 = 2;
 
 /// The SQS connections of one shard.
 pub struct HttpHost {
@@ -220,9 +228,11 @@ impl HttpHost {
             return false;
         }
         let socket = Rc::new(RefCell::new(stream));
+        let ready = Rc::new(Cell::new(READABLE | WRITABLE));
         let io = SqsIo {
             socket: socket.clone(),
             scratch: self.scratch.clone(),
+            ready: ready.clone(),
         };
         let (gw, calls) = (self.gw.clone(), self.calls.clone());
         let svc = service_fn(move |req| {
@@ -249,18 +259,22 @@ impl HttpHost {
             fut: Box::pin(fut),
             waker,
             socket,
+            ready,
         });
         // The client may have written already: poll it at the next pass.
         self.ready.push(id);
         true
     }
 
-    /// The socket of task `token` reported readiness.
-    pub fn on_event(&self, token: usize) {
+    /// The socket of task `token` reported readiness (`readable` also for hang-ups and
+    /// errors: a read then says what happened).
+    pub fn on_event(&self, token: usize, readable: bool, writable: bool) {
         if let Some(Some(t)) = token
             .checked_sub(self.first_token)
             .and_then(|i| self.tasks.get(i))
         {
+            let bits = (u8::from(readable) * READABLE) | (u8::from(writable) * WRITABLE);
+            t.ready.set(t.ready.get() | bits);
             t.waker.wake_by_ref();
         }
     }
@@ -356,6 +370,31 @@ async fn serve(
 struct SqsIo {
     socket: Rc<RefCell<TcpStream>>,
     scratch: Rc<RefCell<Vec<u8>>>,
+    ready: Rc<Cell<u8>>,
+}
+
+impl SqsIo {
+    /// Runs `op` unless the socket is known not to be ready for it (`bit` clear); a
+    /// `WouldBlock` clears the bit until the next event sets it.
+    fn attempt<T>(
+        &self,
+        bit: u8,
+        mut op: impl FnMut() -> std::io::Result<T>,
+    ) -> Poll<std::io::Result<T>> {
+        if self.ready.get() & bit == 0 {
+            return Poll::Pending;
+        }
+        loop {
+            match op() {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.ready.set(self.ready.get() & !bit);
+                    return Poll::Pending;
+                }
+                other => return Poll::Ready(other),
+            }
+        }
+    }
 }
 
 impl hyper::rt::Read for SqsIo {
@@ -368,17 +407,10 @@ impl hyper::rt::Read for SqsIo {
         // which safe code cannot hand to read(2).
         let mut scratch = self.scratch.borrow_mut();
         let want = buf.remaining().min(scratch.len());
-        loop {
-            match self.socket.borrow_mut().read(&mut scratch[..want]) {
-                Ok(n) => {
-                    buf.put_slice(&scratch[..n]);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Poll::Pending,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        let r = self.attempt(READABLE, || {
+            self.socket.borrow_mut().read(&mut scratch[..want])
+        });
+        r.map_ok(|n| buf.put_slice(&scratch[..n]))
     }
 }
 
@@ -388,7 +420,7 @@ impl hyper::rt::Write for SqsIo {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        retry(|| self.socket.borrow_mut().write(buf))
+        self.attempt(WRITABLE, || self.socket.borrow_mut().write(buf))
     }
 
     fn poll_write_vectored(
@@ -396,7 +428,7 @@ impl hyper::rt::Write for SqsIo {
         _cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        retry(|| self.socket.borrow_mut().write_vectored(bufs))
+        self.attempt(WRITABLE, || self.socket.borrow_mut().write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -413,16 +445,6 @@ impl hyper::rt::Write for SqsIo {
             Err(e) if e.kind() == std::io::ErrorKind::NotConnected => Ok(()),
             other => other,
         })
-    }
-}
-
-fn retry(mut op: impl FnMut() -> std::io::Result<usize>) -> Poll<std::io::Result<usize>> {
-    loop {
-        match op() {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Poll::Pending,
-            other => return Poll::Ready(other),
-        }
     }
 }
 
