@@ -24,6 +24,7 @@
 //! or XML (text that XML 1.0 cannot carry is replaced by U+FFFD). No unsafe code.
 
 pub mod error;
+mod jval;
 pub mod md5;
 pub mod request;
 pub mod response;

@@ -48,8 +48,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::jval::{lookup, members, JObj, JVal};
 use base64::Engine as _;
-use serde_json::{Map as JsonMap, Value};
 
 use super::error::{clip, ErrorKind, SqsError};
 use super::{url, Action, TARGET_PREFIX};
@@ -440,14 +440,14 @@ pub fn parse(req: &HttpRequest<'_>) -> Result<(Wire, SqsRequest), SqsError> {
     Ok((wire, request))
 }
 
-fn parse_json(req: &HttpRequest<'_>) -> Result<(Action, JsonMap<String, Value>), SqsError> {
+fn parse_json<'a>(req: &HttpRequest<'a>) -> Result<(Action, JObj<'a>), SqsError> {
     let target = req.target.unwrap_or("");
     let action = target
         .strip_prefix(TARGET_PREFIX)
         .and_then(Action::from_name)
         .ok_or_else(|| invalid_action(target.strip_prefix(TARGET_PREFIX).unwrap_or(target)))?;
     if req.body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok((action, JsonMap::new()));
+        return Ok((action, Vec::new()));
     }
     // Every counted token is a byte of the body, so a body no longer than the bound cannot
     // exceed it (most requests: the scan is skipped).
@@ -457,8 +457,8 @@ fn parse_json(req: &HttpRequest<'_>) -> Result<(Action, JsonMap<String, Value>),
             format!("The request must have at most {MAX_PARAMS} JSON values."),
         ));
     }
-    match serde_json::from_slice::<Value>(req.body) {
-        Ok(Value::Object(m)) => Ok((action, m)),
+    match serde_json::from_slice::<JVal<'a>>(req.body) {
+        Ok(JVal::Object(m)) => Ok((action, m)),
         Ok(v) => Err(serialization(format!(
             "{} The request body must be a JSON object.",
             json_kind(&v)
@@ -492,7 +492,7 @@ fn json_token_count(body: &[u8]) -> usize {
     n
 }
 
-fn parse_query(req: &HttpRequest<'_>) -> Result<(Action, JsonMap<String, Value>), SqsError> {
+fn parse_query(req: &HttpRequest<'_>) -> Result<(Action, JObj<'static>), SqsError> {
     let use_body = !req.method.eq_ignore_ascii_case("GET");
     let query = req.query.unwrap_or("").as_bytes();
     let count = |s: &[u8]| s.iter().filter(|&&b| b == b'&').count() + 1;
@@ -529,14 +529,14 @@ fn query_to_json(
     params: &BTreeMap<&str, &str>,
     action: Action,
     depth: u8,
-) -> Result<JsonMap<String, Value>, SqsError> {
+) -> Result<JObj<'static>, SqsError> {
     type Items<'a> = BTreeMap<u32, BTreeMap<&'a str, &'a str>>;
-    let mut obj = JsonMap::new();
+    let mut obj: JObj<'static> = Vec::new();
     let mut groups: BTreeMap<&str, Items<'_>> = BTreeMap::new();
     for (&k, &v) in params {
         match k.split_once('.') {
             None => {
-                obj.insert(k.to_string(), Value::String(v.to_string()));
+                obj.push((k.to_string().into(), JVal::string(v)));
             }
             Some((head, tail)) => {
                 let (idx, rest) = tail.split_once('.').unwrap_or((tail, ""));
@@ -561,10 +561,10 @@ fn query_to_json(
     };
     for (head, items) in groups {
         let list = |items: &Items<'_>| {
-            Value::Array(
+            JVal::Array(
                 items
                     .values()
-                    .filter_map(|sub| sub.get("").map(|v| Value::String(v.to_string())))
+                    .filter_map(|sub| sub.get("").map(|v| JVal::string(*v)))
                     .collect(),
             )
         };
@@ -588,13 +588,13 @@ fn query_to_json(
             h if depth == 0 && !entry_head.is_empty() && h == entry_head => {
                 let mut entries = Vec::with_capacity(items.len());
                 for sub in items.values() {
-                    entries.push(Value::Object(query_to_json(sub, action, 1)?));
+                    entries.push(JVal::Object(query_to_json(sub, action, 1)?));
                 }
-                ("Entries", Value::Array(entries))
+                ("Entries", JVal::Array(entries))
             }
             _ => continue,
         };
-        obj.insert(key.to_string(), value);
+        obj.push((key.into(), value));
     }
     Ok(obj)
 }
@@ -604,8 +604,8 @@ fn query_pairs(
     head: &str,
     key: &str,
     value: &str,
-) -> Result<Value, SqsError> {
-    let mut map = JsonMap::new();
+) -> Result<JVal<'static>, SqsError> {
+    let mut map: JObj<'static> = Vec::new();
     for (idx, sub) in items {
         let k = sub
             .get(key)
@@ -613,21 +613,21 @@ fn query_pairs(
         let v = sub
             .get(value)
             .ok_or_else(|| SqsError::missing(&format!("{head}.{idx}.{value}")))?;
-        map.insert(k.to_string(), Value::String(v.to_string()));
+        map.push((k.to_string().into(), JVal::string(*v)));
     }
-    Ok(Value::Object(map))
+    Ok(JVal::Object(map))
 }
 
 fn query_message_attributes(
     items: &BTreeMap<u32, BTreeMap<&str, &str>>,
     head: &str,
-) -> Result<Value, SqsError> {
-    let mut map = JsonMap::new();
+) -> Result<JVal<'static>, SqsError> {
+    let mut map: JObj<'static> = Vec::new();
     for (idx, sub) in items {
         let name = sub
             .get("Name")
             .ok_or_else(|| SqsError::missing(&format!("{head}.{idx}.Name")))?;
-        let mut value = JsonMap::new();
+        let mut value: JObj<'static> = Vec::new();
         let mut string_list = Vec::new();
         let mut binary_list = Vec::new();
         for (&k, &v) in sub {
@@ -636,58 +636,54 @@ fn query_message_attributes(
             };
             match field {
                 "DataType" | "StringValue" | "BinaryValue" => {
-                    value.insert(field.to_string(), Value::String(v.to_string()));
+                    value.push((field.to_string().into(), JVal::string(v)));
                 }
-                f if f.starts_with("StringListValue.") => {
-                    string_list.push(Value::String(v.to_string()))
-                }
-                f if f.starts_with("BinaryListValue.") => {
-                    binary_list.push(Value::String(v.to_string()))
-                }
+                f if f.starts_with("StringListValue.") => string_list.push(JVal::string(v)),
+                f if f.starts_with("BinaryListValue.") => binary_list.push(JVal::string(v)),
                 _ => {}
             }
         }
         if !string_list.is_empty() {
-            value.insert("StringListValues".to_string(), Value::Array(string_list));
+            value.push(("StringListValues".into(), JVal::Array(string_list)));
         }
         if !binary_list.is_empty() {
-            value.insert("BinaryListValues".to_string(), Value::Array(binary_list));
+            value.push(("BinaryListValues".into(), JVal::Array(binary_list)));
         }
-        map.insert(name.to_string(), Value::Object(value));
+        map.push((name.to_string().into(), JVal::Object(value)));
     }
-    Ok(Value::Object(map))
+    Ok(JVal::Object(map))
 }
 
 // ----- typed access to a JSON-shaped object ----------------------------------------------
 
-fn json_kind(v: &Value) -> &'static str {
+fn json_kind(v: &JVal<'_>) -> &'static str {
     match v {
-        Value::Null => "NULL_VALUE",
-        Value::Bool(_) => "BOOLEAN_VALUE",
-        Value::Number(_) => "NUMBER_VALUE",
-        Value::String(_) => "STRING_VALUE",
-        Value::Array(_) => "Start of list found where not expected.",
-        Value::Object(_) => "Start of structure or map found where not expected.",
+        JVal::Null => "NULL_VALUE",
+        JVal::Bool(_) => "BOOLEAN_VALUE",
+        JVal::Number(_) => "NUMBER_VALUE",
+        JVal::String(_) => "STRING_VALUE",
+        JVal::Array(_) => "Start of list found where not expected.",
+        JVal::Object(_) => "Start of structure or map found where not expected.",
     }
 }
 
 /// One JSON object (the request, or a batch entry) with the wire it came from.
 struct Obj<'a> {
-    map: &'a JsonMap<String, Value>,
+    map: &'a JObj<'a>,
     wire: Wire,
 }
 
 impl<'a> Obj<'a> {
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => None,
+    fn get(&self, name: &str) -> Option<&'a JVal<'a>> {
+        match lookup(self.map, name) {
+            None | Some(JVal::Null) => None,
             Some(v) => Some(v),
         }
     }
 
-    fn type_error(&self, v: &Value, want: &str) -> SqsError {
+    fn type_error(&self, v: &JVal<'_>, want: &str) -> SqsError {
         match v {
-            Value::Array(_) | Value::Object(_) => serialization(json_kind(v)),
+            JVal::Array(_) | JVal::Object(_) => serialization(json_kind(v)),
             _ => serialization(format!("{} can not be converted to {want}", json_kind(v))),
         }
     }
@@ -695,7 +691,7 @@ impl<'a> Obj<'a> {
     fn str_opt(&self, name: &str) -> Result<Option<&'a str>, SqsError> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+            Some(JVal::String(s)) => Ok(Some(s.as_ref())),
             Some(v) => Err(self.type_error(v, "a String")),
         }
     }
@@ -719,14 +715,14 @@ impl<'a> Obj<'a> {
     fn int_opt(&self, name: &str) -> Result<Option<i64>, SqsError> {
         match (self.get(name), self.wire) {
             (None, _) => Ok(None),
-            (Some(Value::Number(n)), _) => match n.as_i64() {
+            (Some(JVal::Number(n)), _) => match n.as_i64() {
                 Some(i) => Ok(Some(i)),
                 None => Err(serialization(format!(
                     "NUMBER_VALUE {} can not be converted to an Integer",
                     clip(&n.to_string())
                 ))),
             },
-            (Some(Value::String(s)), Wire::Query) => match s.trim().parse::<i64>() {
+            (Some(JVal::String(s)), Wire::Query) => match s.trim().parse::<i64>() {
                 Ok(i) => Ok(Some(i)),
                 Err(_) => Err(SqsError::invalid_value(name, s, "Must be an integer.")),
             },
@@ -751,11 +747,11 @@ impl<'a> Obj<'a> {
     fn str_list(&self, name: &str) -> Result<Option<Vec<String>>, SqsError> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::Array(items)) => {
+            Some(JVal::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        Value::String(s) => out.push(s.clone()),
+                        JVal::String(s) => out.push(s.to_string()),
                         v => return Err(self.type_error(v, "a String")),
                     }
                 }
@@ -768,12 +764,12 @@ impl<'a> Obj<'a> {
     fn str_map(&self, name: &str) -> Result<Option<AttrMap>, SqsError> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::Object(m)) => {
+            Some(JVal::Object(m)) => {
                 let mut out = AttrMap::new();
-                for (k, v) in m {
+                for (k, v) in members(m) {
                     match v {
-                        Value::String(s) => {
-                            out.insert(k.clone(), s.clone());
+                        JVal::String(s) => {
+                            out.insert(k.to_string(), s.to_string());
                         }
                         v => return Err(self.type_error(v, "a String")),
                     }
@@ -787,11 +783,11 @@ impl<'a> Obj<'a> {
     fn objects(&self, name: &str) -> Result<Option<Vec<Obj<'a>>>, SqsError> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::Array(items)) => {
+            Some(JVal::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        Value::Object(m) => out.push(Obj {
+                        JVal::Object(m) => out.push(Obj {
                             map: m,
                             wire: self.wire,
                         }),
@@ -820,12 +816,13 @@ impl<'a> Obj<'a> {
         let Some(v) = self.get(name) else {
             return Ok(Vec::new());
         };
-        let Value::Object(m) = v else {
+        let JVal::Object(m) = v else {
             return Err(self.type_error(v, "a Map"));
         };
+        let m = members(m);
         let mut out = Vec::with_capacity(m.len().min(MAX_MESSAGE_ATTRIBUTES + 1));
         for (attr_name, value) in m {
-            let Value::Object(fields) = value else {
+            let JVal::Object(fields) = value else {
                 return Err(self.type_error(value, "a Structure"));
             };
             let f = Obj {
@@ -842,7 +839,7 @@ impl<'a> Obj<'a> {
                 || f.str_list("BinaryListValues")?
                     .is_some_and(|l| !l.is_empty());
             out.push(RawAttr {
-                name: attr_name.clone(),
+                name: attr_name.to_string(),
                 data_type: f.string_opt("DataType")?,
                 string_value: f.string_opt("StringValue")?,
                 binary_value,
