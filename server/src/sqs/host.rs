@@ -374,6 +374,24 @@ struct SqsIo {
 }
 
 impl SqsIo {
+    fn clear(&self, bit: u8) {
+        self.ready.set(self.ready.get() & !bit);
+    }
+
+    /// A short write filled the socket's buffer: the next write would block.
+    fn short_write(
+        &self,
+        r: Poll<std::io::Result<usize>>,
+        len: usize,
+    ) -> Poll<std::io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &r {
+            if *n < len {
+                self.clear(WRITABLE);
+            }
+        }
+        r
+    }
+
     /// Runs `op` unless the socket is known not to be ready for it (`bit` clear); a
     /// `WouldBlock` clears the bit until the next event sets it.
     fn attempt<T>(
@@ -388,7 +406,7 @@ impl SqsIo {
             match op() {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.ready.set(self.ready.get() & !bit);
+                    self.clear(bit);
                     return Poll::Pending;
                 }
                 other => return Poll::Ready(other),
@@ -410,7 +428,14 @@ impl hyper::rt::Read for SqsIo {
         let r = self.attempt(READABLE, || {
             self.socket.borrow_mut().read(&mut scratch[..want])
         });
-        r.map_ok(|n| buf.put_slice(&scratch[..n]))
+        r.map_ok(|n| {
+            // A short read drained the socket (as tokio reasons too): the next read would
+            // block, and data arriving after this one raises a new edge-triggered event.
+            if n > 0 && n < want {
+                self.clear(READABLE);
+            }
+            buf.put_slice(&scratch[..n])
+        })
     }
 }
 
@@ -420,7 +445,8 @@ impl hyper::rt::Write for SqsIo {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.attempt(WRITABLE, || self.socket.borrow_mut().write(buf))
+        let r = self.attempt(WRITABLE, || self.socket.borrow_mut().write(buf));
+        self.short_write(r, buf.len())
     }
 
     fn poll_write_vectored(
@@ -428,7 +454,8 @@ impl hyper::rt::Write for SqsIo {
         _cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        self.attempt(WRITABLE, || self.socket.borrow_mut().write_vectored(bufs))
+        let r = self.attempt(WRITABLE, || self.socket.borrow_mut().write_vectored(bufs));
+        self.short_write(r, bufs.iter().map(|b| b.len()).sum())
     }
 
     fn is_write_vectored(&self) -> bool {
