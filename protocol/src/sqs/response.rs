@@ -313,6 +313,22 @@ fn send_result_json(o: &mut JsonObj<'_>, r: &SendMessageResult) {
     .opt("SequenceNumber", r.sequence_number.as_deref());
 }
 
+/// A batch result: `Failed` and `Successful` (both always present), each successful entry
+/// an object whose members `entry` writes.
+fn batch_json<T>(
+    o: &mut JsonObj<'_>,
+    failed: &[BatchFailure],
+    successful: &[T],
+    mut entry: impl FnMut(&mut JsonObj<'_>, &T),
+) {
+    o.list("Failed", failed, true, failure_json)
+        .list("Successful", successful, true, |out, e| {
+            let mut eo = JsonObj::new(out);
+            entry(&mut eo, e);
+            eo.end();
+        });
+}
+
 fn failure_json(out: &mut Vec<u8>, f: &BatchFailure) {
     let mut o = JsonObj::new(out);
     o.str("Code", &f.code)
@@ -409,33 +425,19 @@ fn to_json(resp: &SqsResponse) -> Vec<u8> {
         }
         SqsResponse::SendMessage(r) => send_result_json(&mut o, r),
         SqsResponse::SendMessageBatch { successful, failed } => {
-            o.list("Failed", failed, true, failure_json).list(
-                "Successful",
-                successful,
-                true,
-                |out, e| {
-                    let mut eo = JsonObj::new(out);
-                    eo.str("Id", &e.id);
-                    send_result_json(&mut eo, &e.result);
-                    eo.end();
-                },
-            );
+            batch_json(&mut o, failed, successful, |eo, e| {
+                eo.str("Id", &e.id);
+                send_result_json(eo, &e.result);
+            });
         }
         SqsResponse::ReceiveMessage { messages } => {
             o.list("Messages", messages, false, message_json);
         }
         SqsResponse::DeleteMessageBatch { successful, failed }
         | SqsResponse::ChangeMessageVisibilityBatch { successful, failed } => {
-            o.list("Failed", failed, true, failure_json).list(
-                "Successful",
-                successful,
-                true,
-                |out, id| {
-                    let mut eo = JsonObj::new(out);
-                    eo.str("Id", id);
-                    eo.end();
-                },
-            );
+            batch_json(&mut o, failed, successful, |eo, id| {
+                eo.str("Id", id);
+            });
         }
         SqsResponse::ListQueueTags { tags } => {
             o.map("Tags", tags);
