@@ -119,7 +119,6 @@ impl Daemon {
             admin_listen: cfg.admin_listen,
             region: cfg.region.clone(),
             account_id: cfg.account_id.clone(),
-            max_connections: cfg.sqs_max_connections,
             threads: cfg.sqs_threads,
             data_dir: cfg.data_dir.clone(),
         });

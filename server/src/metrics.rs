@@ -98,9 +98,25 @@ impl CommitTimes {
     }
 }
 
+/// The shards' recorders merged by action.
+fn merged(recorders: &[Recorder]) -> BTreeMap<&'static str, Action> {
+    let mut out: BTreeMap<&'static str, Action> = BTreeMap::new();
+    for r in recorders {
+        for (name, a) in lock(&r.actions).iter() {
+            let m = out.entry(name).or_insert_with(Action::new);
+            m.calls += a.calls;
+            m.client_errors += a.client_errors;
+            m.server_errors += a.server_errors;
+            let _ = m.latency_us.add(&a.latency_us);
+        }
+    }
+    out
+}
+
 /// Everything the admin endpoint renders.
 pub struct Metrics {
-    pub sqs: Recorder,
+    /// One recorder per shard (each shard records the SQS calls it serves).
+    pub sqs: Vec<Recorder>,
     /// One recorder per shard (each shard records its own binary-protocol calls).
     pub binary: Vec<Recorder>,
     /// One per shard: binary-protocol error replies by error code.
@@ -115,7 +131,7 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(shards: usize) -> Arc<Metrics> {
         Arc::new(Metrics {
-            sqs: Recorder::default(),
+            sqs: (0..shards).map(|_| Recorder::default()).collect(),
             binary: (0..shards).map(|_| Recorder::default()).collect(),
             binary_errors: (0..shards).map(|_| Mutex::new(BTreeMap::new())).collect(),
             commits: (0..shards).map(|_| CommitTimes::default()).collect(),
@@ -132,18 +148,8 @@ impl Metrics {
 
     /// The counters and histograms in the Prometheus text exposition format (0.0.4).
     pub fn render(&self, out: &mut String) {
-        // Merge the shards' binary recorders by action.
-        let mut binary: BTreeMap<&'static str, Action> = BTreeMap::new();
-        for r in &self.binary {
-            for (name, a) in lock(&r.actions).iter() {
-                let m = binary.entry(name).or_insert_with(Action::new);
-                m.calls += a.calls;
-                m.client_errors += a.client_errors;
-                m.server_errors += a.server_errors;
-                let _ = m.latency_us.add(&a.latency_us);
-            }
-        }
-        let sqs = lock(&self.sqs.actions);
+        let binary = merged(&self.binary);
+        let sqs = merged(&self.sqs);
         let protocols: [(&str, &BTreeMap<&'static str, Action>); 2] =
             [("sqs", &sqs), ("binary", &binary)];
 
@@ -195,7 +201,7 @@ impl Metrics {
         }
         out.push_str("# HELP spool_latency_seconds Call latency by protocol and action (from hdrhistogram; SQS API only).\n");
         out.push_str("# TYPE spool_latency_seconds summary\n");
-        for (p, m) in [("sqs", &*sqs)] {
+        for (p, m) in [("sqs", &sqs)] {
             for (a, s) in m.iter() {
                 summary(
                     out,
@@ -264,8 +270,8 @@ mod tests {
     #[test]
     fn renders_calls_errors_and_quantiles() {
         let m = Metrics::new(2);
-        m.sqs.record("SendMessage", Outcome::Ok, 100);
-        m.sqs.record("SendMessage", Outcome::ClientError, 300);
+        m.sqs[0].record("SendMessage", Outcome::Ok, 100);
+        m.sqs[0].record("SendMessage", Outcome::ClientError, 300);
         m.binary[0].count("Send");
         m.binary[1].count("Send");
         m.binary_error(0, "QueueDoesNotExist", Outcome::ClientError);

@@ -86,7 +86,8 @@ const SHUTDOWN_GRACE_MS: u64 = 10_000;
 const LISTENER: Token = Token(0);
 const BELL: Token = Token(1);
 const FIRST_CONN: usize = 2;
-/// SQS connections' tokens start above any binary connection's slot.
+/// SQS connections' tokens start above any binary connection's slot (Linux on 64-bit
+/// targets only, as the daemon as a whole).
 const SQS_LISTENER: Token = Token(1 << 40);
 const FIRST_HTTP: usize = (1 << 40) + 1;
 
@@ -286,6 +287,8 @@ pub struct Shard {
     sqs_registered: bool,
     /// Accepting SQS connections waits: the connection limit is reached.
     sqs_paused: bool,
+    /// An SQS accept failed (e.g. EMFILE): retry on the next tick.
+    sqs_accept_retry: bool,
     sqs_accept_rr: usize,
     /// This shard's SQS connections (made when the first one arrives).
     http: Option<HttpHost>,
@@ -410,6 +413,7 @@ impl Shard {
             sqs_listener,
             sqs_registered: false,
             sqs_paused: false,
+            sqs_accept_retry: false,
             sqs_accept_rr: 0,
             http: None,
             conns: Vec::new(),
@@ -694,9 +698,9 @@ impl Shard {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
+                    // EMFILE and friends: leave the rest in the backlog for the next tick.
                     tracing::warn!(shard = self.id, "sqs accept failed: {e}");
-                    // Retry when the limit check runs again (next turn).
-                    self.sqs_paused = true;
+                    self.sqs_accept_retry = true;
                     return;
                 }
             }
@@ -707,7 +711,7 @@ impl Shard {
     fn add_http(&mut self, stream: std::net::TcpStream) {
         if self.http.is_none() {
             match lock_gateway(&self.shared) {
-                Some(gw) => self.http = Some(HttpHost::new(gw, self.n as usize, FIRST_HTTP)),
+                Some(gw) => self.http = Some(HttpHost::new(gw, self.id as usize, FIRST_HTTP)),
                 None => {
                     // The gateway stopped (shutdown): drop the connection.
                     self.shared.http_connections.fetch_sub(1, Ordering::SeqCst);
@@ -744,6 +748,15 @@ impl Shard {
             }
             for c in calls {
                 let to = ReplyTo::Http { token: c.token };
+                if self.stopping {
+                    // Like binary connections, which stop taking frames: nothing new is
+                    // routed (a long poll parked now would never be answered).
+                    self.deliver(
+                        to,
+                        Response::error(ErrorCode::ShuttingDown, "the server is shutting down"),
+                    );
+                    continue;
+                }
                 match c.shard {
                     None => self.route(to, c.req),
                     Some(s) if s < self.n => self.run_on(s, to, c.req),
@@ -1971,6 +1984,9 @@ impl Shard {
         }
         if now >= self.last_tick_ms + TICK_MS {
             self.last_tick_ms = now;
+            if std::mem::take(&mut self.sqs_accept_retry) {
+                self.accept_sqs();
+            }
             if std::mem::take(&mut self.accept_retry) {
                 self.accept();
             }
@@ -2059,6 +2075,7 @@ impl Shard {
             && self.in_flush.is_empty()
             && !self.committer.busy()
             && self.overflow_len == 0
+            && self.http.as_ref().is_none_or(|h| !h.waiting())
             && self
                 .conns
                 .iter()

@@ -155,8 +155,18 @@ fn check_signature(auth: Option<&str>) -> Result<()> {
 
 /// A UUID-shaped request id (unique per process, not secret).
 fn request_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    // Unique per thread (its index in the high bits) without a counter every shard's
+    // thread bumps on every request.
+    static THREADS: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> =
+            std::cell::Cell::new(THREADS.fetch_add(1, Ordering::Relaxed) << 48);
+    }
+    let n = NEXT.with(|c| {
+        let n = c.get();
+        c.set(n + 1);
+        n
+    });
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);

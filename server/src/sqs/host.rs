@@ -51,11 +51,10 @@ pub struct LocalCalls {
     out: RefCell<Vec<Call>>,
     waiting: RefCell<HashMap<u64, tokio::sync::oneshot::Sender<Response<'static>>>>,
     next: Cell<u64>,
-    shards: usize,
 }
 
 /// One request for the shard to route: `shard` None routes it as a client's request;
-/// Some runs it on that shard.
+/// Some runs it on that shard (no caller needs that yet).
 pub struct Call {
     pub token: u64,
     pub shard: Option<u16>,
@@ -66,21 +65,6 @@ impl LocalCalls {
     /// Routes `req` as the shard routes a client's request and waits for the reply.
     pub async fn call(&self, req: Request<'_>) -> Result<Response<'static>, UpstreamError> {
         self.call_at(None, req).await
-    }
-
-    /// Runs `req` on shard `shard` and waits for the reply.
-    pub async fn call_on(
-        &self,
-        shard: usize,
-        req: Request<'_>,
-    ) -> Result<Response<'static>, UpstreamError> {
-        let shard = u16::try_from(shard).map_err(|_| UpstreamError::Closed)?;
-        self.call_at(Some(shard), req).await
-    }
-
-    /// Shards in the daemon.
-    pub fn shards(&self) -> usize {
-        self.shards
     }
 
     async fn call_at(
@@ -104,7 +88,8 @@ impl LocalCalls {
 
     /// The reply to call `token`: wakes the task waiting for it, if it still waits.
     pub fn complete(&self, token: u64, resp: Response<'static>) {
-        if let Some(tx) = self.waiting.borrow_mut().remove(&token) {
+        let tx = self.waiting.borrow_mut().remove(&token);
+        if let Some(tx) = tx {
             let _ = tx.send(resp);
         }
     }
@@ -162,7 +147,9 @@ const WRITABLE: u8 = 2;
 
 /// The SQS connections of one shard.
 pub struct HttpHost {
-    gw: Arc<Gateway>,
+    /// In an `Rc` so that a request's clone is not an atomic on a line every shard shares.
+    #[allow(clippy::redundant_allocation)]
+    gw: Rc<Arc<Gateway>>,
     calls: Rc<LocalCalls>,
     tasks: Vec<Option<Task>>,
     free: Vec<usize>,
@@ -173,19 +160,18 @@ pub struct HttpHost {
     scratch: Rc<RefCell<Vec<u8>>>,
     /// Token of task 0; task i is `first_token + i`.
     first_token: usize,
+    /// This shard (its SQS metrics).
+    shard: usize,
 }
 
 /// Scratch read size: a request head and a typical body in one read.
 const SCRATCH: usize = 64 << 10;
 
 impl HttpHost {
-    pub fn new(gw: Arc<Gateway>, shards: usize, first_token: usize) -> HttpHost {
+    pub fn new(gw: Arc<Gateway>, shard: usize, first_token: usize) -> HttpHost {
         HttpHost {
-            gw,
-            calls: Rc::new(LocalCalls {
-                shards,
-                ..LocalCalls::default()
-            }),
+            gw: Rc::new(gw),
+            calls: Rc::new(LocalCalls::default()),
             tasks: Vec::new(),
             free: Vec::new(),
             ready: Arc::new(ReadyQueue::default()),
@@ -193,6 +179,7 @@ impl HttpHost {
             timer: LoopTimer::default(),
             scratch: Rc::new(RefCell::new(vec![0; SCRATCH])),
             first_token,
+            shard,
         }
     }
 
@@ -234,10 +221,10 @@ impl HttpHost {
             scratch: self.scratch.clone(),
             ready: ready.clone(),
         };
-        let (gw, calls) = (self.gw.clone(), self.calls.clone());
+        let (gw, calls, shard) = (self.gw.clone(), self.calls.clone(), self.shard);
         let svc = service_fn(move |req| {
             let (gw, calls) = (gw.clone(), calls.clone());
-            async move { Ok::<_, Infallible>(serve(&gw, &calls, peer, req).await) }
+            async move { Ok::<_, Infallible>(serve(&gw, &calls, shard, peer, req).await) }
         });
         let conn = http1::Builder::new()
             .timer(self.timer.clone())
@@ -316,6 +303,11 @@ impl HttpHost {
         ended
     }
 
+    /// Whether any task waits for a reply (shutdown waits for these).
+    pub fn waiting(&self) -> bool {
+        !self.calls.waiting.borrow().is_empty()
+    }
+
     /// Requests made by tasks since the last call, for the shard to route.
     pub fn take_calls(&self) -> Vec<Call> {
         std::mem::take(&mut *self.calls.out.borrow_mut())
@@ -342,6 +334,7 @@ impl HttpHost {
 async fn serve(
     gw: &Arc<Gateway>,
     calls: &LocalCalls,
+    shard: usize,
     peer: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
@@ -359,7 +352,7 @@ async fn serve(
         Some(body) => super::actions::handle(gw, calls, &parts, &body).await,
         None => super::actions::too_large(gw, &parts),
     };
-    gw.record(&reply, start.elapsed());
+    gw.record(shard, &reply, start.elapsed());
     tracing::trace!(%peer, action = reply.action, status = reply.status, "sqs call");
     reply.into_response()
 }

@@ -43,7 +43,6 @@ pub struct GatewayConfig {
     pub admin_listen: Option<SocketAddr>,
     pub region: String,
     pub account_id: String,
-    pub max_connections: usize,
     /// Runtime threads (1: a current-thread runtime on the gateway's own thread).
     pub threads: usize,
     pub data_dir: PathBuf,
@@ -70,15 +69,16 @@ impl Gateway {
         }
     }
 
-    fn record(&self, reply: &actions::Reply, took: Duration) {
+    /// Records an SQS call served by shard `shard`.
+    fn record(&self, shard: usize, reply: &actions::Reply, took: Duration) {
         let outcome = match reply.status {
             500.. => Outcome::ServerError,
             400.. => Outcome::ClientError,
             _ => Outcome::Ok,
         };
-        self.metrics
-            .sqs
-            .record(reply.action, outcome, took.as_micros() as u64);
+        if let Some(r) = self.metrics.sqs.get(shard) {
+            r.record(reply.action, outcome, took.as_micros() as u64);
+        }
     }
 
     /// `arn:aws:sqs:<region>:<account>:<name>`.
@@ -144,6 +144,9 @@ impl GatewayHandle {
                 .build()
         }
         .map_err(|e| format!("cannot start the SQS API runtime: {e}"))?;
+        // The thread says when the gateway is up (or why not): an SQS port whose gateway
+        // never came up would hold its clients in the backlog forever.
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
         let thread = std::thread::Builder::new()
             .name("spool-sqs".into())
             .spawn(move || {
@@ -151,7 +154,8 @@ impl GatewayHandle {
                     let upstream = match upstream::Upstream::connect(streams).await {
                         Ok(u) => u,
                         Err(e) => {
-                            tracing::error!("SQS API cannot reach the shards: {e}");
+                            let _ = ready_tx
+                                .send(Err(format!("the SQS API cannot reach the shards: {e}")));
                             return;
                         }
                     };
@@ -170,6 +174,7 @@ impl GatewayHandle {
                     if let Some(b) = shared.bells.first() {
                         let _ = b.notify();
                     }
+                    let _ = ready_tx.send(Ok(()));
                     match admin.and_then(|l| tokio::net::TcpListener::from_std(l).ok()) {
                         Some(l) => http::serve_admin(l, gw.clone()).await,
                         None => gw.stopping().await,
@@ -184,6 +189,14 @@ impl GatewayHandle {
                 });
             })
             .map_err(|e| format!("cannot start the SQS API thread: {e}"))?;
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => return Err("the SQS API did not start within 30 s".into()),
+        }
         tracing::info!(%sqs_addr, "listening (SQS HTTP API)");
         if let Some(a) = admin_addr {
             tracing::info!(%a, "listening (admin: /metrics, /health)");
