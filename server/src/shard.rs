@@ -757,14 +757,7 @@ impl Shard {
                     );
                     continue;
                 }
-                match c.shard {
-                    None => self.route(to, c.req),
-                    Some(s) if s < self.n => self.run_on(s, to, c.req),
-                    Some(_) => self.deliver(
-                        to,
-                        Response::error(ErrorCode::InternalError, "no such shard"),
-                    ),
-                }
+                self.route(to, c.req);
             }
         }
     }

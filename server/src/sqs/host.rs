@@ -53,32 +53,21 @@ pub struct LocalCalls {
     next: Cell<u64>,
 }
 
-/// One request for the shard to route: `shard` None routes it as a client's request;
-/// Some runs it on that shard (no caller needs that yet).
+/// One request for the shard to route as a client's, and the token its reply comes back by.
 pub struct Call {
     pub token: u64,
-    pub shard: Option<u16>,
     pub req: Request<'static>,
 }
 
 impl LocalCalls {
     /// Routes `req` as the shard routes a client's request and waits for the reply.
     pub async fn call(&self, req: Request<'_>) -> Result<Response<'static>, UpstreamError> {
-        self.call_at(None, req).await
-    }
-
-    async fn call_at(
-        &self,
-        shard: Option<u16>,
-        req: Request<'_>,
-    ) -> Result<Response<'static>, UpstreamError> {
         let token = self.next.get();
         self.next.set(token + 1);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.waiting.borrow_mut().insert(token, tx);
         self.out.borrow_mut().push(Call {
             token,
-            shard,
             req: req.into_owned(),
         });
         // A task dropped before its reply (its connection closed) leaves its sender here
@@ -181,11 +170,6 @@ impl HttpHost {
             first_token,
             shard,
         }
-    }
-
-    /// Connections open.
-    pub fn connections(&self) -> usize {
-        self.tasks.len() - self.free.len()
     }
 
     /// Starts serving `stream`; false if it could not be registered (it is dropped).
