@@ -865,15 +865,20 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Whether every character of `s` [`is_xml_char`]. ASCII text (the common case) is checked
+/// a byte at a time; anything else per char.
+fn is_xml_text(s: &str) -> bool {
+    let ascii_ok = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7f);
+    s.as_bytes().iter().all(ascii_ok) || s.chars().all(is_xml_char)
+}
+
 /// Checks a message body: non-empty (`MissingParameter`) and only XML characters
 /// (`InvalidMessageContents`).
 pub fn validate_body(body: &str) -> Result<(), SqsError> {
     if body.is_empty() {
         return Err(SqsError::missing("MessageBody"));
     }
-    // ASCII bodies (the common case) are checked a byte at a time; anything else per char.
-    let ascii_ok = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7f);
-    if !body.as_bytes().iter().all(ascii_ok) && !body.chars().all(is_xml_char) {
+    if !is_xml_text(body) {
         return Err(SqsError::new(
             ErrorKind::InvalidMessageContents,
             "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
@@ -1050,7 +1055,7 @@ fn validate_message_attributes(
                     "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{base}'."
                 )));
             };
-            if !s.chars().all(is_xml_char) {
+            if !is_xml_text(&s) {
                 return Err(invalid(format!(
                     "The message attribute '{name}' contains invalid characters."
                 )));
@@ -1087,10 +1092,7 @@ fn validate_system_attributes(
                 "The message system attribute 'AWSTraceHeader' must have the data type String.",
             ));
         }
-        let Some(s) = a
-            .string_value
-            .filter(|s| !s.is_empty() && s.chars().all(is_xml_char))
-        else {
+        let Some(s) = a.string_value.filter(|s| !s.is_empty() && is_xml_text(s)) else {
             return Err(invalid(
                 "The message system attribute 'AWSTraceHeader' must contain a non-empty string value.",
             ));
