@@ -543,6 +543,26 @@ pub(crate) struct ReceivedMessage<'a> {
     pub(crate) receipt_handle: Cow<'a, str>,
 }
 
+/// The DeleteMessageBatch request for `messages`, entries numbered from 0. Built directly
+/// (the load generator should cost little): queue URLs and receipt handles need no JSON
+/// escaping.
+pub(crate) fn delete_batch_body(queue_url: &str, messages: &[ReceivedMessage<'_>]) -> String {
+    let mut body = String::with_capacity(64 + queue_url.len() + messages.len() * 160);
+    body.push_str("{\"QueueUrl\":\"");
+    body.push_str(queue_url);
+    body.push_str("\",\"Entries\":[");
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        let _ = write!(body, "{{\"Id\":\"{i}\",\"ReceiptHandle\":\"");
+        body.push_str(&m.receipt_handle);
+        body.push_str("\"}");
+    }
+    body.push_str("]}");
+    body
+}
+
 /// State shared by the load tasks of one run.
 struct Shared {
     start: Instant,
@@ -616,12 +636,7 @@ async fn consume(
             continue;
         }
         let now = sh.start.elapsed().as_nanos() as u64;
-        // Built directly, like the producer's: receipt handles need no JSON escaping.
-        let mut body = String::with_capacity(64 + queue_url.len() + r.messages.len() * 160);
-        body.push_str("{\"QueueUrl\":\"");
-        body.push_str(&queue_url);
-        body.push_str("\",\"Entries\":[");
-        for (i, m) in r.messages.iter().enumerate() {
+        for m in &r.messages {
             let sent = m
                 .body
                 .get(..16)
@@ -630,14 +645,8 @@ async fn consume(
             if sh.measuring.load(Ordering::Relaxed) {
                 h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
             }
-            if i > 0 {
-                body.push(',');
-            }
-            let _ = write!(body, "{{\"Id\":\"{i}\",\"ReceiptHandle\":\"");
-            body.push_str(&m.receipt_handle);
-            body.push_str("\"}");
         }
-        body.push_str("]}");
+        let body = delete_batch_body(&queue_url, &r.messages);
         let n = r.messages.len();
         let bytes = c
             .call("DeleteMessageBatch", body)

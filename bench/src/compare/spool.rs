@@ -15,7 +15,7 @@ use spool_protocol::message::SendEntry;
 
 use super::{Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
 use crate::daemon::{self, DaemonArgs, Spawned};
-use crate::sqs::{BatchResult, Client, Received};
+use crate::sqs::{delete_batch_body, BatchResult, Client, Received};
 
 pub(crate) struct SpoolTarget {
     server: Spawned,
@@ -279,13 +279,7 @@ impl Consumer for SqsConsumer {
         if r.messages.is_empty() {
             return Ok(());
         }
-        let entries: Vec<serde_json::Value> = r
-            .messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| serde_json::json!({"Id": i.to_string(), "ReceiptHandle": m.receipt_handle}))
-            .collect();
-        let body = serde_json::json!({"QueueUrl": self.url, "Entries": entries}).to_string();
+        let body = delete_batch_body(&self.url, &r.messages);
         let bytes = self
             .rt
             .block_on(self.c.call("DeleteMessageBatch", body))
