@@ -124,7 +124,7 @@ impl Partition {
                     self.timers_mut().remove(seq);
                     self.counters.in_flight -= 1;
                     if self.params.fifo {
-                        self.fifo_release(seq, true);
+                        self.fifo_release(seq);
                     }
                 }
                 SlotState::Delayed => {

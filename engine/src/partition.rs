@@ -243,11 +243,23 @@ struct Group {
 }
 
 /// FIFO scheduling state: only groups with something in flight or pending are held.
+///
+/// Groups are known by a keyed 64-bit hash of their id (the key is random per `Fifo`, so
+/// a client cannot aim two ids at one hash). Two ids with the same hash would share one
+/// `Group`: their messages would then be delivered in one combined order, which still
+/// keeps each group's own order (it only serializes more than needed), so no collision
+/// check is needed.
 #[derive(Default)]
 struct Fifo {
-    groups: HashMap<Box<[u8]>, Group>,
+    groups: HashMap<u64, Group, MixState>,
     /// Groups with nothing in flight and a pending message, served round robin.
-    ready: VecDeque<Box<[u8]>>,
+    ready: VecDeque<u64>,
+    /// The group of every message this state tracks (in flight, or pending in a group),
+    /// so that releasing or requeuing one never reads its record back from the log:
+    /// the log is written with O_DIRECT, so such a read faults the page in from disk.
+    /// Bounded by the in-flight limit plus `max_fifo_skipped`.
+    group_of_seq: HashMap<u64, u64, MixState>,
+    hasher: std::collections::hash_map::RandomState,
     skipped: usize,
     /// Counts receive calls; see [`Group::call`].
     call: u64,
@@ -255,6 +267,44 @@ struct Fifo {
     /// timeout above zero (with zero, the first message is visible again at once, and
     /// handing out the next would break the group's order).
     multi: bool,
+}
+
+impl Fifo {
+    /// The key of group id `id`.
+    fn key(&self, id: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+}
+
+/// Hashes the u64 keys of the FIFO maps (sequence numbers, or group keys that are already
+/// keyed hashes) with one multiply, spreading sequential numbers over the high bits that
+/// hashbrown's probing looks at. SipHash would cost more than the rest of a lookup.
+#[derive(Default, Clone, Copy)]
+struct MixState;
+
+struct MixHasher(u64);
+
+impl std::hash::BuildHasher for MixState {
+    type Hasher = MixHasher;
+    fn build_hasher(&self) -> MixHasher {
+        MixHasher(0)
+    }
+}
+
+impl std::hash::Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        let x = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
 }
 
 /// What recovery found and repaired when a partition was opened.
@@ -1012,11 +1062,12 @@ impl Partition {
             let Some((pos, mut slot)) = self.slot_of(seq) else {
                 continue;
             };
+            let mut group = None;
             match slot.state {
                 SlotState::InFlight => {
                     self.counters.in_flight -= 1;
                     if self.params.fifo {
-                        self.fifo_release(seq, false);
+                        group = self.fifo_release(seq);
                     }
                 }
                 SlotState::Delayed => self.counters.delayed -= 1,
@@ -1027,45 +1078,56 @@ impl Partition {
             self.write_slot(pos, seq, from, &slot);
             self.counters.ready += 1;
             if seq < self.cursor {
-                self.requeue(seq);
+                self.requeue(seq, group);
             }
         }
         self.timer_out = out;
     }
 
-    /// A ready message behind the cursor goes back in line.
-    fn requeue(&mut self, seq: u64) {
+    /// A ready message behind the cursor goes back in line. `group` is its FIFO group
+    /// key when the caller knows it (from [`Partition::fifo_release`]).
+    fn requeue(&mut self, seq: u64, group: Option<u64>) {
         if !self.params.fifo {
             self.redelivery.push_back(seq);
             return;
         }
-        let Some(g) = self.group_of(seq) else {
+        let Some(g) = group.or_else(|| self.read_group_key(seq)) else {
             return;
         };
-        let group = self.fifo.groups.entry(g.clone()).or_default();
+        let group = self.fifo.groups.entry(g).or_default();
         let at = group.pending.partition_point(|&s| s < seq);
         if group.pending.get(at) != Some(&seq) {
             group.pending.insert(at, seq);
             self.fifo.skipped += 1;
+            self.fifo.group_of_seq.insert(seq, g);
         }
         if group.in_flight == 0 && group.pending.len() == 1 {
             self.fifo.ready.push_back(g);
         }
     }
 
-    fn group_of(&self, seq: u64) -> Option<Box<[u8]>> {
+    /// The FIFO group key of a message, read from its record: from a batch still kept
+    /// in memory if it is there, else through the log's mmap. None if the message or its
+    /// record is gone, or the record names no group.
+    fn read_group_key(&self, seq: u64) -> Option<u64> {
         let (pos, slot) = self.slot_of(seq)?;
-        let bytes = self.segs[pos].record_bytes(&slot);
-        record::peek_group(bytes).map(Box::from)
+        let seg = &self.segs[pos];
+        let bytes = self
+            .retained
+            .find(seq, seg.base_seq, slot.offset as u64, slot.len as usize)
+            .unwrap_or_else(|| seg.record_bytes(&slot));
+        record::peek_group(bytes).map(|g| self.fifo.key(g))
     }
 
-    /// A FIFO message left flight (deleted, expired, moved): its group may move on.
-    pub(crate) fn fifo_release(&mut self, seq: u64, _deleted: bool) {
-        let Some(g) = self.group_of(seq) else {
-            return;
+    /// A FIFO message left flight (deleted, expired, moved, visible again): its group may
+    /// move on. Returns the message's group key, for a requeue.
+    pub(crate) fn fifo_release(&mut self, seq: u64) -> Option<u64> {
+        let g = match self.fifo.group_of_seq.remove(&seq) {
+            Some(g) => g,
+            None => self.read_group_key(seq)?,
         };
         let Some(group) = self.fifo.groups.get_mut(&g) else {
-            return;
+            return Some(g);
         };
         group.in_flight = group.in_flight.saturating_sub(1);
         if group.in_flight == 0 {
@@ -1075,6 +1137,7 @@ impl Partition {
                 self.fifo.ready.push_back(g);
             }
         }
+        Some(g)
     }
 
     // ----- receive ----------------------------------------------------------------------
@@ -1199,6 +1262,9 @@ impl Partition {
                 self.fifo.skipped -= 1;
                 let ready =
                     matches!(self.slot_of(seq), Some((_, s)) if s.state == SlotState::Ready);
+                if !ready {
+                    self.fifo.group_of_seq.remove(&seq);
+                }
                 if ready {
                     let group = self.fifo.groups.get_mut(&g).expect("group present");
                     group.in_flight += 1;
@@ -1218,7 +1284,10 @@ impl Partition {
                 return None;
             }
             let seq = self.advance_cursor(now_ms)?;
-            let g = self.group_of(seq).unwrap_or_default();
+            let g = self
+                .read_group_key(seq)
+                .unwrap_or_else(|| self.fifo.key(b""));
+            self.fifo.group_of_seq.insert(seq, g);
             match self.fifo.groups.get_mut(&g) {
                 Some(group)
                     if (group.in_flight > 0 && group.call != call) || !group.pending.is_empty() =>
@@ -1257,7 +1326,7 @@ impl Partition {
         self.set_state(pos, seq, SlotState::Ready, SlotState::Expired, len);
         self.counters.ready -= 1;
         if self.params.fifo {
-            self.fifo_release(seq, true);
+            self.fifo_release(seq);
         }
     }
 
@@ -1292,7 +1361,7 @@ impl Partition {
             self.set_state(pos, seq, SlotState::Ready, SlotState::Expired, slot.len);
             self.counters.ready -= 1;
             if self.params.fifo {
-                self.fifo_release(seq, true);
+                self.fifo_release(seq);
             }
             return Ok(());
         }
@@ -1317,7 +1386,7 @@ impl Partition {
                 self.set_state(pos, seq, SlotState::Ready, SlotState::Moving, slot.len);
                 self.counters.ready -= 1;
                 if self.params.fifo {
-                    self.fifo_release(seq, true);
+                    self.fifo_release(seq);
                 }
                 dead.push(DeadLetter { seq, record: rec });
                 return Ok(());
@@ -1383,7 +1452,7 @@ impl Partition {
                 self.journal_delete(pos, r.seq);
                 self.counters.in_flight -= 1;
                 if self.params.fifo {
-                    self.fifo_release(r.seq, true);
+                    self.fifo_release(r.seq);
                 }
                 Ok(DeleteOutcome::Deleted)
             }
@@ -1424,10 +1493,12 @@ impl Partition {
             self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
             self.counters.in_flight -= 1;
             self.counters.ready += 1;
-            if self.params.fifo {
-                self.fifo_release(r.seq, false);
-            }
-            self.requeue(r.seq);
+            let group = if self.params.fifo {
+                self.fifo_release(r.seq)
+            } else {
+                None
+            };
+            self.requeue(r.seq, group);
         } else {
             slot.visible_at_ms = now_ms + timeout_ms;
             self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
@@ -1466,7 +1537,8 @@ impl Partition {
             if slot.state == SlotState::Moving {
                 self.set_state(pos, seq, SlotState::Moving, SlotState::Ready, slot.len);
                 self.counters.ready += 1;
-                self.requeue(seq);
+                // take_for_move released it from its group: read the group back.
+                self.requeue(seq, None);
             }
         }
     }
@@ -1495,7 +1567,7 @@ impl Partition {
             self.counters.ready -= 1;
             if self.params.fifo {
                 // next_fifo counted it as in flight for its group.
-                self.fifo_release(seq, true);
+                self.fifo_release(seq);
             }
             taken.push(DeadLetter { seq, record: rec });
         }
