@@ -133,7 +133,6 @@ pub(crate) fn spawn(a: &DaemonArgs, sqs: bool) -> BoxResult<Spawned> {
         .arg("127.0.0.1:0")
         .arg("--sqs-listen")
         .arg(if sqs { "127.0.0.1:0" } else { "off" })
-        .args(["--admin-listen", "off"])
         .arg("--data-dir")
         .arg(dir.path().join("data"))
         .arg("--durability")
@@ -144,6 +143,11 @@ pub(crate) fn spawn(a: &DaemonArgs, sqs: bool) -> BoxResult<Spawned> {
         .stderr(Stdio::inherit());
     if let Some(n) = a.shards {
         cmd.arg("--shards").arg(n.to_string());
+    }
+    // The admin endpoint is off unless the extra flags ask for it (to read /metrics
+    // during a run).
+    if !a.server_args.contains("--admin-listen") {
+        cmd.args(["--admin-listen", "off"]);
     }
     cmd.args(a.server_args.split_whitespace());
     let mut child = cmd.spawn()?;

@@ -203,15 +203,33 @@ impl Connection {
 
     /// Deletes messages by receipt handle; one result per handle, in order.
     pub fn delete(&mut self, queue: &str, handles: &[&[u8]]) -> Result<EntryResults<()>> {
+        let id = self.submit_delete(queue, handles)?;
+        self.delete_results(id, handles.len())
+    }
+
+    /// Submits a delete and writes it out without waiting for its answer, so that a
+    /// consumer can acknowledge one batch while it receives the next (the answer comes
+    /// once the deletes are durable, a group commit later). Collect the answer with
+    /// [`Connection::delete_results`]; responses to other requests are not disturbed.
+    pub fn submit_delete(&mut self, queue: &str, handles: &[&[u8]]) -> Result<u64> {
         let req = Request::Delete {
             queue: queue.into(),
             receipt_handles: handles.iter().map(|h| Cow::Borrowed(*h)).collect(),
         };
-        match self.call(&req)? {
+        let id = self.submit(&req)?;
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// Waits for the answer to the delete submitted as request `id` with `count` handles:
+    /// one result per handle, in order.
+    pub fn delete_results(&mut self, id: u64, count: usize) -> Result<EntryResults<()>> {
+        match self.wait_for(id)? {
             Response::Deleted { results } => {
-                check_count("Delete", results.len(), handles.len())?;
+                check_count("Delete", results.len(), count)?;
                 Ok(results.into_iter().map(owned_result).collect())
             }
+            Response::Error(e) => Err(e.into()),
             other => Err(unexpected("Deleted", &other)),
         }
     }

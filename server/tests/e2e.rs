@@ -6,6 +6,8 @@
 //!   redrive brings it back);
 //! - a FIFO queue with 100 groups and 4 consumers delivers every group in order, once;
 //! - a long poll is answered by a send, before its wait ends;
+//! - a delete submitted ahead of the next receive (pipelined) is answered after it, and
+//!   what it deleted never comes back;
 //! - a restart keeps every acknowledged message.
 //!
 //! Waiting for a visibility timeout is done by long polling, never by sleeping.
@@ -258,6 +260,60 @@ fn fifo_with_100_groups_and_4_consumers_is_in_order_without_duplicates() {
     for (g, seqs) in per_group {
         assert_eq!(seqs, want, "group {g} out of order or duplicated");
     }
+}
+
+#[test]
+fn a_pipelined_delete_is_answered_after_the_receive_behind_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(&dir);
+    let mut c = connect(&d);
+    c.create_queue("pipe", &[]).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..20).map(|i| format!("m{i}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    assert!(c
+        .send_bodies("pipe", &refs)
+        .unwrap()
+        .iter()
+        .all(Result::is_ok));
+
+    let mut first = Vec::new();
+    while first.len() < 10 {
+        first.extend(receive(&mut c, "pipe", 10 - first.len() as u32, 5_000));
+    }
+    let handles: Vec<&[u8]> = first.iter().map(|m| &m.receipt_handle[..]).collect();
+    let id = c.submit_delete("pipe", &handles).unwrap();
+    assert_eq!(c.in_flight(), 1, "the delete is out, unanswered");
+    // The receive's answer comes first (the delete waits for its group commit); the
+    // delete's answer, if it arrives first, is kept for delete_results.
+    let mut second = Vec::new();
+    while second.len() < 10 {
+        second.extend(receive(&mut c, "pipe", 10 - second.len() as u32, 5_000));
+    }
+    let results = c.delete_results(id, handles.len()).unwrap();
+    assert_eq!(results.len(), 10);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(c.in_flight(), 0);
+    // Answering the same request twice is refused.
+    assert!(c.delete_results(id, handles.len()).is_err());
+
+    // Make the second batch visible again: exactly it comes back, never the first.
+    let entries: Vec<(&[u8], u32)> = second.iter().map(|m| (&m.receipt_handle[..], 0)).collect();
+    assert!(c
+        .change_visibility("pipe", &entries)
+        .unwrap()
+        .iter()
+        .all(Result::is_ok));
+    let mut again = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while again.len() < 10 && Instant::now() < deadline {
+        again.extend(receive(&mut c, "pipe", 10, 1_000));
+    }
+    let ids = |ms: &[spool_protocol::Message<'static>]| -> HashSet<[u8; 16]> {
+        ms.iter().map(|m| m.message_id).collect()
+    };
+    assert_eq!(ids(&again), ids(&second));
+    assert!(ids(&again).is_disjoint(&ids(&first)));
+    assert!(receive(&mut c, "pipe", 10, 200).is_empty());
 }
 
 #[test]

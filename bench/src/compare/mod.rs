@@ -71,11 +71,35 @@ pub(crate) trait Producer: Send {
     fn send(&mut self, bodies: &[Vec<u8>], group: usize) -> Res<()>;
 }
 
+/// Messages whose acknowledgement the server confirmed (or, for a target whose
+/// acknowledgements have no answer, that were acknowledged).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Acked {
+    pub msgs: u64,
+    pub bytes: u64,
+}
+
+impl Acked {
+    pub(crate) fn of(bodies: &[Vec<u8>]) -> Acked {
+        Acked {
+            msgs: bodies.len() as u64,
+            bytes: bodies.iter().map(|b| b.len() as u64).sum(),
+        }
+    }
+}
+
 /// Receives and acknowledges.
 pub(crate) trait Consumer: Send {
     /// Receives up to one batch, waiting briefly (≤ 100 ms) when nothing is there,
-    /// acknowledges (deletes) every message received, and appends their bodies to `out`.
-    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<()>;
+    /// appends their bodies to `out`, and acknowledges (deletes) every message received.
+    ///
+    /// A consumer keeps at most one batch of acknowledgements unanswered, as a user
+    /// consuming at speed would: RabbitMQ's and NATS's acks are one-way messages with no
+    /// answer at all, and Spool's deletes and Redis's XACKs are answered only after their
+    /// group commit or fsync, so those two send the acknowledgement of one batch and
+    /// receive the next before they wait for its answer. Returns what was acknowledged
+    /// (answered) during this call: the throughput counts those.
+    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked>;
 }
 
 /// One queue of one run.
@@ -487,20 +511,19 @@ fn measure(
             let mut got = Vec::new();
             while !sh.stop.load(Ordering::Relaxed) {
                 got.clear();
-                cons.receive(&mut got)
+                let acked = cons
+                    .receive(&mut got)
                     .map_err(|e| format!("consumer {c}: {e}"))?;
-                if got.is_empty() || !sh.measuring.load(Ordering::Relaxed) {
+                if !sh.measuring.load(Ordering::Relaxed) {
                     continue;
                 }
                 let now = sh.start.elapsed().as_nanos() as u64;
-                let mut bytes = 0u64;
                 for body in &got {
                     let sent = sent_at(body).unwrap_or(now);
                     h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
-                    bytes += body.len() as u64;
                 }
-                sh.completed.fetch_add(got.len() as u64, Ordering::Relaxed);
-                sh.bytes.fetch_add(bytes, Ordering::Relaxed);
+                sh.completed.fetch_add(acked.msgs, Ordering::Relaxed);
+                sh.bytes.fetch_add(acked.bytes, Ordering::Relaxed);
             }
             let _ = sh.e2e.lock().expect("not poisoned").add(&h);
             Ok(())

@@ -19,7 +19,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
 use super::server_process::{find_binary, free_port, ServerProcess};
-use super::{Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
+use super::{Acked, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
 
 pub(crate) struct NatsTarget {
     server: ServerProcess,
@@ -200,11 +200,11 @@ struct NatsConsumer {
 }
 
 impl Consumer for NatsConsumer {
-    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<()> {
+    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked> {
         if self.consumers.is_empty() {
             // More consumers than FIFO groups: this one has nothing to read.
             std::thread::sleep(Duration::from_millis(100));
-            return Ok(());
+            return Ok(Acked::default());
         }
         // Owned groups take turns.
         let c = &self.consumers[self.next % self.consumers.len()];
@@ -220,10 +220,12 @@ impl Consumer for NatsConsumer {
                 .map_err(|e| format!("nats fetch: {e}"))?;
             while let Some(m) = msgs.next().await {
                 let m = m.map_err(|e| format!("nats fetch: {e}"))?;
+                // A one-way publish to the reply subject: no answer to wait for.
                 m.ack().await.map_err(|e| format!("nats ack: {e}"))?;
                 out.push(m.payload.to_vec());
             }
-            Ok(())
-        })
+            Ok::<(), String>(())
+        })?;
+        Ok(Acked::of(out))
     }
 }

@@ -26,7 +26,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 use super::server_process::{find_binary, free_port, ServerProcess};
-use super::{Consumer, Kind, Producer, QueueSpec, Res, Target};
+use super::{Acked, Consumer, Kind, Producer, QueueSpec, Res, Target};
 use crate::compare::Durability;
 
 pub(crate) struct RabbitTarget {
@@ -223,7 +223,7 @@ struct RabbitConsumer {
 }
 
 impl Consumer for RabbitConsumer {
-    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<()> {
+    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked> {
         let (stream, ch, batch) = (&mut self.stream, &self.ch, self.batch);
         self.rt.block_on(async {
             let first = match tokio::time::timeout(Duration::from_millis(100), stream.next()).await
@@ -253,7 +253,8 @@ impl Consumer for RabbitConsumer {
                     .await
                     .map_err(|e| format!("rabbitmq ack: {e}"))?;
             }
-            Ok(())
-        })
+            Ok::<(), String>(())
+        })?;
+        Ok(Acked::of(out))
     }
 }

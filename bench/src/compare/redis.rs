@@ -16,7 +16,7 @@ use std::time::Duration;
 use redis::Value;
 
 use super::server_process::{find_binary, free_port, ServerProcess};
-use super::{Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
+use super::{Acked, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
 
 pub(crate) struct RedisTarget {
     server: ServerProcess,
@@ -108,6 +108,8 @@ impl Target for RedisTarget {
             name: format!("c{index}"),
             owned,
             per_stream,
+            unacked: Vec::new(),
+            unacked_size: Acked::default(),
         }))
     }
 
@@ -143,17 +145,29 @@ struct RedisConsumer {
     name: String,
     owned: Vec<String>,
     per_stream: usize,
+    /// The last batch read, not yet acknowledged: (stream, entry ids) and its size.
+    unacked: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    unacked_size: Acked,
 }
 
 impl Consumer for RedisConsumer {
-    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<()> {
+    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked> {
         if self.owned.is_empty() {
             // More consumers than FIFO groups: this one has nothing to read.
             std::thread::sleep(Duration::from_millis(100));
-            return Ok(());
+            return Ok(Acked::default());
         }
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
+        // One round trip: the previous batch's XACK + XDEL, then the next XREADGROUP.
+        // With `appendfsync always` Redis answers the pipeline after the fsync that makes
+        // the acknowledgements durable.
+        let mut p = redis::pipe();
+        for (key, ids) in &self.unacked {
+            p.cmd("XACK").arg(key).arg(GROUP).arg(ids).ignore();
+            p.cmd("XDEL").arg(key).arg(ids).ignore();
+        }
+        let read = p
+            .cmd("XREADGROUP")
+            .arg("GROUP")
             .arg(GROUP)
             .arg(&self.name)
             .arg("COUNT")
@@ -162,34 +176,33 @@ impl Consumer for RedisConsumer {
             .arg(100)
             .arg("STREAMS");
         for k in &self.owned {
-            cmd.arg(k);
+            read.arg(k);
         }
         for _ in &self.owned {
-            cmd.arg(">");
+            read.arg(">");
         }
-        let reply: Value = cmd
+        let mut reply: Vec<Value> = p
             .query(&mut self.c)
-            .map_err(|e| format!("redis XREADGROUP: {e}"))?;
-        let mut acks = redis::pipe();
-        let mut any = false;
+            .map_err(|e| format!("redis XACK/XDEL/XREADGROUP: {e}"))?;
+        let acked = std::mem::take(&mut self.unacked_size);
+        self.unacked.clear();
+        let reply = reply
+            .pop()
+            .ok_or("redis: no XREADGROUP reply in the pipeline")?;
         for (key, entries) in streams(&reply)? {
             let mut ids = Vec::new();
             for e in entries {
                 let (id, body) = entry(e)?;
                 ids.push(id);
+                self.unacked_size.msgs += 1;
+                self.unacked_size.bytes += body.len() as u64;
                 out.push(body);
             }
             if !ids.is_empty() {
-                any = true;
-                acks.cmd("XACK").arg(&key).arg(GROUP).arg(&ids);
-                acks.cmd("XDEL").arg(&key).arg(&ids);
+                self.unacked.push((key, ids));
             }
         }
-        if any {
-            acks.query::<()>(&mut self.c)
-                .map_err(|e| format!("redis XACK/XDEL: {e}"))?;
-        }
-        Ok(())
+        Ok(acked)
     }
 }
 

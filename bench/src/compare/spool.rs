@@ -13,7 +13,7 @@ use std::path::Path;
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
 use spool_protocol::message::SendEntry;
 
-use super::{Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
+use super::{Acked, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
 use crate::daemon::{self, DaemonArgs, Spawned};
 use crate::sqs::{delete_batch_body, BatchResult, Client, Received};
 
@@ -140,6 +140,7 @@ impl Target for SpoolTarget {
                 wait_time_ms: 100,
                 ..Default::default()
             },
+            unanswered: None,
         }))
     }
 
@@ -192,27 +193,38 @@ struct BinaryConsumer {
     c: Connection,
     queue: String,
     opts: ReceiveOptions,
+    /// The delete of the last batch received, submitted but not yet answered: its
+    /// request id, handle count and what it acknowledges.
+    unanswered: Option<(u64, usize, Acked)>,
 }
 
 impl Consumer for BinaryConsumer {
-    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<()> {
+    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked> {
+        // The previous batch's delete is already on the wire; receive the next batch while
+        // its group commit runs, then collect the delete's answer.
         let msgs = self
             .c
             .receive(&self.queue, &self.opts)
             .map_err(|e| e.to_string())?;
-        if msgs.is_empty() {
-            return Ok(());
+        let mut acked = Acked::default();
+        if let Some((id, n, size)) = self.unanswered.take() {
+            let results = self.c.delete_results(id, n).map_err(|e| e.to_string())?;
+            if let Some(e) = results.into_iter().find_map(Result::err) {
+                return Err(format!("delete failed: {e:?}"));
+            }
+            acked = size;
         }
-        let handles: Vec<&[u8]> = msgs.iter().map(|m| m.receipt_handle.as_ref()).collect();
-        let results = self
-            .c
-            .delete(&self.queue, &handles)
-            .map_err(|e| e.to_string())?;
-        if let Some(e) = results.into_iter().find_map(Result::err) {
-            return Err(format!("delete failed: {e:?}"));
+        if !msgs.is_empty() {
+            let handles: Vec<&[u8]> = msgs.iter().map(|m| m.receipt_handle.as_ref()).collect();
+            let id = self
+                .c
+                .submit_delete(&self.queue, &handles)
+                .map_err(|e| e.to_string())?;
+            let (n, first) = (msgs.len(), out.len());
+            out.extend(msgs.into_iter().map(|m| m.body.into_owned()));
+            self.unanswered = Some((id, n, Acked::of(&out[first..])));
         }
-        out.extend(msgs.into_iter().map(|m| m.body.into_owned()));
-        Ok(())
+        Ok(acked)
     }
 }
 
@@ -270,14 +282,15 @@ struct SqsConsumer {
 }
 
 impl Consumer for SqsConsumer {
-    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<()> {
+    /// One HTTP request at a time: the delete is answered before the next receive.
+    fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked> {
         let bytes = self
             .rt
             .block_on(self.c.call("ReceiveMessage", self.receive.clone()))
             .map_err(|e| e.to_string())?;
         let r: Received = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
         if r.messages.is_empty() {
-            return Ok(());
+            return Ok(Acked::default());
         }
         let body = delete_batch_body(&self.url, &r.messages);
         let bytes = self
@@ -291,7 +304,8 @@ impl Consumer for SqsConsumer {
                 String::from_utf8_lossy(&bytes)
             ));
         }
+        let first = out.len();
         out.extend(r.messages.iter().map(|m| m.body.as_bytes().to_vec()));
-        Ok(())
+        Ok(Acked::of(&out[first..]))
     }
 }
