@@ -106,7 +106,10 @@ impl Daemon {
         // by the shard as an internal connection, the client end kept by the gateway.
         let mut internal_server = std::collections::VecDeque::new();
         let mut internal_client = Vec::new();
-        if cfg.sqs_listen.is_some() {
+        // The gateway runs when either of its endpoints is on (the admin endpoint reads
+        // queue gauges through the shards too).
+        let gateway_on = cfg.sqs_listen.is_some() || cfg.admin_listen.is_some();
+        if gateway_on {
             for i in 0..n {
                 let (a, b) = std::os::unix::net::UnixStream::pair()
                     .map_err(|e| format!("shard {i}: internal socket pair: {e}"))?;
@@ -114,16 +117,16 @@ impl Daemon {
                 internal_client.push(b);
             }
         }
-        let gateway_cfg = cfg.sqs_listen.map(|sqs_listen| GatewayConfig {
-            sqs_listen,
+        let gateway_cfg = gateway_on.then(|| GatewayConfig {
+            sqs_listen: cfg.sqs_listen,
             admin_listen: cfg.admin_listen,
             region: cfg.region.clone(),
             account_id: cfg.account_id.clone(),
             threads: cfg.sqs_threads,
             data_dir: cfg.data_dir.clone(),
         });
-        let mut sqs_listener = match &gateway_cfg {
-            Some(g) => Some(GatewayHandle::bind_sqs(g)?),
+        let mut sqs_listener = match cfg.sqs_listen {
+            Some(a) => Some(GatewayHandle::bind_sqs(a)?),
             None => None,
         };
         let sqs_addr = match &sqs_listener {
@@ -167,8 +170,8 @@ impl Daemon {
             threads.push(t);
         }
         tracing::info!(%addr, "listening (binary protocol)");
-        let gateway = match gateway_cfg.zip(sqs_addr) {
-            Some((g, sqs_addr)) => {
+        let gateway = match gateway_cfg {
+            Some(g) => {
                 match GatewayHandle::start(g, sqs_addr, internal_client, metrics, shared.clone()) {
                     Ok(h) => Some(h),
                     Err(e) => {
@@ -200,7 +203,7 @@ impl Daemon {
 
     /// The address of the SQS HTTP API, if it is on.
     pub fn sqs_addr(&self) -> Option<SocketAddr> {
-        self.gateway.as_ref().map(|g| g.sqs_addr)
+        self.gateway.as_ref().and_then(|g| g.sqs_addr)
     }
 
     /// The address of the admin endpoint, if it is on.

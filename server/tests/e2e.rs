@@ -8,7 +8,8 @@
 //! - a long poll is answered by a send, before its wait ends;
 //! - a delete submitted ahead of the next receive (pipelined) is answered after it, and
 //!   what it deleted never comes back;
-//! - a restart keeps every acknowledged message.
+//! - a restart keeps every acknowledged message;
+//! - the admin endpoint works with the SQS API off.
 //!
 //! Waiting for a visibility timeout is done by long polling, never by sleeping.
 
@@ -431,19 +432,52 @@ fn a_restart_keeps_every_acknowledged_message() {
 }
 
 /// `spool_commit_seconds_count` of shard 0 from the admin endpoint.
-fn commits(admin_url: &str) -> u64 {
+fn http_get(admin_url: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let host = admin_url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).unwrap();
     write!(
         s,
-        "GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
-    text.lines()
+    text
+}
+
+fn commits(admin_url: &str) -> u64 {
+    http_get(admin_url, "/metrics")
+        .lines()
         .find_map(|l| l.strip_prefix("spool_commit_seconds_count{shard=\"0\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_admin_endpoint_works_with_the_sqs_api_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Spoold::start(
+        &dir.path().join("data"),
+        &["--shards", "2", "--sqs-listen", "off"],
+    );
+    assert_eq!(d.sqs_url, None, "the SQS API is off");
+    let admin = d.admin_url.clone().expect("the admin endpoint is on");
+    assert!(http_get(&admin, "/health").starts_with("HTTP/1.1 200"));
+    let mut c = connect(&d);
+    c.create_queue("metered", &[]).unwrap();
+    let total = || commits_on(&admin, 0) + commits_on(&admin, 1);
+    let before = total();
+    assert!(c.send_bodies("metered", &[b"x"]).unwrap()[0].is_ok());
+    assert!(total() > before, "the send's commit is counted");
+    assert!(http_get(&admin, "/metrics").contains("queue=\"metered\""));
+}
+
+fn commits_on(admin_url: &str, shard: usize) -> u64 {
+    let prefix = format!("spool_commit_seconds_count{{shard=\"{shard}\"}} ");
+    http_get(admin_url, "/metrics")
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
 }

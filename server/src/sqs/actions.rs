@@ -104,7 +104,8 @@ pub async fn handle(gw: &Arc<Gateway>, calls: &LocalCalls, parts: &Parts, body: 
         calls,
         host: header("host")
             .map(str::to_string)
-            .unwrap_or_else(|| gw.sqs_addr.to_string()),
+            .or_else(|| gw.sqs_addr.map(|a| a.to_string()))
+            .unwrap_or_default(),
     };
     let reply = match ctx.run(parsed).await {
         Ok(resp) => render(wire, action, &resp, &request_id),

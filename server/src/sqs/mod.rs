@@ -38,7 +38,8 @@ use crate::shard::Shared;
 /// What the gateway is configured with.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    pub sqs_listen: SocketAddr,
+    /// None: the SQS API is off and the gateway serves only the admin endpoint.
+    pub sqs_listen: Option<SocketAddr>,
     /// None: no admin endpoint.
     pub admin_listen: Option<SocketAddr>,
     pub region: String,
@@ -55,8 +56,9 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     pub shared: Arc<Shared>,
     pub moves: move_tasks::MoveTasks,
-    /// The address the SQS API listens on (for queue URLs when a request has no Host).
-    pub sqs_addr: SocketAddr,
+    /// The address the SQS API listens on (for queue URLs when a request has no Host);
+    /// None when it is off (then no SQS request ever reaches the gateway).
+    pub sqs_addr: Option<SocketAddr>,
     /// The gateway's runtime (move tasks run on it, whichever thread starts them).
     pub rt: tokio::runtime::Handle,
 }
@@ -92,7 +94,7 @@ impl Gateway {
 
 /// The running gateway: its thread and the addresses it listens on.
 pub struct GatewayHandle {
-    pub sqs_addr: SocketAddr,
+    pub sqs_addr: Option<SocketAddr>,
     pub admin_addr: Option<SocketAddr>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -100,9 +102,9 @@ pub struct GatewayHandle {
 impl GatewayHandle {
     /// Binds the SQS listener (so a taken port is a startup error); the daemon hands it to
     /// shard 0.
-    pub fn bind_sqs(cfg: &GatewayConfig) -> Result<std::net::TcpListener, String> {
-        let sqs = std::net::TcpListener::bind(cfg.sqs_listen)
-            .map_err(|e| format!("cannot listen for the SQS API on {}: {e}", cfg.sqs_listen))?;
+    pub fn bind_sqs(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+        let sqs = std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen for the SQS API on {addr}: {e}"))?;
         sqs.set_nonblocking(true).map_err(|e| e.to_string())?;
         Ok(sqs)
     }
@@ -113,7 +115,7 @@ impl GatewayHandle {
     /// connections.
     pub fn start(
         cfg: GatewayConfig,
-        sqs_addr: SocketAddr,
+        sqs_addr: Option<SocketAddr>,
         streams: Vec<std::os::unix::net::UnixStream>,
         metrics: Arc<Metrics>,
         shared: Arc<Shared>,
@@ -197,7 +199,9 @@ impl GatewayHandle {
             }
             Err(_) => return Err("the SQS API did not start within 30 s".into()),
         }
-        tracing::info!(%sqs_addr, "listening (SQS HTTP API)");
+        if let Some(a) = sqs_addr {
+            tracing::info!(%a, "listening (SQS HTTP API)");
+        }
         if let Some(a) = admin_addr {
             tracing::info!(%a, "listening (admin: /metrics, /health)");
         }

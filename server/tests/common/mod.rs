@@ -21,21 +21,21 @@ pub struct Spoold {
 
 impl Spoold {
     /// Starts spoold on 127.0.0.1:0 (binary protocol, SQS API and admin endpoint, each on
-    /// a free port) with data in `data` and the extra `args`.
+    /// a free port unless `args` set it) with data in `data` and the extra `args`.
     pub fn start(data: &Path, args: &[&str]) -> Spoold {
         let stderr_log = data.with_extension("stderr.log");
         let err = std::fs::File::create(&stderr_log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_spoold"))
-            .arg("--listen")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spoold"));
+        cmd.arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
-            .arg(data)
-            .args([
-                "--sqs-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+            .arg(data);
+        for flag in ["--sqs-listen", "--admin-listen"] {
+            if !args.contains(&flag) {
+                cmd.args([flag, "127.0.0.1:0"]);
+            }
+        }
+        let mut child = cmd
             .args(args)
             .env("SPOOL_LOG", "info")
             .stdin(Stdio::null())
