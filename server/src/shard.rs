@@ -1462,8 +1462,10 @@ impl Shard {
         }
         let now = self.now();
         let mut tries = Vec::new();
+        let http = self.http.as_ref();
         for p in self.parked.iter_mut() {
-            if p.queue == queue && !p.busy && p.deadline_ms > now {
+            let gone = matches!(p.to, ReplyTo::Http { token } if http.is_some_and(|h| h.call_abandoned(token)));
+            if p.queue == queue && !p.busy && p.deadline_ms > now && !gone {
                 p.busy = true;
                 let mut r = p.req.clone();
                 if let Request::Receive { wait_time_ms, .. } = &mut r {
@@ -1499,6 +1501,11 @@ impl Shard {
                 let p = &self.parked[i];
                 if p.queue != queue || p.busy {
                     i += 1;
+                    continue;
+                }
+                if self.abandoned(&p.to) {
+                    let p = self.parked.remove(i);
+                    self.deliver(p.to, empty_received());
                     continue;
                 }
                 let resp = self.receive_here(p.req.clone());
@@ -2027,11 +2034,23 @@ impl Shard {
         }
     }
 
+    /// Whether the caller behind `to` has gone: an SQS call whose HTTP connection closed.
+    /// (A closed binary connection drops its long polls in `close_conn`.)
+    fn abandoned(&self, to: &ReplyTo) -> bool {
+        match to {
+            ReplyTo::Http { token } => self.http.as_ref().is_some_and(|h| h.call_abandoned(*token)),
+            _ => false,
+        }
+    }
+
+    /// Answers long polls whose wait is over, and drops those whose caller has gone (they
+    /// would otherwise take messages nobody reads, invisible until their visibility
+    /// timeout runs out).
     fn expire_parked(&mut self, now: u64) {
         let mut i = 0;
         while i < self.parked.len() {
             let p = &self.parked[i];
-            if p.deadline_ms <= now && !p.busy {
+            if (p.deadline_ms <= now || self.abandoned(&p.to)) && !p.busy {
                 let p = self.parked.remove(i);
                 self.deliver(p.to, empty_received());
             } else {

@@ -9,7 +9,8 @@
 //! - a delete submitted ahead of the next receive (pipelined) is answered after it, and
 //!   what it deleted never comes back;
 //! - a restart keeps every acknowledged message;
-//! - the admin endpoint works with the SQS API off.
+//! - the admin endpoint works with the SQS API off;
+//! - SQS long polls whose HTTP connection closed take no messages.
 //!
 //! Waiting for a visibility timeout is done by long polling, never by sleeping.
 
@@ -452,6 +453,57 @@ fn commits(admin_url: &str) -> u64 {
         .find_map(|l| l.strip_prefix("spool_commit_seconds_count{shard=\"0\"} "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+#[test]
+fn sqs_long_polls_whose_connection_closed_take_no_messages() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(&dir);
+    let sqs = d.sqs_url.clone().expect("SQS API on");
+    let hostport = sqs.trim_start_matches("http://").to_string();
+    let mut c = connect(&d);
+    // The default visibility timeout, 30 s: a message a dead poll took would stay
+    // invisible far longer than this test waits.
+    c.create_queue("gone", &[]).unwrap();
+    let body = format!(
+        r#"{{"QueueUrl":"{sqs}/000000000000/gone","WaitTimeSeconds":20,"MaxNumberOfMessages":10}}"#
+    );
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {hostport}\r\nX-Amz-Target: AmazonSQS.ReceiveMessage\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // Four long polls (connections are dealt over both shards), parked: no answer yet.
+    let mut polls = Vec::new();
+    for _ in 0..4 {
+        let mut s = std::net::TcpStream::connect(&hostport).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        polls.push(s);
+    }
+    for s in &mut polls {
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut b = [0u8; 64];
+        assert!(s.read(&mut b).is_err(), "the long poll answered at once");
+    }
+    // The callers go away; give the daemon a moment to see the connections close.
+    drop(polls);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(c
+        .send_bodies("gone", &[b"a", b"b", b"c"])
+        .unwrap()
+        .iter()
+        .all(Result::is_ok));
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got < 3 && Instant::now() < deadline {
+        got += receive(&mut c, "gone", 10, 1_000).len();
+    }
+    assert_eq!(
+        got, 3,
+        "messages went to long polls whose connection had closed"
+    );
 }
 
 #[test]

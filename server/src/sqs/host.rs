@@ -75,6 +75,15 @@ impl LocalCalls {
         rx.await.map_err(|_| UpstreamError::Closed)
     }
 
+    /// Whether nobody waits for call `token` any more: its task was dropped because its
+    /// connection closed (or it was answered already).
+    pub fn abandoned(&self, token: u64) -> bool {
+        self.waiting
+            .borrow()
+            .get(&token)
+            .is_none_or(|tx| tx.is_closed())
+    }
+
     /// The reply to call `token`: wakes the task waiting for it, if it still waits.
     pub fn complete(&self, token: u64, resp: Response<'static>) {
         let tx = self.waiting.borrow_mut().remove(&token);
@@ -300,6 +309,11 @@ impl HttpHost {
     /// The reply to call `token`.
     pub fn complete(&self, token: u64, resp: Response<'static>) {
         self.calls.complete(token, resp);
+    }
+
+    /// Whether call `token`'s connection has gone, so its reply would be thrown away.
+    pub fn call_abandoned(&self, token: u64) -> bool {
+        self.calls.abandoned(token)
     }
 
     /// Closes every connection (shutdown); returns how many there were.
