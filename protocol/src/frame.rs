@@ -126,7 +126,10 @@ fn encode_frame_with(
     out.push(opcode);
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&request_id.to_le_bytes());
-    let res = payload(&mut Writer { out }).and_then(|()| {
+    let res = payload(&mut Writer {
+        out: Some(&mut *out),
+    })
+    .and_then(|()| {
         let len = out.len() - start - LENGTH_PREFIX_LEN;
         u32::try_from(len).map_err(|_| ProtocolError::FrameTooLarge {
             len: len as u64 + LENGTH_PREFIX_LEN as u64,

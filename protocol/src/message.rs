@@ -650,6 +650,13 @@ impl<'a> Request<'a> {
         })
     }
 
+    /// Checks the request against every limit the codec enforces (counts, lengths), as
+    /// [`Request::encode`] would, without encoding it: for requests built in process
+    /// (the SQS API's) that reach a shard without crossing the wire.
+    pub fn check_limits(&self) -> Result<()> {
+        self.encode_payload(&mut Writer { out: None })
+    }
+
     /// Decodes a request frame's payload.
     pub fn from_frame(frame: &Frame<'a>) -> Result<Request<'a>> {
         Request::decode(frame.opcode, frame.payload)

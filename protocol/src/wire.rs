@@ -198,38 +198,47 @@ fn check_len(len: usize, max: usize, what: &'static str) -> Result<()> {
     Ok(())
 }
 
-/// Writers; each checks the limit its reader enforces.
+/// Writers; each checks the limit its reader enforces. With no output (`out: None`) a
+/// writer only checks: [`crate::Request::check_limits`] runs the encoder that way, so a
+/// request that never crosses a socket (the SQS API's, routed inside the daemon) is held
+/// to the same limits without being copied.
 pub(crate) struct Writer<'o> {
-    pub(crate) out: &'o mut Vec<u8>,
+    pub(crate) out: Option<&'o mut Vec<u8>>,
 }
 
 impl Writer<'_> {
+    fn put(&mut self, b: &[u8]) {
+        if let Some(o) = self.out.as_deref_mut() {
+            o.extend_from_slice(b);
+        }
+    }
+
     pub(crate) fn u8(&mut self, v: u8) {
-        self.out.push(v);
+        self.put(&[v]);
     }
 
     pub(crate) fn u16(&mut self, v: u16) {
-        self.out.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
 
     pub(crate) fn u32(&mut self, v: u32) {
-        self.out.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
 
     pub(crate) fn u64(&mut self, v: u64) {
-        self.out.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
 
     pub(crate) fn u128(&mut self, v: u128) {
-        self.out.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
 
     pub(crate) fn raw(&mut self, b: &[u8]) {
-        self.out.extend_from_slice(b);
+        self.put(b);
     }
 
     pub(crate) fn bool(&mut self, v: bool) {
-        self.out.push(v as u8);
+        self.u8(v as u8);
     }
 
     pub(crate) fn opt<T>(

@@ -326,6 +326,11 @@ proptest! {
     }
 
     #[test]
+    fn check_limits_accepts_what_encodes(req in request()) {
+        prop_assert!(req.check_limits().is_ok());
+    }
+
+    #[test]
     fn response_round_trip(resp in response(), id in any::<u64>()) {
         let bytes = encode_resp(&resp, id);
         let (f, n) = decode_frame(&bytes, DEFAULT_MAX_FRAME).unwrap().unwrap();
@@ -480,6 +485,43 @@ fn hostile_counts_are_refused_without_allocation() {
             .unwrap_err()
             .code(),
         ErrorCode::BatchTooLarge
+    );
+}
+
+#[test]
+fn check_limits_refuses_what_encode_refuses() {
+    let names = |n: usize| -> Vec<Cow<'static, str>> {
+        (0..n).map(|i| Cow::Owned(format!("a{i}"))).collect()
+    };
+    let receive = |attribute_names| Request::Receive {
+        queue: "q".into(),
+        max_messages: 10,
+        visibility_timeout_s: None,
+        wait_time_ms: 0,
+        attribute_names,
+        system_attributes: false,
+    };
+    let ok = receive(names(MAX_ATTRIBUTE_NAMES));
+    assert_eq!(ok.check_limits(), Ok(()));
+    let over = receive(names(MAX_ATTRIBUTE_NAMES + 1));
+    let e = over.check_limits().unwrap_err();
+    assert_eq!(e, over.encode(1, &mut Vec::new()).unwrap_err());
+    assert!(matches!(e, ProtocolError::TooMany { .. }), "{e}");
+    assert_eq!(e.code(), ErrorCode::InvalidParameter);
+    let long_handle = Request::Delete {
+        queue: "q".into(),
+        receipt_handles: vec![Cow::Owned(vec![b'h'; MAX_RECEIPT_HANDLE_LEN + 1])],
+    };
+    assert!(matches!(
+        long_handle.check_limits(),
+        Err(ProtocolError::TooLong { .. })
+    ));
+    let bad_name = Request::GetQueue {
+        name: Cow::Borrowed("a b"),
+    };
+    assert_eq!(
+        bad_name.check_limits().unwrap_err().code(),
+        ErrorCode::InvalidParameter
     );
 }
 

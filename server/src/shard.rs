@@ -757,6 +757,13 @@ impl Shard {
                     );
                     continue;
                 }
+                // The SQS parser bounds what it builds; the codec's limits (counts of
+                // attribute names, map entries, lengths) still apply, as they would to a
+                // binary client's request.
+                if let Err(e) = c.req.check_limits() {
+                    self.deliver(to, Response::error(e.code(), e.to_string()));
+                    continue;
+                }
                 self.route(to, c.req);
             }
         }

@@ -10,7 +10,8 @@
 //!   what it deleted never comes back;
 //! - a restart keeps every acknowledged message;
 //! - the admin endpoint works with the SQS API off;
-//! - SQS long polls whose HTTP connection closed take no messages.
+//! - SQS long polls whose HTTP connection closed take no messages;
+//! - an SQS request over a limit of the binary codec is refused with a 400.
 //!
 //! Waiting for a visibility timeout is done by long polling, never by sleeping.
 
@@ -504,6 +505,39 @@ fn sqs_long_polls_whose_connection_closed_take_no_messages() {
         got, 3,
         "messages went to long polls whose connection had closed"
     );
+}
+
+#[test]
+fn an_sqs_request_over_a_codec_limit_is_refused() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(&dir);
+    let sqs = d.sqs_url.clone().expect("SQS API on");
+    let hostport = sqs.trim_start_matches("http://").to_string();
+    connect(&d).create_queue("limits", &[]).unwrap();
+    let call = |names: usize| -> String {
+        let list: Vec<String> = (0..names).map(|i| format!("\"a{i}\"")).collect();
+        let body = format!(
+            r#"{{"QueueUrl":"{sqs}/000000000000/limits","MessageAttributeNames":[{}]}}"#,
+            list.join(",")
+        );
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {hostport}\r\nX-Amz-Target: AmazonSQS.ReceiveMessage\r\n\
+             Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut s = std::net::TcpStream::connect(&hostport).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    let ok = call(spool_protocol::MAX_ATTRIBUTE_NAMES);
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let over = call(spool_protocol::MAX_ATTRIBUTE_NAMES + 1);
+    assert!(over.starts_with("HTTP/1.1 400"), "{over}");
+    assert!(over.contains("__type"), "an AWS-shaped error: {over}");
 }
 
 #[test]
