@@ -14,9 +14,9 @@ admin=127.0.0.1:9429
     --durabilities "$dur" --half-peak false --duration 12 --warmup 1 \
     --spool-args "--admin-listen $admin" --out "$out/compare" > "$out/compare.log" 2>&1 &
 bench=$!
-# The spoold this run starts: wait for it, then 2 s more into the measured window.
+# The spoold this run starts (a child of spool-bench): wait for it, then 3 s into the run.
 for _ in $(seq 1 50); do
-    pid=$(pgrep -n -x spoold || true)
+    pid=$(pgrep -n -x -P "$bench" spoold || true)
     [ -n "$pid" ] && break
     sleep 0.1
 done
