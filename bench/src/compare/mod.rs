@@ -165,6 +165,10 @@ pub(crate) struct RunResult {
     pub disk_bytes_per_msg: f64,
     /// Why a run failed, if it did (the other figures are then zero).
     pub error: Option<String>,
+    /// With `--repeat`: msgs/s of every round's run of this cell, in round order (this
+    /// result is the median one's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rounds_msgs_per_s: Vec<f64>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -211,44 +215,58 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
     println!("{}", w.describe());
 
     let runs_per_server = w.sizes.len() * w.kinds.len();
-    let total = (w.targets.len() * w.durabilities.len() * runs_per_server) as u64;
+    let total = (w.repeat * w.targets.len() * w.durabilities.len() * runs_per_server) as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let mut results: Vec<RunResult> = Vec::new();
+    // Every round runs every target, so that a slow spell of this shared machine falls on
+    // all of them rather than on whichever target ran then.
+    let mut rounds: Vec<Vec<RunResult>> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
-    for target in &w.targets {
-        for &d in &w.durabilities {
-            let server = match start_target(target, d, &a.dir, &a.spool_args) {
-                Ok(s) => s,
-                Err(e) => {
-                    let note = format!("{target}: not run ({e})");
-                    say(&bar, note.clone());
-                    notes.push(note);
-                    bar.inc(runs_per_server as u64);
-                    continue;
+    for round in 0..w.repeat {
+        let mut results = Vec::new();
+        for target in &w.targets {
+            for &d in &w.durabilities {
+                let server = match start_target(target, d, &a.dir, &a.spool_args) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let note = format!("{target}: not run ({e})");
+                        say(&bar, note.clone());
+                        if !notes.contains(&note) {
+                            notes.push(note);
+                        }
+                        bar.inc(runs_per_server as u64);
+                        continue;
+                    }
+                };
+                for n in server.notes() {
+                    if !notes.contains(&n) {
+                        notes.push(n);
+                    }
                 }
-            };
-            for n in server.notes() {
-                if !notes.contains(&n) {
-                    notes.push(n);
-                }
-            }
-            for size in &w.sizes {
-                for &kind in &w.kinds {
-                    bar.set_message(format!("{target} {d} {kind} {}", size.label()));
-                    let r = run_one(&*server, target, &w, d, kind, size, w.rate, &bar);
-                    say(&bar, r.line());
-                    results.push(r);
-                    bar.inc(1);
+                for size in &w.sizes {
+                    for &kind in &w.kinds {
+                        bar.set_message(format!(
+                            "round {}/{}: {target} {d} {kind} {}",
+                            round + 1,
+                            w.repeat,
+                            size.label()
+                        ));
+                        let r = run_one(&*server, target, &w, d, kind, size, w.rate, &bar);
+                        say(&bar, r.line());
+                        results.push(r);
+                        bar.inc(1);
+                    }
                 }
             }
         }
+        rounds.push(results);
     }
     bar.finish_and_clear();
+    let mut results = medians(rounds);
 
     if w.half_peak {
         half_peak_latency(&w, &a.dir, &a.spool_args, &mut results, &mut notes)?;
@@ -276,6 +294,38 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
         return Err("every run failed".into());
     }
     Ok(())
+}
+
+/// One result per cell: with one round, the run itself; with more, the run with the
+/// median msgs/s (the lower middle one of an even count; failed runs count as 0), carrying
+/// every round's msgs/s. Rounds hold the same cells in the same order.
+fn medians(rounds: Vec<Vec<RunResult>>) -> Vec<RunResult> {
+    let n = rounds.len();
+    let mut it = rounds.into_iter();
+    let Some(first) = it.next() else {
+        return Vec::new();
+    };
+    if n == 1 {
+        return first;
+    }
+    let mut cells: Vec<Vec<RunResult>> = first.into_iter().map(|r| vec![r]).collect();
+    for round in it {
+        for r in round {
+            if let Some(c) = cells.iter_mut().find(|c| c[0].same_cell(&r)) {
+                c.push(r);
+            }
+        }
+    }
+    cells
+        .into_iter()
+        .map(|mut runs| {
+            let all: Vec<f64> = runs.iter().map(|r| r.msgs_per_s).collect();
+            runs.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
+            let mut m = runs.swap_remove((runs.len() - 1) / 2);
+            m.rounds_msgs_per_s = all;
+            m
+        })
+        .collect()
 }
 
 /// The latency half of issue 5's target: Spool (binary protocol) at half of its own peak
@@ -402,6 +452,7 @@ fn run_one(
         server_rss_bytes: 0,
         disk_bytes_per_msg: 0.0,
         error: None,
+        rounds_msgs_per_s: Vec::new(),
     };
     if let Err(e) = measure(server, w, kind, size, rate, bar, &mut r) {
         r.error = Some(e);
@@ -595,6 +646,15 @@ fn measure(
 
 impl RunResult {
     /// One line for the log while the matrix runs.
+    /// Whether two results are runs of the same cell (target, durability, kind, size, rate).
+    fn same_cell(&self, o: &RunResult) -> bool {
+        self.target == o.target
+            && self.durability == o.durability
+            && self.kind == o.kind
+            && self.size == o.size
+            && self.rate == o.rate
+    }
+
     fn line(&self) -> String {
         if let Some(e) = &self.error {
             return format!(
@@ -624,5 +684,75 @@ impl RunResult {
             self.server_rss_bytes >> 20,
             self.disk_bytes_per_msg,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(target: &str, size: &str, msgs: f64) -> RunResult {
+        RunResult {
+            target: target.into(),
+            durability: Durability::Sync,
+            kind: Kind::Standard,
+            size: size.into(),
+            mean_size: 100.0,
+            batch: 100,
+            producers: 4,
+            consumers: 4,
+            groups: 0,
+            rate: 0,
+            seconds: 5.0,
+            msgs_per_s: msgs,
+            mb_per_s: 0.0,
+            send_ack_us: Percentiles::default(),
+            end_to_end_us: Percentiles::default(),
+            server_cpu: 0.0,
+            server_rss_bytes: 0,
+            disk_bytes_per_msg: 0.0,
+            error: None,
+            rounds_msgs_per_s: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_round_is_reported_as_it_is() {
+        let r = medians(vec![vec![run("redis", "100 B", 5.0)]]);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].msgs_per_s, 5.0);
+        assert!(r[0].rounds_msgs_per_s.is_empty());
+    }
+
+    #[test]
+    fn each_cell_reports_its_median_run_and_every_round() {
+        let rounds = vec![
+            vec![
+                run("spool-binary", "100 B", 30.0),
+                run("redis", "100 B", 9.0),
+            ],
+            vec![
+                run("spool-binary", "100 B", 10.0),
+                run("redis", "100 B", 7.0),
+            ],
+            vec![
+                run("redis", "100 B", 8.0),
+                run("spool-binary", "100 B", 20.0),
+            ],
+        ];
+        let r = medians(rounds);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].target.as_str(), r[0].msgs_per_s),
+            ("spool-binary", 20.0)
+        );
+        assert_eq!(r[0].rounds_msgs_per_s, vec![30.0, 10.0, 20.0]);
+        assert_eq!((r[1].target.as_str(), r[1].msgs_per_s), ("redis", 8.0));
+        // An even count takes the lower middle.
+        let r = medians(vec![
+            vec![run("nats", "1 KiB", 4.0)],
+            vec![run("nats", "1 KiB", 1.0)],
+        ]);
+        assert_eq!(r[0].msgs_per_s, 1.0);
     }
 }

@@ -58,12 +58,20 @@ fn table(out: &mut String, rows: &[&RunResult]) {
             }
             _ => "–".into(),
         };
+        // With rounds: the median's msgs/s, then the range over every round.
+        let msgs = if r.rounds_msgs_per_s.len() > 1 {
+            let lo = r.rounds_msgs_per_s.iter().copied().fold(f64::MAX, f64::min);
+            let hi = r.rounds_msgs_per_s.iter().copied().fold(0.0, f64::max);
+            format!("{:.0} ({:.0}–{:.0})", r.msgs_per_s, lo, hi)
+        } else {
+            format!("{:.0}", r.msgs_per_s)
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.1} | {} | {} / {} | {} / {} / {} | {:.2} | {} MiB | {:.0} |",
+            "| {} | {} | {} | {:.1} | {} | {} / {} | {} / {} / {} | {:.2} | {} MiB | {:.0} |",
             r.size,
             r.target,
-            r.msgs_per_s,
+            msgs,
             r.mb_per_s,
             ratio,
             us(r.send_ack_us.p50),

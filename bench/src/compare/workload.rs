@@ -192,6 +192,10 @@ pub(crate) struct WorkloadFlags {
     /// Also run every target at half of spool-binary's peak (open loop) for latency.
     #[arg(long)]
     half_peak: Option<bool>,
+    /// Rounds: every target runs every cell once per round (servers started afresh each
+    /// round), and each cell reports its median run.
+    #[arg(long)]
+    repeat: Option<usize>,
 }
 
 /// The same keys as [`WorkloadFlags`], from a TOML file.
@@ -211,6 +215,7 @@ struct WorkloadFile {
     rate: Option<u64>,
     warmup: Option<f64>,
     half_peak: Option<bool>,
+    repeat: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -228,6 +233,7 @@ pub(crate) struct Workload {
     pub rate: u64,
     pub warmup: f64,
     pub half_peak: bool,
+    pub repeat: usize,
 }
 
 impl Default for Workload {
@@ -246,6 +252,7 @@ impl Default for Workload {
             rate: 0,
             warmup: 1.0,
             half_peak: false,
+            repeat: 1,
         }
     }
 }
@@ -296,6 +303,7 @@ impl Workload {
             rate: f.rate,
             warmup: f.warmup,
             half_peak: f.half_peak,
+            repeat: f.repeat,
         })
     }
 
@@ -354,7 +362,8 @@ impl Workload {
             messages,
             rate,
             warmup,
-            half_peak
+            half_peak,
+            repeat
         );
         Ok(())
     }
@@ -395,6 +404,10 @@ impl Workload {
             (0.0..=600.0).contains(&self.warmup),
             "--warmup must be 0 to 600 s",
         )?;
+        check(
+            (1..=100).contains(&self.repeat),
+            "--repeat must be 1 to 100",
+        )?;
         // Each producer holds one batch of bodies; keep that bounded (256 MiB in all).
         let largest = self.sizes.iter().map(|s| s.bounds().1).max().unwrap_or(0);
         check(
@@ -407,7 +420,7 @@ impl Workload {
     pub(crate) fn describe(&self) -> String {
         format!(
             "compare: targets {}; sizes {}; batch {}; {} producers, {} consumers; kinds {} \
-             (FIFO: {} groups); durabilities {}; {}{} s measured after {} s warm-up{}",
+             (FIFO: {} groups); durabilities {}; {}{} s measured after {} s warm-up{}{}",
             self.targets.join(", "),
             self.sizes
                 .iter()
@@ -435,6 +448,14 @@ impl Workload {
             },
             self.duration,
             self.warmup,
+            if self.repeat > 1 {
+                format!(
+                    "; {} rounds, the median run of each cell reported",
+                    self.repeat
+                )
+            } else {
+                String::new()
+            },
             if self.half_peak {
                 "; then every target at half of spool-binary's peak"
             } else {
