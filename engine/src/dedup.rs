@@ -8,8 +8,9 @@
 //! grown without bound.
 //!
 //! Ids are remembered by a 128-bit fingerprint, SipHash-1-3 under a key drawn at random
-//! for each window, not by their bytes: an entry is a fixed 48 bytes with no allocation of
-//! its own, and a send costs one hash instead of three plus two copies of the id. Two
+//! for each window, not by their bytes: an id costs a 48-byte map slot and a 32-byte entry
+//! in the expiry queue, with no allocation of its own, and a lookup one hash of the id
+//! (a send: a lookup, then an insert) instead of SipHash over a copy of it. Two
 //! different ids are taken for one with probability about n² / 2¹²⁹ for n ids held (below
 //! 10⁻²⁶ at the default bound of 2²⁰ per partition), and since the key is secret a
 //! client cannot aim for it.

@@ -141,8 +141,8 @@ pub struct Shared {
     pub connections: AtomicUsize,
     /// SQS HTTP connections open, on every shard.
     pub http_connections: AtomicUsize,
-    /// The SQS gateway's shared state, once its thread is up (None without the SQS API,
-    /// and again after it stopped).
+    /// The gateway's shared state, once its thread is up (None when neither the SQS API
+    /// nor the admin endpoint is on, and again after it stopped).
     pub gateway: std::sync::Mutex<Option<Arc<crate::sqs::Gateway>>>,
 }
 

@@ -297,23 +297,18 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
 }
 
 /// One result per cell: with one round, the run itself; with more, the run with the
-/// median msgs/s (the lower middle one of an even count; failed runs count as 0), carrying
-/// every round's msgs/s. Rounds hold the same cells in the same order.
+/// median msgs/s of the rounds that ran it (the lower middle one of an even count; failed
+/// runs count as 0), carrying those rounds' msgs/s in round order. Cells appear in the
+/// order they first ran (a target that could not start in a round is missing from it).
 fn medians(rounds: Vec<Vec<RunResult>>) -> Vec<RunResult> {
-    let n = rounds.len();
-    let mut it = rounds.into_iter();
-    let Some(first) = it.next() else {
-        return Vec::new();
-    };
-    if n == 1 {
-        return first;
+    if rounds.len() == 1 {
+        return rounds.into_iter().next().unwrap_or_default();
     }
-    let mut cells: Vec<Vec<RunResult>> = first.into_iter().map(|r| vec![r]).collect();
-    for round in it {
-        for r in round {
-            if let Some(c) = cells.iter_mut().find(|c| c[0].same_cell(&r)) {
-                c.push(r);
-            }
+    let mut cells: Vec<Vec<RunResult>> = Vec::new();
+    for r in rounds.into_iter().flatten() {
+        match cells.iter_mut().find(|c| c[0].same_cell(&r)) {
+            Some(c) => c.push(r),
+            None => cells.push(vec![r]),
         }
     }
     cells
@@ -645,7 +640,6 @@ fn measure(
 }
 
 impl RunResult {
-    /// One line for the log while the matrix runs.
     /// Whether two results are runs of the same cell (target, durability, kind, size, rate).
     fn same_cell(&self, o: &RunResult) -> bool {
         self.target == o.target
@@ -655,6 +649,7 @@ impl RunResult {
             && self.rate == o.rate
     }
 
+    /// One line for the log while the matrix runs.
     fn line(&self) -> String {
         if let Some(e) = &self.error {
             return format!(
@@ -754,5 +749,13 @@ mod tests {
             vec![run("nats", "1 KiB", 1.0)],
         ]);
         assert_eq!(r[0].msgs_per_s, 1.0);
+        // A cell missing from the first round (its server did not start) still counts.
+        let r = medians(vec![
+            vec![run("redis", "100 B", 9.0)],
+            vec![run("redis", "100 B", 7.0), run("nats", "100 B", 3.0)],
+        ]);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[1].target.as_str(), r[1].msgs_per_s), ("nats", 3.0));
+        assert_eq!(r[1].rounds_msgs_per_s, vec![3.0]);
     }
 }
