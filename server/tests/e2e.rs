@@ -488,10 +488,25 @@ fn sqs_long_polls_whose_connection_closed_take_no_messages() {
         let mut b = [0u8; 64];
         assert!(s.read(&mut b).is_err(), "the long poll answered at once");
     }
-    // The callers go away; give the daemon a moment to see the connections close (it
-    // drops their polls within a loop turn; a second is ample even on a loaded machine).
+    // The callers go away: wait until the daemon has seen every SQS connection close
+    // (their polls are dropped then, at the latest when a send wakes them).
     drop(polls);
-    std::thread::sleep(Duration::from_secs(1));
+    let admin = d.admin_url.clone().expect("admin endpoint on");
+    let open = || {
+        http_get(&admin, "/metrics")
+            .lines()
+            .find_map(|l| l.strip_prefix("spool_connections{protocol=\"sqs\"} "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open() != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "SQS connections still open: {:?}",
+            open()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(c
         .send_bodies("gone", &[b"a", b"b", b"c"])
         .unwrap()

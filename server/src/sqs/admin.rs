@@ -56,6 +56,19 @@ pub async fn handle(gw: &Gateway, req: Request<Incoming>) -> Response<Full<Bytes
 async fn metrics(gw: &Gateway) -> String {
     let mut out = String::with_capacity(16 << 10);
     gw.metrics.render(&mut out);
+    let _ = writeln!(
+        out,
+        "# HELP spool_connections Client connections open, by protocol.\n\
+         # TYPE spool_connections gauge\n\
+         spool_connections{{protocol=\"binary\"}} {}\n\
+         spool_connections{{protocol=\"sqs\"}} {}",
+        gw.shared
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed),
+        gw.shared
+            .http_connections
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
 
     let names = queue_names(gw).await;
     let gauges = [
