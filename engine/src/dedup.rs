@@ -9,8 +9,8 @@
 //!
 //! Ids are remembered by a 128-bit fingerprint, SipHash-1-3 under a key drawn at random
 //! for each window, not by their bytes: an id costs a 48-byte map slot and a 32-byte entry
-//! in the expiry queue, with no allocation of its own, and a lookup one hash of the id
-//! (a send: a lookup, then an insert) instead of SipHash over a copy of it. Two
+//! in the expiry queue, with no allocation of its own, and a send hashes the id once (its
+//! lookup and its insert share the fingerprint) instead of SipHash over a copy of it. Two
 //! different ids are taken for one with probability about n² / 2¹²⁹ for n ids held (below
 //! 10⁻²⁶ at the default bound of 2²⁰ per partition), and since the key is secret a
 //! client cannot aim for it.
@@ -52,7 +52,9 @@ impl DedupWindow {
         }
     }
 
-    fn fingerprint(&self, key: &[u8]) -> u128 {
+    /// The fingerprint `key` is remembered by; [`DedupWindow::get_fp`] and
+    /// [`DedupWindow::insert_fp`] take it, so a send hashes its id once.
+    pub(crate) fn fingerprint(&self, key: &[u8]) -> u128 {
         let mut h = SipHasher13::new_with_keys(self.keys.0, self.keys.1);
         h.write(key);
         h.finish128().as_u128()
@@ -73,14 +75,22 @@ impl DedupWindow {
     }
 
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<DedupHit> {
-        self.expire(now_ms);
         let fp = self.fingerprint(key);
+        self.get_fp(fp, now_ms)
+    }
+
+    pub(crate) fn get_fp(&mut self, fp: u128, now_ms: u64) -> Option<DedupHit> {
+        self.expire(now_ms);
         self.map.get(&fp).map(|(_, h)| *h)
     }
 
     /// Records `key` as accepted at `at_ms`. Keeps the first acceptance if already present.
     pub fn insert(&mut self, key: &[u8], at_ms: u64, hit: DedupHit) {
         let fp = self.fingerprint(key);
+        self.insert_fp(fp, at_ms, hit);
+    }
+
+    pub(crate) fn insert_fp(&mut self, fp: u128, at_ms: u64, hit: DedupHit) {
         if let std::collections::hash_map::Entry::Vacant(v) = self.map.entry(fp) {
             v.insert((at_ms, hit));
             self.order.push_back((at_ms, fp));

@@ -590,8 +590,9 @@ impl Partition {
     /// the flush that carries it completes.
     pub fn stage(&mut self, now_ms: u64, m: &NewMessage<'_>) -> Result<Staged> {
         self.check_ok()?;
-        if let Some(key) = &m.dedup_key {
-            if let Some(hit) = self.dedup.get(key, now_ms) {
+        let fingerprint = m.dedup_key.as_ref().map(|k| self.dedup.fingerprint(k));
+        if let Some(fp) = fingerprint {
+            if let Some(hit) = self.dedup.get_fp(fp, now_ms) {
                 return Ok(Staged {
                     message_id: hit.message_id,
                     seq: hit.seq,
@@ -620,8 +621,9 @@ impl Partition {
             body: m.body,
         };
         self.stage_ref(&rec, None)?;
-        if let Some(key) = &m.dedup_key {
-            self.dedup.insert(key, now_ms, DedupHit { message_id, seq });
+        if let Some(fp) = fingerprint {
+            self.dedup
+                .insert_fp(fp, now_ms, DedupHit { message_id, seq });
         }
         Ok(Staged {
             message_id,
