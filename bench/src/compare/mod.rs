@@ -427,28 +427,7 @@ fn run_one(
     rate: u64,
     bar: &ProgressBar,
 ) -> RunResult {
-    let mut r = RunResult {
-        target: target.to_string(),
-        durability: d,
-        kind,
-        size: size.label(),
-        mean_size: size.mean(),
-        batch: w.batch,
-        producers: w.producers,
-        consumers: w.consumers,
-        groups: if kind == Kind::Fifo { w.fifo_groups } else { 0 },
-        rate,
-        seconds: 0.0,
-        msgs_per_s: 0.0,
-        mb_per_s: 0.0,
-        send_ack_us: Percentiles::default(),
-        end_to_end_us: Percentiles::default(),
-        server_cpu: 0.0,
-        server_rss_bytes: 0,
-        disk_bytes_per_msg: 0.0,
-        error: None,
-        rounds_msgs_per_s: Vec::new(),
-    };
+    let mut r = RunResult::unmeasured(target, w, d, kind, size, rate);
     if let Err(e) = measure(server, w, kind, size, rate, bar, &mut r) {
         r.error = Some(e);
     }
@@ -640,6 +619,39 @@ fn measure(
 }
 
 impl RunResult {
+    /// The result of a run of this cell before anything was measured (figures zero).
+    fn unmeasured(
+        target: &str,
+        w: &Workload,
+        d: Durability,
+        kind: Kind,
+        size: &SizeSpec,
+        rate: u64,
+    ) -> RunResult {
+        RunResult {
+            target: target.to_string(),
+            durability: d,
+            kind,
+            size: size.label(),
+            mean_size: size.mean(),
+            batch: w.batch,
+            producers: w.producers,
+            consumers: w.consumers,
+            groups: if kind == Kind::Fifo { w.fifo_groups } else { 0 },
+            rate,
+            seconds: 0.0,
+            msgs_per_s: 0.0,
+            mb_per_s: 0.0,
+            send_ack_us: Percentiles::default(),
+            end_to_end_us: Percentiles::default(),
+            server_cpu: 0.0,
+            server_rss_bytes: 0,
+            disk_bytes_per_msg: 0.0,
+            error: None,
+            rounds_msgs_per_s: Vec::new(),
+        }
+    }
+
     /// Whether two results are runs of the same cell (target, durability, kind, size, rate).
     fn same_cell(&self, o: &RunResult) -> bool {
         self.target == o.target
@@ -687,28 +699,13 @@ mod tests {
     use super::*;
 
     fn run(target: &str, size: &str, msgs: f64) -> RunResult {
-        RunResult {
-            target: target.into(),
-            durability: Durability::Sync,
-            kind: Kind::Standard,
-            size: size.into(),
-            mean_size: 100.0,
-            batch: 100,
-            producers: 4,
-            consumers: 4,
-            groups: 0,
-            rate: 0,
-            seconds: 5.0,
-            msgs_per_s: msgs,
-            mb_per_s: 0.0,
-            send_ack_us: Percentiles::default(),
-            end_to_end_us: Percentiles::default(),
-            server_cpu: 0.0,
-            server_rss_bytes: 0,
-            disk_bytes_per_msg: 0.0,
-            error: None,
-            rounds_msgs_per_s: Vec::new(),
-        }
+        let bytes = if size == "1 KiB" { 1024 } else { 100 };
+        let spec = SizeSpec::Fixed(bytes);
+        let w = Workload::default();
+        let mut r = RunResult::unmeasured(target, &w, Durability::Sync, Kind::Standard, &spec, 0);
+        assert_eq!(r.size, size);
+        r.msgs_per_s = msgs;
+        r
     }
 
     #[test]
