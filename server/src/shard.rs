@@ -359,6 +359,17 @@ fn wire_err(code: ErrorCode, msg: impl Into<String>) -> WireError<'static> {
     WireError::new(code, Cow::Owned(msg.into()))
 }
 
+/// Whether the caller behind `to` has gone: an SQS call whose HTTP connection closed.
+/// (A closed binary connection drops its long polls in `Shard::close_conn`.) A free
+/// function over the shard's HTTP host, so that it can be asked while `parked` is
+/// borrowed.
+fn abandoned(http: Option<&HttpHost>, to: &ReplyTo) -> bool {
+    match to {
+        ReplyTo::Http { token } => http.is_some_and(|h| h.call_abandoned(*token)),
+        _ => false,
+    }
+}
+
 fn is_nonempty_receive(r: &Response<'_>) -> bool {
     match r {
         Response::Received { messages } => !messages.is_empty(),
@@ -1471,8 +1482,7 @@ impl Shard {
         let mut tries = Vec::new();
         let http = self.http.as_ref();
         for p in self.parked.iter_mut() {
-            let gone = matches!(p.to, ReplyTo::Http { token } if http.is_some_and(|h| h.call_abandoned(token)));
-            if p.queue == queue && !p.busy && p.deadline_ms > now && !gone {
+            if p.queue == queue && !p.busy && p.deadline_ms > now && !abandoned(http, &p.to) {
                 p.busy = true;
                 let mut r = p.req.clone();
                 if let Request::Receive { wait_time_ms, .. } = &mut r {
@@ -1510,7 +1520,7 @@ impl Shard {
                     i += 1;
                     continue;
                 }
-                if self.abandoned(&p.to) {
+                if abandoned(self.http.as_ref(), &p.to) {
                     let p = self.parked.remove(i);
                     self.deliver(p.to, empty_received());
                     continue;
@@ -2041,15 +2051,6 @@ impl Shard {
         }
     }
 
-    /// Whether the caller behind `to` has gone: an SQS call whose HTTP connection closed.
-    /// (A closed binary connection drops its long polls in `close_conn`.)
-    fn abandoned(&self, to: &ReplyTo) -> bool {
-        match to {
-            ReplyTo::Http { token } => self.http.as_ref().is_some_and(|h| h.call_abandoned(*token)),
-            _ => false,
-        }
-    }
-
     /// Answers long polls whose wait is over, and drops those whose caller has gone (they
     /// would otherwise take messages nobody reads, invisible until their visibility
     /// timeout runs out).
@@ -2057,7 +2058,7 @@ impl Shard {
         let mut i = 0;
         while i < self.parked.len() {
             let p = &self.parked[i];
-            if (p.deadline_ms <= now || self.abandoned(&p.to)) && !p.busy {
+            if (p.deadline_ms <= now || abandoned(self.http.as_ref(), &p.to)) && !p.busy {
                 let p = self.parked.remove(i);
                 self.deliver(p.to, empty_received());
             } else {
