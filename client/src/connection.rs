@@ -50,6 +50,7 @@ pub struct ServerHello {
     pub max_frame: u32,
     /// Most entries per batch request.
     pub max_batch: u32,
+    /// How many shards the server runs (a receipt handle names the shard that issued it).
     pub shard_count: u16,
 }
 

@@ -15,7 +15,12 @@ pub enum ClientError {
     Protocol(#[from] ProtocolError),
     /// The server answered the whole request with an Error response.
     #[error("{code}: {message}")]
-    Server { code: ErrorCode, message: String },
+    Server {
+        /// The error's code (docs/protocol.md, "Error codes").
+        code: ErrorCode,
+        /// The server's words for it.
+        message: String,
+    },
     /// The server sent a well-formed response that makes no sense here (wrong response
     /// type, unknown request id, wrong number of batch results, …).
     #[error("unexpected response: {0}")]

@@ -25,6 +25,7 @@
 //! # Ok::<(), spool_client::ClientError>(())
 //! ```
 
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod config;

@@ -55,6 +55,7 @@ impl Connection {
         }
     }
 
+    /// Deletes the queue `name` and every message in it.
     pub fn delete_queue(&mut self, name: &str) -> Result<()> {
         match self.call(&Request::DeleteQueue { name: name.into() })? {
             Response::QueueDeleted => Ok(()),
@@ -98,6 +99,7 @@ impl Connection {
         }
     }
 
+    /// Sets the given attributes of queue `name`; all or none are applied.
     pub fn set_queue_attributes(&mut self, name: &str, attributes: &[(&str, &str)]) -> Result<()> {
         let req = Request::SetQueueAttributes {
             name: name.into(),
@@ -109,6 +111,7 @@ impl Connection {
         }
     }
 
+    /// Deletes every message in queue `name` (at most once per 60 s, as SQS).
     pub fn purge_queue(&mut self, name: &str) -> Result<()> {
         match self.call(&Request::PurgeQueue { name: name.into() })? {
             Response::Purged => Ok(()),
