@@ -12,6 +12,10 @@ cargo fmt --all --check
 echo "== clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== sizes"
+# No non-test source file over 800 lines, no non-test function over 120 lines (issue 16).
+python3 scripts/check-sizes.py engine/src protocol/src server/src client/src
+
 echo "== tests"
 cargo test --workspace
 
