@@ -18,7 +18,6 @@
 
 #![forbid(unsafe_code)]
 
-
 pub mod error;
 pub mod frame;
 pub mod fuzzing;

@@ -106,10 +106,7 @@ impl<'a> Request<'a> {
                 let n = r.batch(MAX_BATCH, true, "visibility entries")?;
                 let mut entries = Vec::with_capacity(r.capacity(n, MIN_VISIBILITY_ENTRY));
                 for _ in 0..n {
-                    entries.push(VisibilityEntry {
-                        receipt_handle: r.bytes16(MAX_RECEIPT_HANDLE_LEN, "receipt handle")?,
-                        timeout_s: r.u32("visibility timeout")?,
-                    });
+                    entries.push(read_visibility_entry(r)?);
                 }
                 Request::ChangeVisibility { queue, entries }
             }

@@ -140,11 +140,9 @@ impl Request<'_> {
             Request::ChangeVisibility { queue, entries } => {
                 write_queue(w, queue, "queue name")?;
                 w.batch(entries.len(), MAX_BATCH, true, "visibility entries")?;
-                entries.iter().try_for_each(|e| {
-                    w.bytes16(&e.receipt_handle, MAX_RECEIPT_HANDLE_LEN, "receipt handle")?;
-                    w.u32(e.timeout_s);
-                    Ok(())
-                })
+                entries
+                    .iter()
+                    .try_for_each(|e| write_visibility_entry(w, e))
             }
         }
     }

@@ -245,6 +245,19 @@ pub(super) fn write_send_entry(w: &mut Writer<'_>, e: &SendEntry<'_>) -> Result<
     write_id(w, &e.dedup_id, "deduplication id")
 }
 
+pub(super) fn read_visibility_entry<'a>(r: &mut Reader<'a>) -> Result<VisibilityEntry<'a>> {
+    Ok(VisibilityEntry {
+        receipt_handle: r.bytes16(MAX_RECEIPT_HANDLE_LEN, "receipt handle")?,
+        timeout_s: r.u32("visibility timeout")?,
+    })
+}
+
+pub(super) fn write_visibility_entry(w: &mut Writer<'_>, e: &VisibilityEntry<'_>) -> Result<()> {
+    w.bytes16(&e.receipt_handle, MAX_RECEIPT_HANDLE_LEN, "receipt handle")?;
+    w.u32(e.timeout_s);
+    Ok(())
+}
+
 pub(super) fn read_message<'a>(r: &mut Reader<'a>) -> Result<Message<'a>> {
     Ok(Message {
         message_id: r.id16("message id")?,

@@ -266,9 +266,7 @@ pub(super) fn validate_system_attributes(
 pub(super) fn check_id(name: &str, v: Option<&str>) -> Result<Option<String>, SqsError> {
     match v {
         None => Ok(None),
-        Some(s) if !s.is_empty() && s.len() <= MAX_ID_LEN && s.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(Some(s.to_string()))
-        }
+        Some(s) if is_valid_message_id(s) => Ok(Some(s.to_string())),
         Some(s) => Err(SqsError::invalid_value(
             name,
             s,
