@@ -17,6 +17,7 @@
 //! unsafe code.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod frame;

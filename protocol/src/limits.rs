@@ -89,7 +89,8 @@ pub const MAX_MAP_VALUE_LEN: usize = 64 << 10;
 pub const MAX_ATTRIBUTE_NAMES: usize = 64;
 /// Longest receipt handle, in bytes.
 pub const MAX_RECEIPT_HANDLE_LEN: usize = 1024;
-/// Longest error message, in bytes.
+/// Longest error message, in bytes: a binary Error response's or failed entry's, and an
+/// SQS error reply's (longer SQS messages are cut on a char boundary).
 pub const MAX_ERROR_MESSAGE_LEN: usize = 4096;
 /// Longest API key, in bytes.
 pub const MAX_API_KEY_LEN: usize = 256;

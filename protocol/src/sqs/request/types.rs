@@ -20,6 +20,7 @@ pub enum Wire {
 /// The parts of an HTTP request the codec reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpRequest<'a> {
+    /// The HTTP method (`GET` reads parameters from the query string only).
     pub method: &'a str,
     /// The request path, e.g. `/` or `/000000000000/q`.
     pub path: &'a str,
@@ -29,6 +30,7 @@ pub struct HttpRequest<'a> {
     pub target: Option<&'a str>,
     /// The `Content-Type` header.
     pub content_type: Option<&'a str>,
+    /// The request body.
     pub body: &'a [u8],
 }
 
@@ -39,7 +41,9 @@ pub type AttrMap = BTreeMap<String, String>;
 /// the `Failed` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchEntry<T> {
+    /// The entry's `Id`: valid and distinct within the batch.
     pub id: String,
+    /// The validated entry, or the error to report for it in `Failed`.
     pub result: Result<T, SqsError>,
 }
 
@@ -86,6 +90,7 @@ fn attributes_size(attrs: &[MessageAttribute<'_>]) -> usize {
 /// One ChangeMessageVisibilityBatch entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisibilityChange {
+    /// Non-empty; its contents are the engine's to check.
     pub receipt_handle: String,
     /// 0..=43200. Optional in the model (unlike ChangeMessageVisibility's); None when
     /// the entry has none (SQS then applies 0).
@@ -95,6 +100,7 @@ pub struct VisibilityChange {
 /// ReceiveMessage's parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReceiveMessageRequest {
+    /// The queue's URL or path.
     pub queue_url: String,
     /// 1..=10; None = 1.
     pub max_number_of_messages: Option<u32>,
@@ -136,113 +142,172 @@ impl ReceiveMessageRequest {
 /// A parsed SQS request. Field names follow the API's member names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqsRequest {
+    /// Creates a queue (or confirms one with the same attributes exists).
     CreateQueue {
         /// A valid queue name (`[A-Za-z0-9_-]{1,80}`, optionally `.fifo`).
         queue_name: String,
         /// Queue attributes, unchecked (the engine checks names and values).
         attributes: AttrMap,
+        /// Tags, unchecked here.
         tags: AttrMap,
     },
+    /// Deletes a queue.
     DeleteQueue {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
     },
+    /// Looks up a queue's URL by name.
     GetQueueUrl {
+        /// `QueueName`.
         queue_name: String,
+        /// `QueueOwnerAWSAccountId`, unchecked.
         queue_owner_aws_account_id: Option<String>,
     },
+    /// Lists queue URLs by name prefix, a page at a time.
     ListQueues {
+        /// `QueueNamePrefix`, unchecked.
         queue_name_prefix: Option<String>,
         /// 1..=1000.
         max_results: Option<u32>,
+        /// `NextToken` of an earlier reply.
         next_token: Option<String>,
     },
+    /// Reads queue attributes.
     GetQueueAttributes {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
         /// Unchecked; `All` = every attribute; empty = none.
         attribute_names: Vec<String>,
     },
+    /// Changes queue attributes.
     SetQueueAttributes {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// Queue attributes, unchecked (the engine checks names and values).
         attributes: AttrMap,
     },
+    /// Deletes every message of a queue.
     PurgeQueue {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
     },
+    /// Sends one message.
     SendMessage {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// The message, validated.
         message: SendMessageEntry,
     },
+    /// Sends up to 10 messages.
     SendMessageBatch {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
         /// 1..=10 entries with distinct valid ids, at most 1 MiB in all.
         entries: Vec<BatchEntry<SendMessageEntry>>,
     },
+    /// Receives messages.
     ReceiveMessage(ReceiveMessageRequest),
+    /// Deletes a received message.
     DeleteMessage {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// Non-empty; its contents are the engine's to check.
         receipt_handle: String,
     },
+    /// Deletes up to 10 received messages.
     DeleteMessageBatch {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
         /// Receipt handles; an empty one is an entry error.
         entries: Vec<BatchEntry<String>>,
     },
+    /// Changes a received message's visibility timeout.
     ChangeMessageVisibility {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// Non-empty; its contents are the engine's to check.
         receipt_handle: String,
         /// 0..=43200.
         visibility_timeout: u32,
     },
+    /// Changes up to 10 received messages' visibility timeouts.
     ChangeMessageVisibilityBatch {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// 1..=10 entries with distinct valid ids.
         entries: Vec<BatchEntry<VisibilityChange>>,
     },
+    /// Adds or replaces queue tags.
     TagQueue {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// Tags, unchecked here.
         tags: AttrMap,
     },
+    /// Removes queue tags.
     UntagQueue {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// `TagKeys`, unchecked.
         tag_keys: Vec<String>,
     },
+    /// Reads a queue's tags.
     ListQueueTags {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
     },
+    /// Adds a permission statement to the queue's policy.
     AddPermission {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
         /// `[A-Za-z0-9_-]{1,80}`.
         label: String,
+        /// `AWSAccountIds`, unchecked.
         aws_account_ids: Vec<String>,
+        /// `Actions` (action names), unchecked.
         actions: Vec<String>,
     },
+    /// Removes a permission statement by label.
     RemovePermission {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
+        /// `[A-Za-z0-9_-]{1,80}`.
         label: String,
     },
+    /// Lists the queues whose dead-letter queue this is.
     ListDeadLetterSourceQueues {
+        /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
         /// 1..=1000.
         max_results: Option<u32>,
+        /// `NextToken` of an earlier reply.
         next_token: Option<String>,
     },
+    /// Starts moving messages out of a dead-letter queue.
     StartMessageMoveTask {
+        /// `SourceArn`, non-empty, unchecked.
         source_arn: String,
+        /// `DestinationArn`; None when absent or empty.
         destination_arn: Option<String>,
         /// 1..=500.
         max_number_of_messages_per_second: Option<u32>,
     },
+    /// Lists the move tasks of a source queue.
     ListMessageMoveTasks {
+        /// `SourceArn`, non-empty, unchecked.
         source_arn: String,
         /// 1..=10.
         max_results: Option<u32>,
     },
+    /// Cancels a running move task.
     CancelMessageMoveTask {
+        /// `TaskHandle`, non-empty, unchecked.
         task_handle: String,
     },
 }
 
 impl SqsRequest {
-    /// The request's action (to pass to [`super::render`]).
+    /// The request's action (to pass to [`crate::sqs::render`]).
     pub fn action(&self) -> Action {
         match self {
             SqsRequest::CreateQueue { .. } => Action::CreateQueue,

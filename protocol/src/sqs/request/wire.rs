@@ -21,7 +21,7 @@ use crate::limits::{MAX_HTTP_BODY, MAX_PARAMS};
 
 /// The wire a request speaks: JSON when `X-Amz-Target` starts with `AmazonSQS.` or the
 /// content type is `application/x-amz-json-*`, else query. Use it to render the error
-/// when [`parse`] fails.
+/// when [`super::parse`] fails.
 pub fn detect_wire(req: &HttpRequest<'_>) -> Wire {
     let target_json = req.target.is_some_and(|t| t.starts_with(TARGET_PREFIX));
     let ct_json = req.content_type.is_some_and(|c| {

@@ -27,7 +27,9 @@ use crate::sqs::error::SqsError;
 /// The result of a SendMessage, or of one successful SendMessageBatch entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SendMessageResult {
+    /// The message's id.
     pub message_id: String,
+    /// Hex MD5 of the body.
     pub md5_of_message_body: String,
     /// Only when the message had attributes.
     pub md5_of_message_attributes: Option<String>,
@@ -40,17 +42,22 @@ pub struct SendMessageResult {
 /// One successful SendMessageBatch entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SendMessageBatchResultEntry {
+    /// The entry's `Id`.
     pub id: String,
+    /// What a SendMessage of the entry would have returned.
     pub result: SendMessageResult,
 }
 
 /// One failed batch entry (`BatchResultErrorEntry`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchFailure {
+    /// The entry's `Id`.
     pub id: String,
     /// The query code, e.g. `InvalidMessageContents`.
     pub code: String,
+    /// Human-readable.
     pub message: String,
+    /// True when the request was at fault (not the server).
     pub sender_fault: bool,
 }
 
@@ -69,9 +76,13 @@ impl BatchFailure {
 /// A message returned by ReceiveMessage.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReceivedSqsMessage {
+    /// The message's id.
     pub message_id: String,
+    /// The handle to delete it or change its visibility with.
     pub receipt_handle: String,
+    /// Hex MD5 of the body.
     pub md5_of_body: String,
+    /// The message body.
     pub body: String,
     /// System attributes asked for: `SenderId`, `SentTimestamp`,
     /// `ApproximateReceiveCount`, `ApproximateFirstReceiveTimestamp`, `MessageGroupId`,
@@ -91,11 +102,17 @@ pub struct MoveTask {
     pub task_handle: Option<String>,
     /// RUNNING, FAILED, CANCELLING, CANCELLED or COMPLETED.
     pub status: String,
+    /// The ARN of the queue messages move out of.
     pub source_arn: String,
+    /// The ARN of the queue they move to; None = each message's original queue.
     pub destination_arn: Option<String>,
+    /// The rate asked for; None = as fast as the system chooses.
     pub max_number_of_messages_per_second: Option<u32>,
+    /// Messages moved so far.
     pub approximate_number_of_messages_moved: u64,
+    /// Messages there were to move when the task started, if known.
     pub approximate_number_of_messages_to_move: Option<u64>,
+    /// Why a FAILED task failed.
     pub failure_reason: Option<String>,
     /// Epoch milliseconds.
     pub started_timestamp: u64,
@@ -107,51 +124,83 @@ pub struct MoveTask {
 /// RemovePermission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqsResponse {
+    /// The empty result of the actions listed above.
     Empty,
+    /// Answers CreateQueue.
     CreateQueue {
+        /// The queue's URL.
         queue_url: String,
     },
+    /// Answers GetQueueUrl.
     GetQueueUrl {
+        /// The queue's URL.
         queue_url: String,
     },
+    /// Answers ListQueues: one page.
     ListQueues {
+        /// Queue URLs, in order.
         queue_urls: Vec<String>,
+        /// Present when more follow: pass it to get the next page.
         next_token: Option<String>,
     },
+    /// Answers GetQueueAttributes.
     GetQueueAttributes {
+        /// The attributes asked for, by name.
         attributes: BTreeMap<String, String>,
     },
+    /// Answers SendMessage.
     SendMessage(SendMessageResult),
+    /// Answers SendMessageBatch.
     SendMessageBatch {
+        /// The entries that succeeded.
         successful: Vec<SendMessageBatchResultEntry>,
+        /// The entries that failed.
         failed: Vec<BatchFailure>,
     },
+    /// Answers ReceiveMessage.
     ReceiveMessage {
+        /// The messages received (possibly none).
         messages: Vec<ReceivedSqsMessage>,
     },
+    /// Answers DeleteMessageBatch.
     DeleteMessageBatch {
         /// Ids of the entries that succeeded.
         successful: Vec<String>,
+        /// The entries that failed.
         failed: Vec<BatchFailure>,
     },
+    /// Answers ChangeMessageVisibilityBatch.
     ChangeMessageVisibilityBatch {
+        /// Ids of the entries that succeeded.
         successful: Vec<String>,
+        /// The entries that failed.
         failed: Vec<BatchFailure>,
     },
+    /// Answers ListQueueTags.
     ListQueueTags {
+        /// The queue's tags.
         tags: BTreeMap<String, String>,
     },
+    /// Answers ListDeadLetterSourceQueues: one page.
     ListDeadLetterSourceQueues {
+        /// Queue URLs, in order.
         queue_urls: Vec<String>,
+        /// Present when more follow: pass it to get the next page.
         next_token: Option<String>,
     },
+    /// Answers StartMessageMoveTask.
     StartMessageMoveTask {
+        /// The new task's handle.
         task_handle: String,
     },
+    /// Answers ListMessageMoveTasks.
     ListMessageMoveTasks {
+        /// The tasks, newest first.
         results: Vec<MoveTask>,
     },
+    /// Answers CancelMessageMoveTask.
     CancelMessageMoveTask {
+        /// Messages the task had moved.
         approximate_number_of_messages_moved: u64,
     },
 }
