@@ -61,7 +61,8 @@ pub fn fuzz_decode(data: &[u8]) {
 
 use crate::sqs::request::{
     is_valid_batch_id, validate_attribute_name, validate_body, MAX_BATCH_ENTRIES,
-    MAX_DELAY_SECONDS, MAX_MESSAGE_SIZE, MAX_VISIBILITY_TIMEOUT,
+    MAX_DELAY_SECONDS, MAX_ID_LEN, MAX_MESSAGE_SIZE, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT,
+    MAX_WAIT_TIME_SECONDS,
 };
 use crate::sqs::{self, Action, HttpRequest, SendMessageEntry, SqsRequest, Wire};
 use crate::AttributeValue;
@@ -190,7 +191,9 @@ fn check_entry(m: &SendMessageEntry) {
         .into_iter()
         .flatten()
     {
-        assert!(!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()));
+        assert!(
+            !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+        );
     }
 }
 
@@ -249,11 +252,13 @@ fn check_valid(r: &SqsRequest) {
         SqsRequest::ReceiveMessage(m) => {
             assert!(m
                 .max_number_of_messages
-                .is_none_or(|n| (1..=10).contains(&n)));
+                .is_none_or(|n| (1..=MAX_RECEIVE_MESSAGES).contains(&n)));
             assert!(m
                 .visibility_timeout
                 .is_none_or(|t| t <= MAX_VISIBILITY_TIMEOUT));
-            assert!(m.wait_time_seconds.is_none_or(|t| t <= 20));
+            assert!(m
+                .wait_time_seconds
+                .is_none_or(|t| t <= MAX_WAIT_TIME_SECONDS));
         }
         SqsRequest::DeleteMessage { receipt_handle, .. } => assert!(!receipt_handle.is_empty()),
         SqsRequest::ChangeMessageVisibility {
