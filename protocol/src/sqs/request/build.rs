@@ -2,12 +2,12 @@
 //! member's presence, type and range checked (out-of-range values get AWS's wording).
 //! Batch entries whose values fail are kept as that entry's error, as SQS reports them.
 
-use super::super::error::{ErrorKind, SqsError};
-use super::super::Action;
 use super::object::{check_range, Obj};
 use super::types::*;
 use super::validate::*;
 use crate::limits::*;
+use crate::sqs::error::{ErrorKind, SqsError};
+use crate::sqs::Action;
 
 // ----- per-action builders ----------------------------------------------------------------
 

@@ -4,12 +4,12 @@
 
 use base64::Engine as _;
 
-use super::super::error::{clip, SqsError};
-use super::super::jval::{lookup, members, JObj, JVal};
 use super::types::{AttrMap, Wire};
 use super::validate::RawAttr;
 use super::wire::serialization;
 use crate::limits::MAX_MESSAGE_ATTRIBUTES;
+use crate::sqs::error::{clip, SqsError};
+use crate::sqs::jval::{lookup, members, JObj, JVal};
 
 pub(super) fn json_kind(v: &JVal<'_>) -> &'static str {
     match v {

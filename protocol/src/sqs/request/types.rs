@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::super::error::SqsError;
-use super::super::{url, Action};
 use crate::message::{AttributeValue, MessageAttribute};
+use crate::sqs::error::SqsError;
+use crate::sqs::{url, Action};
 
 /// Which protocol a client speaks; replies go back in the same one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

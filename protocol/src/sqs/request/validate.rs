@@ -7,12 +7,12 @@
 
 use std::collections::HashSet;
 
-use super::super::error::{clip, ErrorKind, SqsError};
-use super::super::Action;
 use super::object::{check_range, Obj};
 use super::types::{SendMessageEntry, Wire};
 use crate::limits::*;
 use crate::message::{AttributeValue, MessageAttribute};
+use crate::sqs::error::{clip, ErrorKind, SqsError};
+use crate::sqs::Action;
 
 /// Whether `c` may appear in a message body (and in XML 1.0): `#x9 | #xA | #xD |
 /// #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF`.

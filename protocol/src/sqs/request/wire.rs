@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use super::super::error::{clip, ErrorKind, SqsError};
-use super::super::jval::{JObj, JVal};
-use super::super::{Action, TARGET_PREFIX};
 use super::object::json_kind;
 use super::types::{HttpRequest, Wire};
 use crate::limits::{MAX_HTTP_BODY, MAX_PARAMS};
+use crate::sqs::error::{clip, ErrorKind, SqsError};
+use crate::sqs::jval::{JObj, JVal};
+use crate::sqs::{Action, TARGET_PREFIX};
 
 // ----- wire detection and the entry point -----------------------------------------------
 
