@@ -25,6 +25,7 @@ macro_rules! error_codes {
             /// Every assigned code, in numeric order.
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
 
+            /// The code's value on the wire.
             pub fn as_u16(self) -> u16 {
                 match self {
                     $(ErrorCode::$name => $value,)*
@@ -77,23 +78,36 @@ error_codes! {
     // ----- engine level (100..=199) -----
     /// An unexpected server-side failure (I/O error, corrupt data, failed partition).
     InternalError = 100,
+    /// No queue has this name.
     QueueDoesNotExist = 101,
     /// A queue with this name exists with different attributes.
     QueueNameExists = 102,
+    /// A queue attribute name is not one the server knows.
     InvalidAttributeName = 103,
+    /// A queue attribute value is out of range or malformed.
     InvalidAttributeValue = 104,
+    /// A queue of this name was deleted too recently to be created again.
     QueueDeletedRecently = 105,
+    /// The queue was purged too recently to be purged again.
     PurgeQueueInProgress = 106,
+    /// The receipt handle is not one this queue issued.
     ReceiptHandleIsInvalid = 107,
+    /// The receipt handle is no longer current (FIFO: the message was received again or
+    /// is gone).
     ReceiptHandleExpired = 108,
+    /// The message is not in flight (its visibility cannot be changed).
     MessageNotInflight = 109,
     /// Too many messages in flight on the queue.
     OverLimit = 110,
     /// A parameter value is invalid (also: an invalid queue name, a value over a limit).
     InvalidParameter = 111,
+    /// A required parameter is absent (or empty, such as a message body).
     MissingParameter = 112,
+    /// A message is larger than the queue's MaximumMessageSize.
     MessageTooLong = 113,
+    /// A message body or attribute holds characters SQS does not allow.
     InvalidMessageContents = 114,
+    /// The dead-letter move asked for is not possible.
     RedriveNotAllowed = 115,
     /// The server's disk is full: the write was not stored (and not acknowledged).
     /// Retry later; reads and deletes of stored messages keep working.
@@ -115,40 +129,78 @@ impl std::fmt::Display for ErrorCode {
 /// Why the codec refused some bytes (or, when encoding, a value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
+    /// A frame header declares a length below the header size (fatal).
     #[error("declared frame length {len} is below the header size")]
-    FrameTooShort { len: u32 },
+    FrameTooShort {
+        /// The declared length.
+        len: u32,
+    },
+    /// A frame header declares a length above the receiver's maximum (fatal).
     #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
-    FrameTooLarge { len: u64, max: usize },
+    FrameTooLarge {
+        /// The frame's size, length prefix included.
+        len: u64,
+        /// The receiver's maximum.
+        max: usize,
+    },
+    /// A frame carries a protocol version this build does not speak (fatal).
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u8),
+    /// The opcode is not a known request (or response).
     #[error("unknown opcode {0:#04x}")]
     UnknownOpcode(u8),
+    /// The payload ends inside the named field.
     #[error("truncated payload: {0} runs past the end of the frame")]
     Truncated(&'static str),
+    /// This many bytes remain after the payload's last field.
     #[error("{0} bytes left over after the payload")]
     TrailingBytes(usize),
+    /// A string or byte string is longer than its limit.
     #[error("{what} is {len} bytes, over the limit of {max}")]
     TooLong {
+        /// The field.
         what: &'static str,
+        /// Its length, in bytes.
         len: usize,
+        /// Its limit, in bytes.
         max: usize,
     },
+    /// A list or map has more entries than its limit.
     #[error("{what} has {count} entries, over the limit of {max}")]
     TooMany {
+        /// The field.
         what: &'static str,
+        /// Its number of entries.
         count: usize,
+        /// Its limit.
         max: usize,
     },
+    /// A batch (or a Receive's message count) exceeds [`crate::MAX_BATCH`].
     #[error("batch of {count} entries exceeds the maximum of {max}")]
-    BatchTooLarge { count: usize, max: usize },
+    BatchTooLarge {
+        /// The entries sent (or messages asked for).
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The named batch has no entries.
     #[error("{0} must have at least one entry")]
     EmptyBatch(&'static str),
+    /// The named string field is not valid UTF-8.
     #[error("{0} is not valid UTF-8")]
     InvalidUtf8(&'static str),
+    /// A tag, flag or enumerated byte has a value the protocol does not define.
     #[error("invalid {what}: {value}")]
-    InvalidValue { what: &'static str, value: u64 },
+    InvalidValue {
+        /// The field.
+        what: &'static str,
+        /// The value found.
+        value: u64,
+    },
+    /// The named map repeats a key.
     #[error("duplicate key in {0}")]
     DuplicateKey(&'static str),
+    /// The named field holds a name that breaks the queue-name rule.
     #[error("invalid queue name in {0}: 1 to 80 characters, alphanumeric, '-' or '_', and '.fifo' only as the suffix of a FIFO queue")]
     InvalidQueueName(&'static str),
 }

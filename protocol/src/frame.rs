@@ -5,7 +5,7 @@
 //! `Ok(None)` until a whole frame is buffered and rejects a declared length below the
 //! header size or above the caller's maximum as soon as the 4-byte length is readable,
 //! before anything is allocated or awaited. A decoded [`Frame`] borrows its payload from
-//! the input. [`encode_frame`] writes a frame around a payload writer and patches the
+//! the input. `encode_frame` writes a frame around a payload writer and patches the
 //! length in afterwards.
 
 use crate::error::ProtocolError;
@@ -22,11 +22,15 @@ pub const HEADER_LEN: usize = LENGTH_PREFIX_LEN + HEADER_AFTER_LENGTH;
 /// One frame as read from the wire. `payload` borrows from the decoder's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame<'a> {
+    /// The protocol version the frame is written in.
     pub version: u8,
+    /// A request opcode, a response opcode (request | 0x80) or 0xFF (Error).
     pub opcode: u8,
     /// Reserved: senders write 0, receivers ignore bits they do not know.
     pub flags: u16,
+    /// Chosen by the client; the response to a request carries the same id.
     pub request_id: u64,
+    /// The payload, after the header.
     pub payload: &'a [u8],
 }
 

@@ -61,7 +61,8 @@ pub fn fuzz_decode(data: &[u8]) {
 
 use crate::sqs::request::{
     is_valid_batch_id, validate_attribute_name, validate_body, MAX_BATCH_ENTRIES,
-    MAX_DELAY_SECONDS, MAX_MESSAGE_SIZE,
+    MAX_DELAY_SECONDS, MAX_ID_LEN, MAX_MESSAGE_SIZE, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT,
+    MAX_WAIT_TIME_SECONDS,
 };
 use crate::sqs::{self, Action, HttpRequest, SendMessageEntry, SqsRequest, Wire};
 use crate::AttributeValue;
@@ -190,7 +191,9 @@ fn check_entry(m: &SendMessageEntry) {
         .into_iter()
         .flatten()
     {
-        assert!(!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()));
+        assert!(
+            !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+        );
     }
 }
 
@@ -241,22 +244,28 @@ fn check_valid(r: &SqsRequest) {
             check_ids(entries.iter().map(|e| &e.id));
             for c in entries.iter().flat_map(|e| &e.result) {
                 assert!(!c.receipt_handle.is_empty());
-                assert!(c.visibility_timeout.is_none_or(|t| t <= 43_200));
+                assert!(c
+                    .visibility_timeout
+                    .is_none_or(|t| t <= MAX_VISIBILITY_TIMEOUT));
             }
         }
         SqsRequest::ReceiveMessage(m) => {
             assert!(m
                 .max_number_of_messages
-                .is_none_or(|n| (1..=10).contains(&n)));
-            assert!(m.visibility_timeout.is_none_or(|t| t <= 43_200));
-            assert!(m.wait_time_seconds.is_none_or(|t| t <= 20));
+                .is_none_or(|n| (1..=MAX_RECEIVE_MESSAGES).contains(&n)));
+            assert!(m
+                .visibility_timeout
+                .is_none_or(|t| t <= MAX_VISIBILITY_TIMEOUT));
+            assert!(m
+                .wait_time_seconds
+                .is_none_or(|t| t <= MAX_WAIT_TIME_SECONDS));
         }
         SqsRequest::DeleteMessage { receipt_handle, .. } => assert!(!receipt_handle.is_empty()),
         SqsRequest::ChangeMessageVisibility {
             receipt_handle,
             visibility_timeout,
             ..
-        } => assert!(!receipt_handle.is_empty() && *visibility_timeout <= 43_200),
+        } => assert!(!receipt_handle.is_empty() && *visibility_timeout <= MAX_VISIBILITY_TIMEOUT),
         _ => {}
     }
 }
@@ -353,16 +362,9 @@ fn to_json(r: &SqsRequest) -> Option<Value> {
         } => set("AttributeNames", json!(attribute_names)),
         SqsRequest::SetQueueAttributes { attributes, .. } => set("Attributes", str_map(attributes)),
         SqsRequest::SendMessage { message, .. } => send_json(&mut o, message),
-        SqsRequest::SendMessageBatch { entries, .. } => {
-            let mut list = Vec::new();
-            for e in entries {
-                let mut eo = JsonMap::new();
-                eo.insert("Id".into(), json!(e.id));
-                send_json(&mut eo, e.result.as_ref().ok()?);
-                list.push(Value::Object(eo));
-            }
-            set("Entries", Value::Array(list));
-        }
+        SqsRequest::SendMessageBatch { .. }
+        | SqsRequest::DeleteMessageBatch { .. }
+        | SqsRequest::ChangeMessageVisibilityBatch { .. } => set("Entries", entries_json(r)?),
         SqsRequest::ReceiveMessage(m) => {
             set("MaxNumberOfMessages", opt_n(&m.max_number_of_messages));
             set("VisibilityTimeout", opt_n(&m.visibility_timeout));
@@ -380,13 +382,6 @@ fn to_json(r: &SqsRequest) -> Option<Value> {
         SqsRequest::DeleteMessage { receipt_handle, .. } => {
             set("ReceiptHandle", json!(receipt_handle))
         }
-        SqsRequest::DeleteMessageBatch { entries, .. } => {
-            let mut list = Vec::new();
-            for e in entries {
-                list.push(json!({ "Id": e.id, "ReceiptHandle": e.result.as_ref().ok()? }));
-            }
-            set("Entries", Value::Array(list));
-        }
         SqsRequest::ChangeMessageVisibility {
             receipt_handle,
             visibility_timeout,
@@ -394,18 +389,6 @@ fn to_json(r: &SqsRequest) -> Option<Value> {
         } => {
             set("ReceiptHandle", json!(receipt_handle));
             set("VisibilityTimeout", json!(visibility_timeout));
-        }
-        SqsRequest::ChangeMessageVisibilityBatch { entries, .. } => {
-            let mut list = Vec::new();
-            for e in entries {
-                let c = e.result.as_ref().ok()?;
-                list.push(json!({
-                    "Id": e.id,
-                    "ReceiptHandle": c.receipt_handle,
-                    "VisibilityTimeout": opt_n(&c.visibility_timeout),
-                }));
-            }
-            set("Entries", Value::Array(list));
         }
         SqsRequest::TagQueue { tags, .. } => set("Tags", str_map(tags)),
         SqsRequest::UntagQueue { tag_keys, .. } => set("TagKeys", json!(tag_keys)),
@@ -450,4 +433,41 @@ fn to_json(r: &SqsRequest) -> Option<Value> {
         SqsRequest::CancelMessageMoveTask { task_handle } => set("TaskHandle", json!(task_handle)),
     }
     Some(Value::Object(o))
+}
+
+/// A batch request's `Entries` (None when an entry holds an error, or `r` is no batch).
+fn entries_json(r: &SqsRequest) -> Option<Value> {
+    let opt_n = |v: &Option<u32>| v.map_or(Value::Null, |n| json!(n));
+    Some(match r {
+        SqsRequest::SendMessageBatch { entries, .. } => {
+            let mut list = Vec::new();
+            for e in entries {
+                let mut eo = JsonMap::new();
+                eo.insert("Id".into(), json!(e.id));
+                send_json(&mut eo, e.result.as_ref().ok()?);
+                list.push(Value::Object(eo));
+            }
+            Value::Array(list)
+        }
+        SqsRequest::DeleteMessageBatch { entries, .. } => {
+            let mut list = Vec::new();
+            for e in entries {
+                list.push(json!({ "Id": e.id, "ReceiptHandle": e.result.as_ref().ok()? }));
+            }
+            Value::Array(list)
+        }
+        SqsRequest::ChangeMessageVisibilityBatch { entries, .. } => {
+            let mut list = Vec::new();
+            for e in entries {
+                let c = e.result.as_ref().ok()?;
+                list.push(json!({
+                    "Id": e.id,
+                    "ReceiptHandle": c.receipt_handle,
+                    "VisibilityTimeout": opt_n(&c.visibility_timeout),
+                }));
+            }
+            Value::Array(list)
+        }
+        _ => return None,
+    })
 }

@@ -5,6 +5,7 @@
 //! - [`frame`]: length-prefixed frames and the streaming [`decode_frame`].
 //! - [`message`]: [`Request`] and [`Response`], their opcodes and payload codecs.
 //! - [`error`]: the stable wire [`ErrorCode`]s and the codec's [`ProtocolError`].
+//! - [`limits`]: every limit and name rule the codecs enforce (SQS's and the wire's own).
 //! - [`fuzzing`]: the bodies of the `protocol_decode` and `sqs_request` fuzz targets.
 //! - [`sqs`]: the Amazon SQS HTTP API codec (AWS JSON 1.0 and query/XML), sans-IO.
 //!
@@ -16,10 +17,12 @@
 //! unsafe code.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod frame;
 pub mod fuzzing;
+pub mod limits;
 pub mod message;
 pub mod sqs;
 mod wire;
@@ -27,8 +30,15 @@ mod wire;
 pub use error::{ErrorCode, ProtocolError};
 pub use frame::{decode_frame, Frame, HEADER_LEN};
 pub use message::{
-    is_valid_queue_name, AttributeValue, Map, Message, MessageAttribute, Opcode, Request, Response,
-    SendEntry, SendOk, VisibilityEntry, WireError, ERROR_OPCODE, RESPONSE_BIT,
+    AttributeValue, Map, Message, MessageAttribute, Opcode, Request, Response, SendEntry, SendOk,
+    VisibilityEntry, WireError, ERROR_OPCODE, RESPONSE_BIT,
+};
+
+pub use limits::{
+    is_valid_queue_name, DEFAULT_MAX_FRAME, MAX_API_KEY_LEN, MAX_ATTRIBUTE_NAMES,
+    MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH, MAX_ERROR_MESSAGE_LEN, MAX_ID_LEN, MAX_MAP_ENTRIES,
+    MAX_MAP_VALUE_LEN, MAX_MESSAGE_ATTRIBUTES, MAX_NEXT_TOKEN_LEN, MAX_QUEUE_NAME_LEN,
+    MAX_RECEIPT_HANDLE_LEN,
 };
 
 /// The protocol version this build speaks best.
@@ -37,31 +47,3 @@ pub const VERSION: u8 = 1;
 pub const MIN_VERSION: u8 = 1;
 /// The newest protocol version this build speaks.
 pub const MAX_VERSION: u8 = 1;
-
-/// Default maximum size of a frame, length prefix included (16 MiB). Receivers may pass
-/// another maximum to [`decode_frame`]; the server announces its own in the Hello reply.
-pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
-/// Most entries in one batch (send, delete, change visibility; messages per receive).
-pub const MAX_BATCH: usize = 10_000;
-/// Longest queue name, in bytes.
-pub const MAX_QUEUE_NAME_LEN: usize = 80;
-/// Longest message group id or deduplication id, in bytes.
-pub const MAX_ID_LEN: usize = 128;
-/// Longest attribute name, attribute data type, queue attribute name or tag key, in bytes.
-pub const MAX_ATTRIBUTE_NAME_LEN: usize = 256;
-/// Most message attributes (and, separately, message system attributes) per message.
-pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
-/// Most entries in a queue attribute map or tag map.
-pub const MAX_MAP_ENTRIES: usize = 64;
-/// Longest queue attribute value or tag value (a Policy may be long), in bytes.
-pub const MAX_MAP_VALUE_LEN: usize = 64 << 10;
-/// Most names in an attribute-name list (GetQueueAttributes, Receive).
-pub const MAX_ATTRIBUTE_NAMES: usize = 64;
-/// Longest receipt handle, in bytes.
-pub const MAX_RECEIPT_HANDLE_LEN: usize = 1024;
-/// Longest error message, in bytes.
-pub const MAX_ERROR_MESSAGE_LEN: usize = 4096;
-/// Longest API key, in bytes.
-pub const MAX_API_KEY_LEN: usize = 256;
-/// Longest pagination token, in bytes.
-pub const MAX_NEXT_TOKEN_LEN: usize = 1024;

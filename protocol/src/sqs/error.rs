@@ -18,15 +18,18 @@ use super::request::Wire;
 use super::XML_NAMESPACE;
 use super::{xml_close, xml_elem, xml_open, HttpReply, JSON_CONTENT_TYPE, XML_CONTENT_TYPE};
 
-/// Longest error message kept (longer ones are cut on a char boundary).
-pub const MAX_ERROR_MESSAGE_LEN: usize = 4096;
+pub use crate::limits::MAX_ERROR_MESSAGE_LEN;
 
 macro_rules! error_kinds {
     ($($(#[$doc:meta])* $name:ident => ($json:literal, $query:literal, $status:literal, $sender:literal),)*) => {
         /// Every SQS error. See the module doc for what each kind knows.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorKind {
-            $($(#[$doc])* $name,)*
+            $(
+                #[doc = concat!("The `", stringify!($name), "` error.")]
+                $(#[$doc])*
+                $name,
+            )*
         }
 
         impl ErrorKind {
@@ -163,7 +166,9 @@ impl fmt::Display for ErrorKind {
 /// [`MAX_ERROR_MESSAGE_LEN`] bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsError {
+    /// Which error (its code, HTTP status and fault follow from it).
     pub kind: ErrorKind,
+    /// Human-readable, at most [`MAX_ERROR_MESSAGE_LEN`] bytes.
     pub message: String,
 }
 

@@ -53,9 +53,13 @@ pub const TARGET_PREFIX: &str = "AmazonSQS.";
 /// `x-amzn-RequestId`; for JSON errors also `x-amzn-query-error`) and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpReply {
+    /// The HTTP status code.
     pub status: u16,
+    /// The `Content-Type` header.
     pub content_type: &'static str,
+    /// Other headers, in the order to write them.
     pub headers: Vec<(&'static str, String)>,
+    /// The body, JSON or XML.
     pub body: Vec<u8>,
 }
 
@@ -64,7 +68,10 @@ macro_rules! actions {
         /// The 23 SQS actions (API version 2012-11-05).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Action {
-            $($name,)*
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                $name,
+            )*
         }
 
         impl Action {

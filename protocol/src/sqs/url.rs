@@ -6,7 +6,7 @@
 //! A queue ARN is `arn:<partition>:sqs:<region>:<account>:<name>`. Parsers return `None`
 //! for anything else, including names that are not valid queue names; they never panic.
 
-use crate::message::is_valid_queue_name;
+use crate::limits::is_valid_queue_name;
 
 /// The path part of a URL (from the first `/` after the authority), or the input if it
 /// is already a path. Query strings and fragments are dropped.
