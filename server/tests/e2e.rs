@@ -15,16 +15,14 @@
 //!
 //! Waiting for a visibility timeout is done by long polling, never by sleeping.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Spoold;
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
 use spool_protocol::message::SendEntry;
+use spool_testkit::Spoold;
 
 fn start(dir: &tempfile::TempDir) -> Spoold {
     Spoold::start(&dir.path().join("data"), &["--shards", "2"])

@@ -15,18 +15,16 @@
 //! stays under a bound computed from the configured limits (printed); afterwards
 //! `/health` answers 200 and a fresh client works. The whole test is bounded (about 30 s).
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::Spoold;
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
 use spool_protocol::message::SendEntry;
 use spool_protocol::{decode_frame, Request};
+use spool_testkit::Spoold;
 
 const MAX_CONNECTIONS: usize = 3000;
 const MAX_FRAME: usize = 4 << 20;
@@ -258,10 +256,10 @@ fn hostile_clients_do_not_hurt_good_ones() {
     // Our end and spoold's end of each connection, plus room for everything else.
     let idle_n = IDLE_WANTED.min((nofile as usize).saturating_sub(1000) / 2);
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("SPOOL_SQS_HEAD_TIMEOUT_MS", HEAD_TIMEOUT_MS.to_string());
-    let d = Spoold::start(
-        &dir.path().join("data"),
-        &[
+    let d = Spoold::builder()
+        .data(&dir.path().join("data"))
+        .env("SPOOL_SQS_HEAD_TIMEOUT_MS", HEAD_TIMEOUT_MS.to_string())
+        .args(&[
             "--shards",
             "2",
             "--max-connections",
@@ -272,10 +270,9 @@ fn hostile_clients_do_not_hurt_good_ones() {
             &SQS_MAX_CONNECTIONS.to_string(),
             "--segment-mib",
             "8",
-        ],
-    );
-    std::env::remove_var("SPOOL_SQS_HEAD_TIMEOUT_MS");
-    let pid = d.child.as_ref().unwrap().id();
+        ])
+        .start();
+    let pid = d.pid();
     let addr = d.addr;
     let sqs = d.sqs_url.clone().unwrap();
     let admin = d.admin_url.clone().unwrap();

@@ -4,15 +4,13 @@
 //! connection gets an error frame or is closed, and a well-behaved connection opened
 //! first keeps working throughout.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use common::Spoold;
 use spool_protocol::message::SendEntry;
 use spool_protocol::{decode_frame, ErrorCode, Request, Response, DEFAULT_MAX_FRAME};
+use spool_testkit::Spoold;
 
 struct Raw {
     s: TcpStream,
