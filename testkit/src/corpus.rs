@@ -25,3 +25,19 @@ pub fn fuzz_corpus(target: &str) -> Vec<Vec<u8>> {
     assert!(!v.is_empty(), "seed corpus of {target} is empty");
     v.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_committed_corpus_is_read() {
+        assert!(!fuzz_corpus("record_decode").is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "seed corpus of no-such-target")]
+    fn a_missing_corpus_fails_rather_than_testing_nothing() {
+        fuzz_corpus("no-such-target");
+    }
+}
