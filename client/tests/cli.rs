@@ -2,56 +2,24 @@
 //! to `spool`): a session of queue, send, receive and stats commands, and errors that
 //! name the problem and exit non-zero.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-struct Daemon {
-    child: std::process::Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+use spool_testkit::Spoold;
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spoold() -> Daemon {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_spool")).with_file_name("spoold");
-    assert!(
-        exe.exists(),
-        "{} is missing: build it first (cargo build -p spool-server)",
-        exe.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(exe)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
+/// A spoold of two shards, binary protocol only, data in a temporary directory (the one
+/// built next to `spool`: `cargo test --workspace` builds it; the kit says so if it is
+/// missing).
+fn spoold() -> Spoold {
+    Spoold::builder()
+        .args(&[
             "--shards",
             "2",
             "--sqs-listen",
             "off",
+            "--admin-listen",
+            "off",
         ])
-        .args(["--admin-listen", "off", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().strip_prefix("listening ").unwrap().to_string();
-    Daemon {
-        child,
-        addr,
-        _dir: dir,
-    }
+        .start()
 }
 
 fn spool(addr: &str, args: &[&str], stdin: &str) -> Output {
@@ -87,7 +55,8 @@ fn ok(o: &Output) -> String {
 #[test]
 fn a_cli_session_against_spoold() {
     let d = spoold();
-    let a = d.addr.as_str();
+    let addr = d.addr_string();
+    let a = addr.as_str();
     ok(&spool(
         a,
         &["queue", "create", "jobs", "--attr", "VisibilityTimeout=60"],
@@ -175,12 +144,12 @@ fn a_cli_session_against_spoold() {
 #[test]
 fn errors_name_the_problem_and_exit_non_zero() {
     let d = spoold();
-    let o = spool(&d.addr, &["queue", "get", "missing"], "");
+    let o = spool(&d.addr_string(), &["queue", "get", "missing"], "");
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("QueueDoesNotExist"), "{err}");
 
-    let o = spool(&d.addr, &["delete", "missing", "0.bogus"], "");
+    let o = spool(&d.addr_string(), &["delete", "missing", "0.bogus"], "");
     assert_eq!(o.status.code(), Some(1));
 
     let o = spool("127.0.0.1:1", &["queue", "list"], "");
@@ -188,6 +157,6 @@ fn errors_name_the_problem_and_exit_non_zero() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("127.0.0.1:1"), "{err}");
 
-    let o = spool(&d.addr, &["queue", "frobnicate"], "");
+    let o = spool(&d.addr_string(), &["queue", "frobnicate"], "");
     assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
 }

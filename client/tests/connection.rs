@@ -164,84 +164,146 @@ fn error_responses_stay_responses_when_pipelined_and_become_errors_in_call() {
     server.join().unwrap();
 }
 
-#[test]
-fn typed_helpers_round_trip() {
-    let (cfg, server) = serve(|mut p| {
+/// A typed helper's round trip: `call` runs on a fresh connection to a fake server whose
+/// `answer` checks each request the helper sends (in order, `n` of them) and returns the
+/// reply. The typed-helper tests below each cover one helper this way.
+fn round_trip(
+    n: usize,
+    mut answer: impl FnMut(Request<'static>) -> Response<'static> + Send + 'static,
+    call: impl FnOnce(&mut Connection),
+) {
+    let (cfg, server) = serve(move |mut p| {
         p.hello();
-        // ping
-        let (id, req) = p.read_request().unwrap();
-        assert_eq!(req, Request::Ping);
-        p.respond(id, &Response::Pong);
-        // create_queue_with_tags
-        let (id, req) = p.read_request().unwrap();
-        let Request::CreateQueue {
-            name,
-            attributes,
-            tags,
-        } = req
-        else {
-            panic!()
-        };
-        assert_eq!(name, "jobs.fifo");
-        assert_eq!(attributes.get("FifoQueue").map(|v| &**v), Some("true"));
-        assert_eq!(tags.get("team").map(|v| &**v), Some("core"));
-        p.respond(
-            id,
-            &Response::QueueCreated {
+        for _ in 0..n {
+            let (id, req) = p.read_request().unwrap();
+            p.respond(id, &answer(req));
+        }
+        p.drain_until_eof();
+    });
+    let mut c = Connection::connect(&cfg).unwrap();
+    call(&mut c);
+    assert_eq!(c.in_flight(), 0);
+    drop(c);
+    server.join().unwrap();
+}
+
+#[test]
+fn ping_round_trips() {
+    round_trip(
+        1,
+        |req| {
+            assert_eq!(req, Request::Ping);
+            Response::Pong
+        },
+        |c| c.ping().unwrap(),
+    );
+}
+
+#[test]
+fn create_queue_with_tags_sends_attributes_and_tags() {
+    round_trip(
+        1,
+        |req| {
+            let Request::CreateQueue {
+                name,
+                attributes,
+                tags,
+            } = req
+            else {
+                panic!()
+            };
+            assert_eq!(name, "jobs.fifo");
+            assert_eq!(attributes.get("FifoQueue").map(|v| &**v), Some("true"));
+            assert_eq!(tags.get("team").map(|v| &**v), Some("core"));
+            Response::QueueCreated {
                 queue_id: 77,
                 created: true,
-            },
-        );
-        // list_queues: two pages
-        let (id, req) = p.read_request().unwrap();
-        let Request::ListQueues {
-            prefix, next_token, ..
-        } = req
-        else {
-            panic!()
-        };
-        assert_eq!((&*prefix, next_token), ("j", None));
-        p.respond(
-            id,
-            &Response::Queues {
-                names: vec!["j1".into(), "j2".into()],
-                next_token: Some("t1".into()),
-            },
-        );
-        let (id, req) = p.read_request().unwrap();
-        let Request::ListQueues { next_token, .. } = req else {
-            panic!()
-        };
-        assert_eq!(next_token.as_deref(), Some("t1"));
-        p.respond(
-            id,
-            &Response::Queues {
-                names: vec!["j3".into()],
-                next_token: None,
-            },
-        );
-        // get_queue_attributes
-        let (id, req) = p.read_request().unwrap();
-        let Request::GetQueueAttributes {
-            attribute_names, ..
-        } = req
-        else {
-            panic!()
-        };
-        assert_eq!(attribute_names, vec![Cow::Borrowed("VisibilityTimeout")]);
-        let mut attributes = Map::new();
-        attributes.insert("VisibilityTimeout".into(), "30".into());
-        p.respond(id, &Response::QueueAttributes { attributes });
-        // send_bodies: one ok, one failed entry
-        let (id, req) = p.read_request().unwrap();
-        let Request::Send { entries, .. } = req else {
-            panic!()
-        };
-        assert_eq!(entries.len(), 2);
-        assert_eq!(&*entries[1].body, b"two");
-        p.respond(
-            id,
-            &Response::Sent {
+            }
+        },
+        |c| {
+            assert_eq!(
+                c.create_queue_with_tags(
+                    "jobs.fifo",
+                    &[("FifoQueue", "true")],
+                    &[("team", "core")]
+                )
+                .unwrap(),
+                77
+            );
+        },
+    );
+}
+
+#[test]
+fn list_queues_follows_the_next_token_across_pages() {
+    let mut page = 0;
+    round_trip(
+        2,
+        move |req| {
+            page += 1;
+            let Request::ListQueues {
+                prefix, next_token, ..
+            } = req
+            else {
+                panic!()
+            };
+            if page == 1 {
+                assert_eq!((&*prefix, next_token), ("j", None));
+                Response::Queues {
+                    names: vec!["j1".into(), "j2".into()],
+                    next_token: Some("t1".into()),
+                }
+            } else {
+                assert_eq!(next_token.as_deref(), Some("t1"));
+                Response::Queues {
+                    names: vec!["j3".into()],
+                    next_token: None,
+                }
+            }
+        },
+        |c| assert_eq!(c.list_queues("j").unwrap(), vec!["j1", "j2", "j3"]),
+    );
+}
+
+#[test]
+fn get_queue_attributes_asks_for_the_names_given() {
+    round_trip(
+        1,
+        |req| {
+            let Request::GetQueueAttributes {
+                attribute_names, ..
+            } = req
+            else {
+                panic!()
+            };
+            assert_eq!(attribute_names, vec![Cow::Borrowed("VisibilityTimeout")]);
+            let mut attributes = Map::new();
+            attributes.insert("VisibilityTimeout".into(), "30".into());
+            Response::QueueAttributes { attributes }
+        },
+        |c| {
+            let attrs = c
+                .get_queue_attributes("jobs", &["VisibilityTimeout"])
+                .unwrap();
+            assert_eq!(
+                attrs.get("VisibilityTimeout").map(String::as_str),
+                Some("30")
+            );
+        },
+    );
+}
+
+#[test]
+fn send_bodies_answers_each_entry() {
+    round_trip(
+        1,
+        |req| {
+            let Request::Send { entries, .. } = req else {
+                panic!()
+            };
+            assert_eq!(entries.len(), 2);
+            assert_eq!(&*entries[1].body, b"two");
+            Response::Sent {
                 results: vec![
                     Ok(SendOk {
                         message_id: [9; 16],
@@ -250,146 +312,172 @@ fn typed_helpers_round_trip() {
                     }),
                     Err(WireError::new(ErrorCode::MessageTooLong, "too long")),
                 ],
-            },
-        );
-        // receive
-        let (id, req) = p.read_request().unwrap();
-        let Request::Receive {
-            max_messages,
-            wait_time_ms,
-            visibility_timeout_s,
-            ..
-        } = req
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (max_messages, wait_time_ms, visibility_timeout_s),
-            (10, 500, Some(7))
-        );
-        let m = Message {
-            message_id: [1; 16],
-            receipt_handle: Cow::Borrowed(b"rh-1"),
-            body: Cow::Borrowed(b"hello"),
-            receive_count: 1,
-            ..Default::default()
-        };
-        p.respond(id, &Response::Received { messages: vec![m] });
-        // delete
-        let (id, req) = p.read_request().unwrap();
-        let Request::Delete {
-            receipt_handles, ..
-        } = req
-        else {
-            panic!()
-        };
-        assert_eq!(receipt_handles, vec![Cow::Borrowed(&b"rh-1"[..])]);
-        p.respond(
-            id,
-            &Response::Deleted {
-                results: vec![Ok(())],
-            },
-        );
-        // change_visibility
-        let (id, req) = p.read_request().unwrap();
-        let Request::ChangeVisibility { entries, .. } = req else {
-            panic!()
-        };
-        assert_eq!(entries[0].timeout_s, 60);
-        p.respond(
-            id,
-            &Response::VisibilityChanged {
+            }
+        },
+        |c| {
+            let sent = c.send_bodies("jobs", &[b"one", b"two"]).unwrap();
+            assert_eq!(sent[0].as_ref().unwrap().sequence_number, Some(5));
+            assert_eq!(
+                sent[1].as_ref().unwrap_err().code,
+                ErrorCode::MessageTooLong
+            );
+        },
+    );
+}
+
+#[test]
+fn receive_sends_its_options_and_delete_the_handles_received() {
+    round_trip(
+        2,
+        |req| match req {
+            Request::Receive {
+                max_messages,
+                wait_time_ms,
+                visibility_timeout_s,
+                ..
+            } => {
+                assert_eq!(
+                    (max_messages, wait_time_ms, visibility_timeout_s),
+                    (10, 500, Some(7))
+                );
+                let m = Message {
+                    message_id: [1; 16],
+                    receipt_handle: Cow::Borrowed(b"rh-1"),
+                    body: Cow::Borrowed(b"hello"),
+                    receive_count: 1,
+                    ..Default::default()
+                };
+                Response::Received { messages: vec![m] }
+            }
+            Request::Delete {
+                receipt_handles, ..
+            } => {
+                assert_eq!(receipt_handles, vec![Cow::Borrowed(&b"rh-1"[..])]);
+                Response::Deleted {
+                    results: vec![Ok(())],
+                }
+            }
+            other => panic!("{other:?}"),
+        },
+        |c| {
+            let opts = ReceiveOptions {
+                max_messages: 10,
+                wait_time_ms: 500,
+                visibility_timeout_s: Some(7),
+                ..Default::default()
+            };
+            let msgs = c.receive("jobs", &opts).unwrap();
+            assert_eq!(&*msgs[0].body, b"hello");
+            let handles: Vec<&[u8]> = msgs.iter().map(|m| &*m.receipt_handle).collect();
+            assert_eq!(c.delete("jobs", &handles).unwrap(), vec![Ok(())]);
+        },
+    );
+}
+
+#[test]
+fn change_visibility_answers_each_entry() {
+    round_trip(
+        1,
+        |req| {
+            let Request::ChangeVisibility { entries, .. } = req else {
+                panic!()
+            };
+            assert_eq!(entries[0].timeout_s, 60);
+            Response::VisibilityChanged {
                 results: vec![Err(WireError::new(
                     ErrorCode::ReceiptHandleIsInvalid,
                     "bad",
                 ))],
-            },
-        );
-        // redrive
-        let (id, req) = p.read_request().unwrap();
-        let Request::Redrive {
-            destination,
-            max_messages,
-            ..
-        } = req
-        else {
-            panic!()
-        };
-        assert_eq!((destination.as_deref(), max_messages), (Some("main"), 100));
-        p.respond(id, &Response::Redriven { moved: 12 });
-        // dead-letter sources
-        let (id, _) = p.read_request().unwrap();
-        p.respond(
-            id,
-            &Response::DeadLetterSourceQueues {
-                names: vec!["src".into()],
-                next_token: None,
-            },
-        );
-        // delete_queue, purge_queue, set_queue_attributes, get_queue
-        let (id, _) = p.read_request().unwrap();
-        p.respond(id, &Response::QueueDeleted);
-        let (id, _) = p.read_request().unwrap();
-        p.respond(id, &Response::Purged);
-        let (id, req) = p.read_request().unwrap();
-        let Request::SetQueueAttributes { attributes, .. } = req else {
-            panic!()
-        };
-        assert_eq!(attributes.len(), 1);
-        p.respond(id, &Response::QueueAttributesSet);
-        let (id, _) = p.read_request().unwrap();
-        p.respond(id, &Response::Queue { queue_id: 5 });
-        p.drain_until_eof();
-    });
-    let mut c = Connection::connect(&cfg).unwrap();
-    c.ping().unwrap();
-    assert_eq!(
-        c.create_queue_with_tags("jobs.fifo", &[("FifoQueue", "true")], &[("team", "core")])
-            .unwrap(),
-        77
+            }
+        },
+        |c| {
+            let changed = c.change_visibility("jobs", &[(b"rh-1", 60)]).unwrap();
+            assert_eq!(
+                changed[0].as_ref().unwrap_err().code,
+                ErrorCode::ReceiptHandleIsInvalid
+            );
+        },
     );
-    assert_eq!(c.list_queues("j").unwrap(), vec!["j1", "j2", "j3"]);
-    let attrs = c
-        .get_queue_attributes("jobs", &["VisibilityTimeout"])
-        .unwrap();
-    assert_eq!(
-        attrs.get("VisibilityTimeout").map(String::as_str),
-        Some("30")
+}
+
+#[test]
+fn redrive_sends_its_destination_and_limit() {
+    round_trip(
+        1,
+        |req| {
+            let Request::Redrive {
+                destination,
+                max_messages,
+                ..
+            } = req
+            else {
+                panic!()
+            };
+            assert_eq!((destination.as_deref(), max_messages), (Some("main"), 100));
+            Response::Redriven { moved: 12 }
+        },
+        |c| assert_eq!(c.redrive("dlq", Some("main"), 100).unwrap(), 12),
     );
-    let sent = c.send_bodies("jobs", &[b"one", b"two"]).unwrap();
-    assert_eq!(sent[0].as_ref().unwrap().sequence_number, Some(5));
-    assert_eq!(
-        sent[1].as_ref().unwrap_err().code,
-        ErrorCode::MessageTooLong
+}
+
+#[test]
+fn list_dead_letter_source_queues_returns_the_names() {
+    round_trip(
+        1,
+        |_| Response::DeadLetterSourceQueues {
+            names: vec!["src".into()],
+            next_token: None,
+        },
+        |c| {
+            assert_eq!(
+                c.list_dead_letter_source_queues("dlq").unwrap(),
+                vec!["src"]
+            );
+        },
     );
-    let opts = ReceiveOptions {
-        max_messages: 10,
-        wait_time_ms: 500,
-        visibility_timeout_s: Some(7),
-        ..Default::default()
-    };
-    let msgs = c.receive("jobs", &opts).unwrap();
-    assert_eq!(&*msgs[0].body, b"hello");
-    let handles: Vec<&[u8]> = msgs.iter().map(|m| &*m.receipt_handle).collect();
-    assert_eq!(c.delete("jobs", &handles).unwrap(), vec![Ok(())]);
-    let changed = c.change_visibility("jobs", &[(b"rh-1", 60)]).unwrap();
-    assert_eq!(
-        changed[0].as_ref().unwrap_err().code,
-        ErrorCode::ReceiptHandleIsInvalid
+}
+
+#[test]
+fn delete_and_purge_queue_round_trip() {
+    round_trip(
+        2,
+        |req| match req {
+            Request::DeleteQueue { .. } => Response::QueueDeleted,
+            Request::PurgeQueue { .. } => Response::Purged,
+            other => panic!("{other:?}"),
+        },
+        |c| {
+            c.delete_queue("jobs").unwrap();
+            c.purge_queue("jobs").unwrap();
+        },
     );
-    assert_eq!(c.redrive("dlq", Some("main"), 100).unwrap(), 12);
-    assert_eq!(
-        c.list_dead_letter_source_queues("dlq").unwrap(),
-        vec!["src"]
+}
+
+#[test]
+fn set_queue_attributes_sends_them() {
+    round_trip(
+        1,
+        |req| {
+            let Request::SetQueueAttributes { attributes, .. } = req else {
+                panic!()
+            };
+            assert_eq!(attributes.len(), 1);
+            Response::QueueAttributesSet
+        },
+        |c| {
+            c.set_queue_attributes("jobs", &[("DelaySeconds", "1")])
+                .unwrap();
+        },
     );
-    c.delete_queue("jobs").unwrap();
-    c.purge_queue("jobs").unwrap();
-    c.set_queue_attributes("jobs", &[("DelaySeconds", "1")])
-        .unwrap();
-    assert_eq!(c.get_queue("jobs").unwrap(), 5);
-    assert_eq!(c.in_flight(), 0);
-    drop(c);
-    server.join().unwrap();
+}
+
+#[test]
+fn get_queue_returns_the_queue_id() {
+    round_trip(
+        1,
+        |_| Response::Queue { queue_id: 5 },
+        |c| assert_eq!(c.get_queue("jobs").unwrap(), 5),
+    );
 }
 
 #[test]

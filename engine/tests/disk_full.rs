@@ -17,30 +17,7 @@ use std::sync::Arc;
 
 use spool_engine::partition::PartitionConfig;
 use spool_engine::{Engine, EngineConfig, ManualClock};
-
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Mount(at.to_path_buf()))
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
+use spool_testkit::Tmpfs;
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -58,13 +35,13 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn full_tmpfs_refuses_sends_cleanly_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(mnt) = Mount::tmpfs(&dir.path().join("mnt"), "4m") else {
+    let Some(mnt) = Tmpfs::mount(&dir.path().join("mnt"), "4m") else {
         eprintln!("disk_full: cannot mount a tmpfs here (not root?); skipped");
         return;
     };
-    let filler = mnt.0.join("filler");
+    let filler = mnt.path().join("filler");
     std::fs::write(&filler, vec![1u8; 1 << 20]).unwrap();
-    let data = mnt.0.join("data");
+    let data = mnt.path().join("data");
     let clock = ManualClock::new(T0);
     let cfg = EngineConfig {
         partition: PartitionConfig {

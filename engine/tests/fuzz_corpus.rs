@@ -2,47 +2,29 @@
 //! exercises the targets on stable Rust without cargo-fuzz. Regenerate the seeds with
 //! `cargo test -p spool-engine --test fuzz_corpus -- --ignored write_seed_corpus`.
 
-use std::path::PathBuf;
-
 #[path = "common/queue_model.rs"]
 mod queue_model;
 
 use spool_engine::record::{self, AttributeValue, MessageAttribute, MessageId, Origin, Record};
-
-fn corpus(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
-}
-
-fn inputs(target: &str) -> Vec<Vec<u8>> {
-    let mut v: Vec<_> = std::fs::read_dir(corpus(target))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    v.sort();
-    assert!(!v.is_empty(), "seed corpus of {target} is empty");
-    v.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
-}
+use spool_testkit::{fuzz_corpus, fuzz_corpus_dir};
 
 #[test]
 fn record_decode_corpus() {
-    for data in inputs("record_decode") {
+    for data in fuzz_corpus("record_decode") {
         spool_engine::fuzzing::record_decode(&data);
     }
 }
 
 #[test]
 fn receipt_handle_corpus() {
-    for data in inputs("receipt_handle") {
+    for data in fuzz_corpus("receipt_handle") {
         spool_engine::fuzzing::receipt_handle(&data);
     }
 }
 
 #[test]
 fn engine_model_corpus() {
-    for data in inputs("engine_model") {
+    for data in fuzz_corpus("engine_model") {
         queue_model::run_bytes(&data);
     }
 }
@@ -58,7 +40,7 @@ fn engine_model_input_is_bounded() {
 
 #[test]
 fn recovery_corpus() {
-    for data in inputs("recovery") {
+    for data in fuzz_corpus("recovery") {
         let dir = tempfile::tempdir().unwrap();
         spool_engine::fuzzing::recovery(&data, dir.path());
     }
@@ -95,8 +77,8 @@ fn sample(seq: u64, body: &[u8]) -> Record {
 fn write_seed_corpus() {
     write_receipt_seeds();
     write_engine_model_seeds();
-    let rd = corpus("record_decode");
-    let rc = corpus("recovery");
+    let rd = fuzz_corpus_dir("record_decode");
+    let rc = fuzz_corpus_dir("recovery");
     std::fs::create_dir_all(&rd).unwrap();
     std::fs::create_dir_all(&rc).unwrap();
     let mut log = Vec::new();
@@ -134,7 +116,7 @@ fn write_seed_corpus() {
 /// open as a handle (real handles, near misses, garbage).
 fn write_receipt_seeds() {
     use spool_engine::receipt::{Receipt, ReceiptKey, KEY_LEN};
-    let dir = corpus("receipt_handle");
+    let dir = fuzz_corpus_dir("receipt_handle");
     std::fs::create_dir_all(&dir).unwrap();
     let key = ReceiptKey::from_bytes([0x5a; KEY_LEN]);
     let r = Receipt {
@@ -179,7 +161,7 @@ fn write_receipt_seeds() {
 /// reach each operation, for standard and FIFO queues, and deterministic pseudo-random
 /// ones.
 fn write_engine_model_seeds() {
-    let dir = corpus("engine_model");
+    let dir = fuzz_corpus_dir("engine_model");
     std::fs::create_dir_all(&dir).unwrap();
     // Tags: 0 send, 2 flush, 3 receive, 4 receive+delete, 5 delete latest, 6 delete
     // stale, 7 change visibility, 8 stale change, 9 advance, 11 purge, 12 crash,

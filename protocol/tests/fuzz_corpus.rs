@@ -5,42 +5,20 @@
 //! `... -- --ignored write_sqs_seed_corpus`.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 
 use spool_protocol::*;
-
-fn corpus_of(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
-}
-
-fn corpus() -> PathBuf {
-    corpus_of("protocol_decode")
-}
-
-/// Every file of a target's corpus (seeds and anything fuzzing added and was committed).
-fn inputs(target: &str) -> Vec<Vec<u8>> {
-    let mut v: Vec<_> = std::fs::read_dir(corpus_of(target))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    v.sort();
-    assert!(!v.is_empty(), "seed corpus of {target} is empty");
-    v.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
-}
+use spool_testkit::{fuzz_corpus, fuzz_corpus_dir};
 
 #[test]
 fn protocol_decode_corpus() {
-    for data in inputs("protocol_decode") {
+    for data in fuzz_corpus("protocol_decode") {
         spool_protocol::fuzzing::fuzz_decode(&data);
     }
 }
 
 #[test]
 fn sqs_request_corpus() {
-    for data in inputs("sqs_request") {
+    for data in fuzz_corpus("sqs_request") {
         spool_protocol::fuzzing::fuzz_sqs_request(&data);
     }
 }
@@ -181,7 +159,7 @@ fn sqs_seeds() -> Vec<(String, Vec<u8>)> {
 #[test]
 #[ignore = "writes the seed corpus; run by hand"]
 fn write_sqs_seed_corpus() {
-    let dir = corpus_of("sqs_request");
+    let dir = fuzz_corpus_dir("sqs_request");
     std::fs::create_dir_all(&dir).unwrap();
     for (name, data) in sqs_seeds() {
         std::fs::write(dir.join(name), data).unwrap();
@@ -316,7 +294,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 #[test]
 #[ignore = "writes the seed corpus; run by hand"]
 fn write_seed_corpus() {
-    let dir = corpus();
+    let dir = fuzz_corpus_dir("protocol_decode");
     std::fs::create_dir_all(&dir).unwrap();
     let seeds = seeds();
     let mut pipelined = Vec::new();

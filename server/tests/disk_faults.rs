@@ -13,28 +13,24 @@
 //!   filler is removed, and sends succeed again. Without mount permission it says so and
 //!   passes (the injected ENOSPC test above still runs).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::Spoold;
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
 use spool_protocol::ErrorCode;
+use spool_testkit::{Spoold, Tmpfs};
 
-/// Serializes setting SPOOL_FAULT_FILE around a spawn (the child copies the environment).
-static ENV: Mutex<()> = Mutex::new(());
-
+/// spoold with `SPOOL_FAULT_FILE` set to `fault_file` (in its environment only: a daemon
+/// another test starts at the same moment does not inherit this test's fault plan).
 fn start_with_faults(data: &Path, fault_file: &Path, args: &[&str]) -> Spoold {
-    let _g = ENV.lock().unwrap_or_else(|p| p.into_inner());
-    std::env::set_var("SPOOL_FAULT_FILE", fault_file);
-    let d = Spoold::start(data, args);
-    std::env::remove_var("SPOOL_FAULT_FILE");
-    d
+    Spoold::builder()
+        .data(data)
+        .args(args)
+        .env("SPOOL_FAULT_FILE", fault_file)
+        .start()
 }
 
 fn connect(d: &Spoold) -> Connection {
@@ -213,36 +209,11 @@ fn injected_write_and_fsync_errors() {
     );
 }
 
-/// A tmpfs mounted for the test; unmounted on drop (also when the test fails).
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(at: &Path, size: &str) -> Option<Mount> {
-        std::fs::create_dir_all(at).unwrap();
-        let st = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?;
-        st.success().then(|| Mount(at.to_path_buf()))
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[test]
 fn disk_full_on_a_small_tmpfs() {
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let Some(mnt) = Mount::tmpfs(&dir.path().join("mnt"), "16m") else {
+    let Some(mnt) = Tmpfs::mount(&dir.path().join("mnt"), "16m") else {
         eprintln!(
             "disk_full_on_a_small_tmpfs: cannot mount a tmpfs here (not root?); only the \
              injected-ENOSPC path (injected_write_and_fsync_errors) was tested"
@@ -250,16 +221,13 @@ fn disk_full_on_a_small_tmpfs() {
         return;
     };
     // Declared after the mount, so spoold is killed before the unmount.
-    let filler = mnt.0.join("filler");
+    let filler = mnt.path().join("filler");
     std::fs::write(&filler, vec![7u8; 4 << 20]).unwrap();
-    let data = mnt.0.join("data");
-    // Under the lock that `start_with_faults` holds while SPOOL_FAULT_FILE is set: the
-    // tests run in parallel, and a spoold spawned in that window inherited the other
-    // test's fault plan (this test then failed now and then, on injected ENOSPC).
-    let mut d = {
-        let _g = ENV.lock().unwrap_or_else(|p| p.into_inner());
-        Spoold::start(&data, &["--shards", "1", "--segment-mib", "1"])
-    };
+    let data = mnt.path().join("data");
+    // No SPOOL_FAULT_FILE here: `start_with_faults` sets it in its own daemon's
+    // environment only (it used to set it process-wide, and a spoold spawned in that
+    // window by this test, running in parallel, inherited the fault plan).
+    let mut d = Spoold::start(&data, &["--shards", "1", "--segment-mib", "1"]);
     let mut c = connect(&d);
     c.create_queue("q", &[]).unwrap();
 

@@ -15,16 +15,14 @@
 //!
 //! Waiting for a visibility timeout is done by long polling, never by sleeping.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Spoold;
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
 use spool_protocol::message::SendEntry;
+use spool_testkit::Spoold;
 
 fn start(dir: &tempfile::TempDir) -> Spoold {
     Spoold::start(&dir.path().join("data"), &["--shards", "2"])
@@ -353,8 +351,14 @@ fn a_long_poll_is_answered_by_a_send_before_its_wait_ends() {
         let mut c = connect(&d);
         c.delete("poll", &[&got[0].receipt_handle[..]]).unwrap();
     }
-    // And with nothing sent, a long poll ends empty.
+}
+
+#[test]
+fn a_long_poll_with_nothing_sent_ends_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(&dir);
     let mut c = connect(&d);
+    c.create_queue("poll", &[]).unwrap();
     assert!(receive(&mut c, "poll", 1, 300).is_empty());
 }
 

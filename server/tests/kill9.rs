@@ -4,15 +4,13 @@
 //! message read back is intact (each body carries its own checksum). Repeated for
 //! `SPOOL_KILL_ROUNDS` rounds (default 20), each bounded in time.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Spoold;
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
+use spool_testkit::Spoold;
 
 /// `<tag>:<crc32 of tag, hex>:<padding>` — a garbled or torn body fails the check.
 fn body(tag: &str, pad: usize) -> Vec<u8> {

@@ -1,18 +1,16 @@
 //! The daemon over a raw socket: the handshake, a full send/receive/delete round trip, and
 //! bad input of every kind (garbage, oversized and short lengths, unknown opcodes,
-//! requests before Hello, invalid names, forged handles, truncated frames). Each bad
-//! connection gets an error frame or is closed, and a well-behaved connection opened
-//! first keeps working throughout.
-
-mod common;
+//! requests before Hello, invalid names, forged handles, truncated frames), one kind per
+//! test. Each bad connection gets an error frame or is closed, and a well-behaved
+//! connection opened first keeps working throughout (`others_carry_on`).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use common::Spoold;
 use spool_protocol::message::SendEntry;
 use spool_protocol::{decode_frame, ErrorCode, Request, Response, DEFAULT_MAX_FRAME};
+use spool_testkit::Spoold;
 
 struct Raw {
     s: TcpStream,
@@ -159,137 +157,207 @@ fn round_trip_over_a_raw_socket() {
     );
 }
 
-#[test]
-fn bad_input_gets_an_error_or_a_close_and_others_carry_on() {
+/// Starts a daemon, opens a well-behaved connection (and its queue `ok`) first, runs
+/// `bad` (which opens connections of its own), then checks that the first connection
+/// never noticed. The bad-input tests below each run one kind this way; each on its own
+/// daemon (a start takes some 20 ms), so none can see another's effects.
+fn others_carry_on(bad: impl FnOnce(&Spoold)) {
     let (_dir, d) = start();
     let mut good = Raw::hello(&d);
     create(&mut good, "ok");
-
-    // Garbage: a length below the header size.
-    let mut r = Raw::connect(&d);
-    r.send_raw(&[3, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
-    let frames = r.read_until_closed();
-    assert_eq!(frames.len(), 1);
-    assert_eq!(frames[0].0, 0);
-    assert_eq!(code(&frames[0].1), Some(ErrorCode::MalformedFrame));
-
-    // A declared length over the maximum: refused from the prefix alone, then closed.
-    let mut r = Raw::connect(&d);
-    r.send_raw(&(u32::MAX).to_le_bytes());
-    let frames = r.read_until_closed();
-    assert_eq!(code(&frames[0].1), Some(ErrorCode::FrameTooLarge));
-
-    // Random bytes.
-    let mut r = Raw::connect(&d);
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let junk: Vec<u8> = (0..4096)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    r.send_raw(&junk);
-    let _ = r.s.shutdown(Shutdown::Write);
-    r.read_until_closed();
-
-    // A request before Hello: HandshakeRequired, then closed.
-    let mut r = Raw::connect(&d);
-    r.submit(&Request::Ping);
-    let frames = r.read_until_closed();
-    assert_eq!(code(&frames[0].1), Some(ErrorCode::HandshakeRequired));
-
-    // A Hello with no version in common.
-    let mut r = Raw::connect(&d);
-    r.submit(&Request::Hello {
-        min_version: 7,
-        max_version: 9,
-        api_key: None,
-    });
-    let frames = r.read_until_closed();
-    assert_eq!(code(&frames[0].1), Some(ErrorCode::UnsupportedVersion));
-
-    // An unknown opcode is answered by id and the connection stays usable.
-    let mut r = Raw::hello(&d);
-    let mut frame = Vec::new();
-    frame.extend_from_slice(&12u32.to_le_bytes());
-    frame.extend_from_slice(&[1, 0x7e, 0, 0]);
-    frame.extend_from_slice(&42u64.to_le_bytes());
-    r.send_raw(&frame);
-    let (id, resp) = r.read().unwrap();
-    assert_eq!(id, 42);
-    assert_eq!(code(&resp), Some(ErrorCode::UnknownOpcode));
-    assert_eq!(r.call(&Request::Ping), Response::Pong);
-    // A second Hello is refused; the connection stays usable.
-    let resp = r.call(&Request::Hello {
-        min_version: 1,
-        max_version: 1,
-        api_key: None,
-    });
-    assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter));
-    assert_eq!(r.call(&Request::Ping), Response::Pong);
-
-    // Invalid queue name, missing queue, forged handles.
-    // (The codec will not encode an invalid name, so patch one into a valid frame.)
-    let mut out = Vec::new();
-    Request::GetQueue { name: "abc".into() }
-        .encode(77, &mut out)
-        .unwrap();
-    let at = out.windows(3).position(|w| w == b"abc").unwrap();
-    out[at + 1] = b'!';
-    r.send_raw(&out);
-    let (id, resp) = r.read().unwrap();
-    assert_eq!(id, 77);
-    assert!(code(&resp).is_some(), "{resp:?}");
-    let resp = r.call(&Request::GetQueue {
-        name: "missing".into(),
-    });
-    assert_eq!(code(&resp), Some(ErrorCode::QueueDoesNotExist));
-    let resp = r.call(&Request::Delete {
-        queue: "ok".into(),
-        receipt_handles: vec![
-            b"0.AAAAforged"[..].into(),
-            b"1.AAAAforged"[..].into(),
-            b"9.AAAAforged"[..].into(),
-            b"nonsense"[..].into(),
-        ],
-    });
-    let Response::Deleted { results } = resp else {
-        panic!("{resp:?}")
-    };
-    assert_eq!(results.len(), 4);
-    for res in &results {
-        assert_eq!(
-            res.as_ref().unwrap_err().code,
-            ErrorCode::ReceiptHandleIsInvalid
-        );
-    }
-    // A receive over the limits.
-    let resp = r.call(&Request::Receive {
-        queue: "ok".into(),
-        max_messages: 10,
-        visibility_timeout_s: None,
-        wait_time_ms: 60_000,
-        attribute_names: vec![],
-        system_attributes: false,
-    });
-    assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter));
-
-    // A truncated frame and a hang-up mid-frame.
-    let mut r = Raw::hello(&d);
-    let mut out = Vec::new();
-    Request::Ping.encode(9, &mut out).unwrap();
-    out.extend_from_slice(&[100, 0, 0, 0, 1, 0x02]);
-    r.send_raw(&out);
-    let (id, resp) = r.read().unwrap();
-    assert_eq!((id, resp), (9, Response::Pong));
-    drop(r);
-
+    bad(&d);
     // The first connection never noticed.
     assert_eq!(good.call(&Request::Ping), Response::Pong);
     let resp = good.call(&Request::GetQueue { name: "ok".into() });
     assert!(matches!(resp, Response::Queue { .. }), "{resp:?}");
+}
+
+/// Garbage: a length below the header size gets MalformedFrame (request id 0), then a
+/// close.
+#[test]
+fn a_length_below_the_header_size_is_a_malformed_frame_then_closed() {
+    others_carry_on(|d| {
+        let mut r = Raw::connect(d);
+        r.send_raw(&[3, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+        let frames = r.read_until_closed();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].0, 0);
+        assert_eq!(code(&frames[0].1), Some(ErrorCode::MalformedFrame));
+    });
+}
+
+/// A declared length over the maximum: refused from the prefix alone, then closed.
+#[test]
+fn a_length_over_the_maximum_is_refused_from_the_prefix_alone() {
+    others_carry_on(|d| {
+        let mut r = Raw::connect(d);
+        r.send_raw(&(u32::MAX).to_le_bytes());
+        let frames = r.read_until_closed();
+        assert_eq!(code(&frames[0].1), Some(ErrorCode::FrameTooLarge));
+    });
+}
+
+/// Random bytes: the daemon closes the connection.
+#[test]
+fn random_bytes_end_in_a_close() {
+    others_carry_on(|d| {
+        let mut r = Raw::connect(d);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let junk: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        r.send_raw(&junk);
+        let _ = r.s.shutdown(Shutdown::Write);
+        r.read_until_closed();
+    });
+}
+
+/// A request before Hello: HandshakeRequired, then closed.
+#[test]
+fn a_request_before_hello_is_handshake_required_then_closed() {
+    others_carry_on(|d| {
+        let mut r = Raw::connect(d);
+        r.submit(&Request::Ping);
+        let frames = r.read_until_closed();
+        assert_eq!(code(&frames[0].1), Some(ErrorCode::HandshakeRequired));
+    });
+}
+
+/// A Hello with no version in common: UnsupportedVersion.
+#[test]
+fn a_hello_with_no_version_in_common_is_unsupported_version() {
+    others_carry_on(|d| {
+        let mut r = Raw::connect(d);
+        r.submit(&Request::Hello {
+            min_version: 7,
+            max_version: 9,
+            api_key: None,
+        });
+        let frames = r.read_until_closed();
+        assert_eq!(code(&frames[0].1), Some(ErrorCode::UnsupportedVersion));
+    });
+}
+
+/// An unknown opcode is answered by id and the connection stays usable.
+#[test]
+fn an_unknown_opcode_is_answered_by_id_and_the_connection_stays_usable() {
+    others_carry_on(|d| {
+        let mut r = Raw::hello(d);
+        let mut frame = Vec::new();
+        frame.extend_from_slice(&12u32.to_le_bytes());
+        frame.extend_from_slice(&[1, 0x7e, 0, 0]);
+        frame.extend_from_slice(&42u64.to_le_bytes());
+        r.send_raw(&frame);
+        let (id, resp) = r.read().unwrap();
+        assert_eq!(id, 42);
+        assert_eq!(code(&resp), Some(ErrorCode::UnknownOpcode));
+        assert_eq!(r.call(&Request::Ping), Response::Pong);
+    });
+}
+
+/// A second Hello is refused; the connection stays usable.
+#[test]
+fn a_second_hello_is_refused_and_the_connection_stays_usable() {
+    others_carry_on(|d| {
+        let mut r = Raw::hello(d);
+        let resp = r.call(&Request::Hello {
+            min_version: 1,
+            max_version: 1,
+            api_key: None,
+        });
+        assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter));
+        assert_eq!(r.call(&Request::Ping), Response::Pong);
+    });
+}
+
+/// An invalid queue name is answered with an error, by id, and a missing queue is
+/// QueueDoesNotExist.
+#[test]
+fn an_invalid_or_missing_queue_name_is_an_error() {
+    others_carry_on(|d| {
+        let mut r = Raw::hello(d);
+        // (The codec will not encode an invalid name, so patch one into a valid frame.)
+        let mut out = Vec::new();
+        Request::GetQueue { name: "abc".into() }
+            .encode(77, &mut out)
+            .unwrap();
+        let at = out.windows(3).position(|w| w == b"abc").unwrap();
+        out[at + 1] = b'!';
+        r.send_raw(&out);
+        let (id, resp) = r.read().unwrap();
+        assert_eq!(id, 77);
+        assert!(code(&resp).is_some(), "{resp:?}");
+        let resp = r.call(&Request::GetQueue {
+            name: "missing".into(),
+        });
+        assert_eq!(code(&resp), Some(ErrorCode::QueueDoesNotExist));
+    });
+}
+
+/// Forged receipt handles (of either shard, out of range, or not a handle at all): each
+/// entry is ReceiptHandleIsInvalid.
+#[test]
+fn forged_receipt_handles_are_each_invalid() {
+    others_carry_on(|d| {
+        let mut r = Raw::hello(d);
+        let resp = r.call(&Request::Delete {
+            queue: "ok".into(),
+            receipt_handles: vec![
+                b"0.AAAAforged"[..].into(),
+                b"1.AAAAforged"[..].into(),
+                b"9.AAAAforged"[..].into(),
+                b"nonsense"[..].into(),
+            ],
+        });
+        let Response::Deleted { results } = resp else {
+            panic!("{resp:?}")
+        };
+        assert_eq!(results.len(), 4);
+        for res in &results {
+            assert_eq!(
+                res.as_ref().unwrap_err().code,
+                ErrorCode::ReceiptHandleIsInvalid
+            );
+        }
+    });
+}
+
+/// A receive over the limits (a 60 s wait): InvalidParameter.
+#[test]
+fn a_receive_over_the_wait_limit_is_invalid_parameter() {
+    others_carry_on(|d| {
+        let mut r = Raw::hello(d);
+        let resp = r.call(&Request::Receive {
+            queue: "ok".into(),
+            max_messages: 10,
+            visibility_timeout_s: None,
+            wait_time_ms: 60_000,
+            attribute_names: vec![],
+            system_attributes: false,
+        });
+        assert_eq!(code(&resp), Some(ErrorCode::InvalidParameter));
+    });
+}
+
+/// A whole frame followed by a truncated one, then a hang-up mid-frame: the whole one
+/// is answered.
+#[test]
+fn a_frame_before_a_truncated_one_is_answered() {
+    others_carry_on(|d| {
+        let mut r = Raw::hello(d);
+        let mut out = Vec::new();
+        Request::Ping.encode(9, &mut out).unwrap();
+        out.extend_from_slice(&[100, 0, 0, 0, 1, 0x02]);
+        r.send_raw(&out);
+        let (id, resp) = r.read().unwrap();
+        assert_eq!((id, resp), (9, Response::Pong));
+        drop(r);
+    });
 }
 
 #[test]
