@@ -23,6 +23,7 @@ pub mod error;
 pub mod fault;
 pub mod flusher;
 pub mod fuzzing;
+mod hash;
 pub mod index;
 pub mod partition;
 pub mod queue;

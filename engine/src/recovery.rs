@@ -29,9 +29,31 @@ use serde::{Deserialize, Serialize};
 use crate::dedup::DEDUP_WINDOW_MS;
 use crate::error::{EngineError, Result};
 use crate::index::{Slot, SlotState};
-use crate::partition::{dedup_key, Partition, PartitionConfig, QueueParams, RecoveryReport};
-use crate::record::{self, Invalid};
+use crate::partition::{dedup_key, Partition, PartitionConfig, QueueParams};
+use crate::record::{self, Invalid, Origin};
 use crate::segment::{self, Segment};
+
+/// What recovery found and repaired when a partition was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub segments: usize,
+    pub records: u64,
+    /// Records re-verified from the log past the index's durable point.
+    pub rescanned: u64,
+    /// Bytes of a torn or corrupt tail that were erased.
+    pub truncated_bytes: u64,
+    /// Segments whose tail was torn.
+    pub torn_segments: usize,
+    /// Messages that were in flight and are visible again.
+    pub requeued_in_flight: u64,
+    /// Index slots rebuilt from the log.
+    pub rebuilt_slots: u64,
+    /// Origins of moved records found past the durable point, to be reconciled.
+    pub origins: Vec<(u64, Origin)>,
+    /// Acknowledged deletes whose index slot had not been synced, re-applied from the
+    /// log's deletion markers.
+    pub journaled_deletes: u64,
+}
 
 const META_FILE: &str = "partition.meta";
 
