@@ -138,6 +138,65 @@ pub fn params_for(a: &QueueAttributes, dlq_exists: bool) -> QueueParams {
     }
 }
 
+/// The checks of a send that do not depend on the queue type's ids: body, message and
+/// system attributes, size and delay (SQS rules).
+fn check_message(a: &QueueAttributes, r: &SendRequest) -> Result<()> {
+    if r.body.is_empty() {
+        return Err(EngineError::MissingParameter("MessageBody"));
+    }
+    if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+        return Err(EngineError::InvalidParameter {
+            name: "MessageAttributes",
+            reason: format!(
+                "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
+                r.attributes.len()
+            ),
+        });
+    }
+    for (i, attr) in r.attributes.iter().enumerate() {
+        check_attribute(attr)?;
+        if r.attributes[..i].iter().any(|b| b.name == attr.name) {
+            return Err(EngineError::InvalidParameter {
+                name: "MessageAttributes",
+                reason: format!("message attribute name '{}' is repeated", attr.name),
+            });
+        }
+    }
+    for attr in &r.system_attributes {
+        if attr.name != "AWSTraceHeader" || attr.data_type != "String" {
+            return Err(EngineError::InvalidParameter {
+                name: "MessageSystemAttributes",
+                reason: format!(
+                    "message system attribute '{}' is not supported (only AWSTraceHeader of type String)",
+                    attr.name
+                ),
+            });
+        }
+    }
+    let size = r.body.len() + r.attributes.iter().map(|a| a.size()).sum::<usize>();
+    if size > a.maximum_message_size as usize {
+        return Err(EngineError::MessageTooLong {
+            size,
+            max: a.maximum_message_size as usize,
+        });
+    }
+    if let Some(d) = r.delay_s {
+        if d > 900 {
+            return Err(EngineError::InvalidParameter {
+                name: "DelaySeconds",
+                reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900."),
+            });
+        }
+        if a.fifo {
+            return Err(EngineError::InvalidParameter {
+                name: "DelaySeconds",
+                reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Queue {
     pub fn name(&self) -> &str {
         &self.meta.name
@@ -181,59 +240,7 @@ impl Queue {
         r: &'a SendRequest,
     ) -> Result<(usize, NewMessage<'a>)> {
         let a = &self.meta.attrs;
-        if r.body.is_empty() {
-            return Err(EngineError::MissingParameter("MessageBody"));
-        }
-        if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
-            return Err(EngineError::InvalidParameter {
-                name: "MessageAttributes",
-                reason: format!(
-                    "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
-                    r.attributes.len()
-                ),
-            });
-        }
-        for (i, attr) in r.attributes.iter().enumerate() {
-            check_attribute(attr)?;
-            if r.attributes[..i].iter().any(|b| b.name == attr.name) {
-                return Err(EngineError::InvalidParameter {
-                    name: "MessageAttributes",
-                    reason: format!("message attribute name '{}' is repeated", attr.name),
-                });
-            }
-        }
-        for attr in &r.system_attributes {
-            if attr.name != "AWSTraceHeader" || attr.data_type != "String" {
-                return Err(EngineError::InvalidParameter {
-                    name: "MessageSystemAttributes",
-                    reason: format!(
-                        "message system attribute '{}' is not supported (only AWSTraceHeader of type String)",
-                        attr.name
-                    ),
-                });
-            }
-        }
-        let size = r.body.len() + r.attributes.iter().map(|a| a.size()).sum::<usize>();
-        if size > a.maximum_message_size as usize {
-            return Err(EngineError::MessageTooLong {
-                size,
-                max: a.maximum_message_size as usize,
-            });
-        }
-        if let Some(d) = r.delay_s {
-            if d > 900 {
-                return Err(EngineError::InvalidParameter {
-                    name: "DelaySeconds",
-                    reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900."),
-                });
-            }
-            if a.fifo {
-                return Err(EngineError::InvalidParameter {
-                    name: "DelaySeconds",
-                    reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."),
-                });
-            }
-        }
+        check_message(a, r)?;
         if let Some(g) = &r.group_id {
             check_id("MessageGroupId", g)?;
         }
