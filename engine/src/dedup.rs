@@ -102,17 +102,10 @@ impl DedupWindow {
         }
     }
 
+    /// Ids remembered.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
     }
 }
 

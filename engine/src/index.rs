@@ -72,6 +72,22 @@ impl SlotState {
         })
     }
 
+    /// Whether a running partition may change a slot from `self` to `to`. Recovery, which
+    /// rebuilds slots from the log, is exempt. Deleted, Expired and Moved are final: a
+    /// message that left never comes back.
+    pub fn can_become(self, to: SlotState) -> bool {
+        use SlotState::*;
+        matches!(
+            (self, to),
+            (Empty, Staged)
+                | (Staged, Ready | Delayed | Deleted)
+                | (Ready, InFlight | Deleted | Expired | Moving | Moved)
+                | (Delayed, Ready | Deleted | Expired | Moved)
+                | (InFlight, Ready | Deleted | Expired | Moved)
+                | (Moving, Ready | Moved)
+        )
+    }
+
     /// A live message still holds its segment's space.
     pub fn is_live(self) -> bool {
         matches!(

@@ -22,29 +22,42 @@ pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// What a sender asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendRequest {
+    /// The message body (at least one byte).
     pub body: Vec<u8>,
+    /// Message attributes (at most [`MAX_MESSAGE_ATTRIBUTES`]).
     pub attributes: Vec<MessageAttribute>,
     /// Message system attributes; SQS accepts only `AWSTraceHeader`.
     pub system_attributes: Vec<MessageAttribute>,
     /// Per-message delay in seconds (standard queues only).
     pub delay_s: Option<u32>,
+    /// FIFO message group id (required on FIFO queues, optional elsewhere).
     pub group_id: Option<String>,
+    /// FIFO deduplication id (else derived from the body, if the queue says so).
     pub dedup_id: Option<String>,
 }
 
 /// The catalog entry of a queue (persisted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueMeta {
+    /// Internal id, never reused; names the queue's directory.
     pub id: u64,
+    /// Queue name.
     pub name: String,
+    /// Settable attributes.
     pub attrs: QueueAttributes,
+    /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// CreatedTimestamp, in seconds.
     pub created_s: u64,
+    /// LastModifiedTimestamp, in seconds.
     pub modified_s: u64,
+    /// Partitions it was created with.
     pub partitions: u16,
 }
 
+/// A queue and its partitions.
 pub struct Queue {
+    /// Its catalog entry.
     pub meta: QueueMeta,
     pub(crate) partitions: Vec<Partition>,
     pub(crate) rr: usize,
@@ -198,26 +211,32 @@ fn check_message(a: &QueueAttributes, r: &SendRequest) -> Result<()> {
 }
 
 impl Queue {
+    /// Queue name.
     pub fn name(&self) -> &str {
         &self.meta.name
     }
 
+    /// Internal id.
     pub fn id(&self) -> u64 {
         self.meta.id
     }
 
+    /// Whether it is a FIFO queue.
     pub fn is_fifo(&self) -> bool {
         self.meta.attrs.fifo
     }
 
+    /// Its partitions.
     pub fn partitions(&self) -> &[Partition] {
         &self.partitions
     }
 
+    /// Its partitions, mutably.
     pub fn partitions_mut(&mut self) -> &mut [Partition] {
         &mut self.partitions
     }
 
+    /// What its partitions need from its attributes.
     pub fn params(&self, dlq_exists: bool) -> QueueParams {
         params_for(&self.meta.attrs, dlq_exists)
     }

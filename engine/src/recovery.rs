@@ -36,7 +36,9 @@ use crate::segment::{self, Segment};
 /// What recovery found and repaired when a partition was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
+    /// Segments opened.
     pub segments: usize,
+    /// Records found (deletion markers included).
     pub records: u64,
     /// Records re-verified from the log past the index's durable point.
     pub rescanned: u64,
@@ -154,6 +156,8 @@ impl Partition {
         // Phase one only: the headers advance when the engine syncs every partition
         // (after it has finished interrupted moves across queues), never earlier.
         p.sync_index_files()?;
+        p.debug_check_recovered();
+        p.debug_check_fifo();
         Ok((p, report))
     }
 

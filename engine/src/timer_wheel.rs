@@ -227,6 +227,7 @@ impl TimerWheel {
     }
 
     /// The deadline of `key`'s timer, if it has one.
+    #[cfg(test)]
     pub fn deadline(&self, key: u64) -> Option<u64> {
         self.index
             .get(&key)
@@ -234,6 +235,7 @@ impl TimerWheel {
     }
 
     /// Whether `key` has a timer.
+    #[cfg(test)]
     pub fn contains(&self, key: u64) -> bool {
         self.index.contains_key(&key)
     }
@@ -244,6 +246,7 @@ impl TimerWheel {
     }
 
     /// Whether there are no timers.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 #[path = "common/queue_model.rs"]
 mod queue_model;
 
-use spool_engine::record::{self, AttributeValue, MessageAttribute, MessageId, Origin, Record};
+use spool_engine::testing::record::{
+    self, AttributeValue, MessageAttribute, MessageId, Origin, Record,
+};
 
 fn corpus(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,14 +31,14 @@ fn inputs(target: &str) -> Vec<Vec<u8>> {
 #[test]
 fn record_decode_corpus() {
     for data in inputs("record_decode") {
-        spool_engine::fuzzing::record_decode(&data);
+        spool_engine::testing::record_decode(&data);
     }
 }
 
 #[test]
 fn receipt_handle_corpus() {
     for data in inputs("receipt_handle") {
-        spool_engine::fuzzing::receipt_handle(&data);
+        spool_engine::testing::receipt_handle(&data);
     }
 }
 
@@ -60,7 +62,7 @@ fn engine_model_input_is_bounded() {
 fn recovery_corpus() {
     for data in inputs("recovery") {
         let dir = tempfile::tempdir().unwrap();
-        spool_engine::fuzzing::recovery(&data, dir.path());
+        spool_engine::testing::recovery(&data, dir.path());
     }
 }
 
@@ -133,7 +135,7 @@ fn write_seed_corpus() {
 /// Seeds for `receipt_handle`: 18 bytes of receipt, a position and a byte, then text to
 /// open as a handle (real handles, near misses, garbage).
 fn write_receipt_seeds() {
-    use spool_engine::receipt::{Receipt, ReceiptKey, KEY_LEN};
+    use spool_engine::testing::{Receipt, ReceiptKey, KEY_LEN};
     let dir = corpus("receipt_handle");
     std::fs::create_dir_all(&dir).unwrap();
     let key = ReceiptKey::from_bytes([0x5a; KEY_LEN]);

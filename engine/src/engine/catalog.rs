@@ -19,16 +19,13 @@ use crate::queue::{Queue, QueueMeta};
 use crate::recovery::write_atomic;
 
 /// A deleted queue's name may not be reused for this long (SQS).
-pub const QUEUE_REUSE_DELAY_MS: u64 = 60_000;
+pub(crate) const QUEUE_REUSE_DELAY_MS: u64 = 60_000;
 
 /// PurgeQueue at most once per this interval (SQS).
-pub const PURGE_INTERVAL_MS: u64 = 60_000;
-
-/// In flight per queue (SQS allows about 120 000).
-pub const MAX_IN_FLIGHT_PER_QUEUE: usize = 120_000;
+pub(crate) const PURGE_INTERVAL_MS: u64 = 60_000;
 
 /// Most tags on one queue (SQS: 50).
-pub const MAX_QUEUE_TAGS: usize = 50;
+pub(crate) const MAX_QUEUE_TAGS: usize = 50;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Catalog {
@@ -67,6 +64,7 @@ impl Engine {
         (dlq != name && self.queues.contains_key(dlq)).then(|| dlq.to_string())
     }
 
+    /// The ARN of queue `name` in this engine's region and account.
     pub fn queue_arn(&self, name: &str) -> String {
         format!(
             "arn:aws:sqs:{}:{}:{}",
@@ -139,6 +137,9 @@ impl Engine {
         Ok(true)
     }
 
+    /// DeleteQueue: its messages and files go at once (or when a flush still writing to
+    /// them finishes); moves into or out of it are abandoned, their sources kept. The name
+    /// may not be reused for [`QUEUE_REUSE_DELAY_MS`].
     pub fn delete_queue(&mut self, name: &str) -> Result<()> {
         let now = self.now_ms();
         let q = self
@@ -176,6 +177,7 @@ impl Engine {
         Ok(())
     }
 
+    /// Names of the queues that start with `prefix`, in order.
     pub fn list_queues(&self, prefix: &str) -> Vec<String> {
         self.queues
             .range(prefix.to_string()..)
@@ -184,14 +186,17 @@ impl Engine {
             .collect()
     }
 
+    /// Whether queue `name` exists.
     pub fn queue_exists(&self, name: &str) -> bool {
         self.queues.contains_key(name)
     }
 
+    /// The internal id of queue `name` (stable for its life, never reused).
     pub fn queue_id(&self, name: &str) -> Result<u64> {
         Ok(self.queue(name)?.meta.id)
     }
 
+    /// The settable attributes of queue `name`.
     pub fn attributes(&self, name: &str) -> Result<&QueueAttributes> {
         Ok(&self.queue(name)?.meta.attrs)
     }
@@ -220,6 +225,7 @@ impl Engine {
         Ok(m)
     }
 
+    /// SetQueueAttributes: all or nothing, persisted before it returns.
     pub fn set_queue_attributes(
         &mut self,
         name: &str,
@@ -274,6 +280,7 @@ impl Engine {
         self.save_catalog()
     }
 
+    /// UntagQueue: removes the tags with these keys (absent keys are ignored).
     pub fn untag_queue(&mut self, name: &str, keys: &[String]) -> Result<()> {
         let q = self.queue_mut(name)?;
         for k in keys {
@@ -282,6 +289,7 @@ impl Engine {
         self.save_catalog()
     }
 
+    /// ListQueueTags.
     pub fn queue_tags(&self, name: &str) -> Result<BTreeMap<String, String>> {
         Ok(self.queue(name)?.meta.tags.clone())
     }
@@ -329,6 +337,8 @@ impl Engine {
             .collect())
     }
 
+    /// Message counts of queue `name`, summed over its partitions, after running their
+    /// timers.
     pub fn counters(&mut self, name: &str) -> Result<Counters> {
         let now = self.now_ms();
         let q = self.queue_mut(name)?;

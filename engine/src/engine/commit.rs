@@ -34,10 +34,12 @@ impl EngineFlush {
             .collect()
     }
 
+    /// Messages this flush carries (deletion markers not counted).
     pub fn messages(&self) -> usize {
         self.parts.iter().map(|p| p.2.messages()).sum()
     }
 
+    /// Bytes of the batch buffers this flush writes.
     pub fn bytes(&self) -> usize {
         self.parts.iter().map(|p| p.2.bytes()).sum()
     }

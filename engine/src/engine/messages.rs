@@ -16,15 +16,25 @@ use crate::record::{MessageAttribute, MessageId};
 /// A message handed to a consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
+    /// The id given when it was first sent (kept across moves).
     pub message_id: MessageId,
+    /// Seals this delivery: deletes or changes visibility of exactly this receive.
     pub receipt_handle: ReceiptHandle,
+    /// The message body.
     pub body: Vec<u8>,
+    /// Message attributes.
     pub attributes: Vec<MessageAttribute>,
+    /// Message system attributes (`AWSTraceHeader`).
     pub system_attributes: Vec<MessageAttribute>,
+    /// Times received, this receive included.
     pub receive_count: u32,
+    /// When it was first sent (kept across moves).
     pub sent_at_ms: u64,
+    /// When it was first received.
     pub first_receive_ms: u64,
+    /// FIFO message group id.
     pub group_id: Option<String>,
+    /// FIFO deduplication id (given, or derived from the body).
     pub dedup_id: Option<String>,
     /// FIFO sequence number.
     pub sequence_number: Option<u128>,
@@ -35,7 +45,9 @@ pub struct ReceivedMessage {
 /// What a send returns for one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendOutcome {
+    /// The id of the message (of the first one, for a duplicate).
     pub message_id: MessageId,
+    /// FIFO sequence number (None for standard queues).
     pub sequence_number: Option<u128>,
     /// Dropped as a duplicate within the deduplication window.
     pub duplicate: bool,

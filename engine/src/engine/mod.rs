@@ -46,9 +46,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use self::catalog::Catalog;
-pub use self::catalog::{
-    MAX_IN_FLIGHT_PER_QUEUE, MAX_QUEUE_TAGS, PURGE_INTERVAL_MS, QUEUE_REUSE_DELAY_MS,
-};
 pub use self::commit::EngineFlush;
 pub use self::messages::{ReceivedMessage, SendOutcome};
 use self::moves::PendingMove;
@@ -60,13 +57,19 @@ use crate::queue::Queue;
 use crate::receipt::ReceiptKey;
 use crate::recovery::RecoveryReport;
 
+/// How an [`Engine`] stores its queues.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// Storage of each partition (the in-flight bound is per queue, divided among its
+    /// partitions).
     pub partition: PartitionConfig,
+    /// The flusher [`Engine::flush`] uses.
     pub flusher: FlusherKind,
     /// Partitions of a new queue.
     pub partitions_per_queue: u16,
+    /// Region named in queue ARNs.
     pub region: String,
+    /// Account id named in queue ARNs.
     pub account_id: String,
     /// Pre-written segment files kept ready in `<dir>/spare` by a background thread
     /// (`spare.rs`); 0 = none (every segment is created with fallocate).
@@ -86,14 +89,19 @@ impl Default for EngineConfig {
     }
 }
 
+/// What [`Engine::open`] found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenReport {
+    /// Queues opened.
     pub queues: usize,
+    /// Each partition's recovery: queue name, partition number, report.
     pub partitions: Vec<(String, u16, RecoveryReport)>,
     /// Moves (dead-letter, redrive) that recovery finished.
     pub moves_finished: u64,
 }
 
+/// Every queue of one data directory (see the module doc). Single-threaded: one owner
+/// calls it; a pipelined flush may be written on another thread ([`EngineFlush`]).
 pub struct Engine {
     dir: PathBuf,
     cfg: EngineConfig,
@@ -225,14 +233,17 @@ impl Engine {
         c
     }
 
+    /// The engine's clock, in milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.clock.now_ms()
     }
 
+    /// The configuration it was opened with.
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
     }
 
+    /// Name of the flusher [`Engine::flush`] uses ("pwrite" / "uring").
     pub fn flusher_name(&self) -> &'static str {
         self.flusher.name()
     }
@@ -259,14 +270,17 @@ impl Engine {
             .ok_or_else(|| EngineError::QueueDoesNotExist(name.to_string()))
     }
 
+    /// Queue `name`, if it exists.
     pub fn queue_ref(&self, name: &str) -> Option<&Queue> {
         self.queues.get(name)
     }
 
+    /// Queue `name`, mutably (tests drive its partitions directly).
     pub fn queue_ref_mut(&mut self, name: &str) -> Option<&mut Queue> {
         self.queues.get_mut(name)
     }
 
+    /// The key that seals receipt handles.
     pub fn receipt_key(&self) -> &ReceiptKey {
         &self.key
     }

@@ -73,6 +73,14 @@ impl Engine {
     ) -> bool {
         match staged {
             Ok((dest_queue, dest_partition, dest_seq)) => {
+                // A source is taken out (Moving) once, so it is never copied twice.
+                debug_assert!(
+                    !self.moves.iter().any(|m| {
+                        (m.src_queue, m.src_partition, m.src_seq)
+                            == (src_queue, src_partition, src_seq)
+                    }),
+                    "seq {src_seq} of queue {src_queue}/{src_partition} moved twice"
+                );
                 self.moves.push(PendingMove {
                     dest_queue,
                     dest_partition,

@@ -129,6 +129,10 @@ impl Partition {
                     idx_synced.push(s.base_seq);
                 }
             }
+            debug_assert!(
+                committed >= self.header_target,
+                "durable points only advance"
+            );
             self.header_target = committed;
         } else if !journaled && self.cfg.sync {
             for s in self.segs.iter().filter(|s| s.idx_dirty) {
@@ -176,6 +180,17 @@ impl Partition {
                 EngineError::Failed(msg)
             });
         }
+        // Commit order is log order: a batch continues exactly where the last one ended,
+        // with no seq missing or repeated, so nothing is committed twice.
+        debug_assert!(
+            p.entries
+                .first()
+                .is_none_or(|e| e.seq == self.committed_seq),
+            "batch starts at {:?}, committed up to {}",
+            p.entries.first().map(|e| e.seq),
+            self.committed_seq
+        );
+        debug_assert!(p.entries.windows(2).all(|w| w[1].seq == w[0].seq + 1));
         let n = p.messages();
         for e in &p.entries {
             self.commit_entry(now_ms, e);
@@ -288,6 +303,10 @@ impl Partition {
                 s.idx_dirty = false;
             }
         }
+        debug_assert!(
+            committed >= self.header_target,
+            "durable points only advance"
+        );
         self.header_target = committed;
         Ok(true)
     }
@@ -297,6 +316,7 @@ impl Partition {
         let committed = self.header_target;
         for s in self.segs.iter_mut() {
             let durable = s.durable_count(committed);
+            debug_assert!(durable >= s.header_durable, "durable points only advance");
             if durable == s.header_durable {
                 continue;
             }

@@ -10,8 +10,10 @@ use crate::error::{EngineError, Result};
 use crate::index::{Slot, SlotState};
 use crate::receipt::Receipt;
 
+/// What a DeleteMessage did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteOutcome {
+    /// The message is deleted (durable after the next flush).
     Deleted,
     /// The handle is not the latest one (or the message is gone): nothing deleted.
     Stale,
@@ -50,6 +52,7 @@ impl Partition {
                 if self.params.fifo {
                     self.fifo_release(r.seq);
                 }
+                self.debug_check_fifo();
                 Ok(DeleteOutcome::Deleted)
             }
             Some((pos, slot)) if slot.state == SlotState::Ready && !self.params.fifo => {

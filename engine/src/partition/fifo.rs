@@ -62,6 +62,30 @@ impl Fifo {
 }
 
 impl Partition {
+    /// Checks the FIFO bookkeeping (debug builds; a no-op for standard queues): every
+    /// message it tracks is either set aside in a group (`skipped`) or in flight, so the
+    /// group map holds exactly `skipped + in_flight` entries; with few groups, the
+    /// per-group counts add up too. Called where a public call ends.
+    pub(crate) fn debug_check_fifo(&self) {
+        if !cfg!(debug_assertions) || !self.params.fifo {
+            return;
+        }
+        let f = &self.fifo;
+        debug_assert_eq!(
+            f.group_of_seq.len(),
+            f.skipped + self.counters.in_flight as usize,
+            "FIFO group map: skipped {}, in flight {}",
+            f.skipped,
+            self.counters.in_flight
+        );
+        if f.groups.len() <= 64 {
+            let pending: usize = f.groups.values().map(|g| g.pending.len()).sum();
+            let in_flight: u64 = f.groups.values().map(|g| u64::from(g.in_flight)).sum();
+            debug_assert_eq!(pending, f.skipped, "FIFO messages set aside");
+            debug_assert_eq!(in_flight, self.counters.in_flight, "FIFO groups in flight");
+        }
+    }
+
     /// The FIFO group key of a message, read from its record: from a batch still kept
     /// in memory if it is there, else through the log's mmap. None if the message or its
     /// record is gone, or the record names no group.

@@ -51,10 +51,13 @@ use crate::dedup::DedupWindow;
 use crate::error::{EngineError, Result};
 use crate::index::{Slot, SlotState};
 use crate::record::Compression;
-pub use crate::recovery::RecoveryReport;
 use crate::retained::{Retained, Span};
 use crate::segment::Segment;
 use crate::timer_wheel::TimerWheel;
+
+/// In flight per queue (SQS allows about 120 000): the default of
+/// [`PartitionConfig::max_in_flight`], which the engine divides among a queue's partitions.
+pub(crate) const MAX_IN_FLIGHT_PER_QUEUE: usize = 120_000;
 
 /// Sizing and behaviour of a partition's storage.
 #[derive(Debug, Clone)]
@@ -93,7 +96,7 @@ impl Default for PartitionConfig {
         PartitionConfig {
             segment_bytes: 64 << 20,
             segment_slots: 1 << 18,
-            max_in_flight: 120_000,
+            max_in_flight: MAX_IN_FLIGHT_PER_QUEUE,
             max_fifo_skipped: 120_000,
             max_dedup_entries: 1 << 20,
             compression: None,
@@ -110,9 +113,11 @@ impl Default for PartitionConfig {
 /// The queue attributes a partition needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueParams {
+    /// A FIFO queue: group order and deduplication.
     pub fifo: bool,
     /// FIFO deduplication scope is the message group (else the queue).
     pub dedup_per_group: bool,
+    /// A message older than this is expired instead of delivered.
     pub retention_ms: u64,
     /// Set only when the dead-letter queue exists: past this many receives a message is
     /// handed out as a dead letter instead of being delivered.
@@ -133,11 +138,15 @@ impl Default for QueueParams {
 /// Message counts, as the Approximate* queue attributes report them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Visible messages (ApproximateNumberOfMessages).
     pub ready: u64,
+    /// Received and not yet visible again (ApproximateNumberOfMessagesNotVisible).
     pub in_flight: u64,
+    /// Delayed, not yet visible (ApproximateNumberOfMessagesDelayed).
     pub delayed: u64,
 }
 
+/// One partition of a queue (see the module doc).
 pub struct Partition {
     pub(crate) queue_id: u64,
     pub(crate) dir: PathBuf,
@@ -224,26 +233,33 @@ impl Partition {
         }
     }
 
+    /// Its number within its queue.
     pub fn number(&self) -> u16 {
         self.number
     }
 
+    /// Bumped on every open; sealed into receipts, so handles from before a reopen are
+    /// stale.
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
 
+    /// Its message counts.
     pub fn counters(&self) -> Counters {
         self.counters
     }
 
+    /// The queue attributes it follows.
     pub fn params(&self) -> QueueParams {
         self.params
     }
 
+    /// Follows changed queue attributes.
     pub fn set_params(&mut self, p: QueueParams) {
         self.params = p;
     }
 
+    /// The sequence number the next staged record gets.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
@@ -263,6 +279,7 @@ impl Partition {
         self.segs.iter().map(|s| s.live_bytes).sum()
     }
 
+    /// Segments it holds.
     pub fn segment_count(&self) -> usize {
         self.segs.len()
     }
@@ -318,6 +335,7 @@ impl Partition {
     fn set_state(&mut self, pos: usize, seq: u64, from: SlotState, to: SlotState, len: u32) {
         let seg = &mut self.segs[pos];
         let i = (seq - seg.base_seq) as u32;
+        debug_assert_eq!(seg.index.slot(i).state, from, "slot of seq {seq}");
         seg.index.set_state(i, to);
         seg.transition(i, from, to, len);
     }
@@ -325,10 +343,30 @@ impl Partition {
     fn write_slot(&mut self, pos: usize, seq: u64, from: SlotState, slot: &Slot) {
         let seg = &mut self.segs[pos];
         let i = (seq - seg.base_seq) as u32;
+        debug_assert_eq!(seg.index.slot(i).state, from, "slot of seq {seq}");
         seg.index.set_slot(i, slot);
         if from != slot.state {
             seg.transition(i, from, slot.state, slot.len);
         }
+    }
+
+    /// Checks what recovery promises of a partition it opened (debug builds): nothing in
+    /// flight or in the write path, every live message counted ready or delayed, and every
+    /// delayed one on the timer wheel and pinning its segment.
+    pub(crate) fn debug_check_recovered(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let live: u64 = self.segs.iter().map(|s| u64::from(s.live)).sum();
+        let pinned: u64 = self.segs.iter().map(|s| u64::from(s.pinned)).sum();
+        let c = self.counters;
+        debug_assert_eq!(c.in_flight, 0, "in flight after recovery");
+        debug_assert_eq!(live, c.ready + c.delayed, "live slots vs counters");
+        debug_assert_eq!(pinned, c.delayed, "pinned slots vs delayed");
+        debug_assert_eq!(self.timers.len() as u64, c.delayed, "timers vs delayed");
+        debug_assert_eq!(self.next_seq, self.committed_seq);
+        debug_assert!(!self.needs_flush());
+        debug_assert!(self.cursor >= self.purge_floor);
     }
 
     /// After recovery: remember the head's last partial page for direct appends.

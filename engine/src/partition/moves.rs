@@ -33,6 +33,7 @@ impl Partition {
                 self.segs[pos].idx_dirty = true;
             }
         }
+        self.debug_check_fifo();
     }
 
     /// The move of `seq` failed: it becomes ready again.
@@ -45,6 +46,7 @@ impl Partition {
                 self.requeue(seq, None);
             }
         }
+        self.debug_check_fifo();
     }
 
     /// Takes up to `max` ready messages out for a move (redrive): they are marked Moving
@@ -75,6 +77,7 @@ impl Partition {
             }
             taken.push(DeadLetter { seq, record: rec });
         }
+        self.debug_check_fifo();
         Ok(taken)
     }
 }

@@ -16,10 +16,15 @@ use crate::record::{self, Record};
 /// A received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
+    /// Its sequence number in the partition.
     pub seq: u64,
+    /// This delivery (sealed into the receipt handle).
     pub receipt: Receipt,
+    /// Times received, this receive included.
     pub receive_count: u32,
+    /// When it was first received.
     pub first_receive_ms: u64,
+    /// The record, decoded.
     pub record: Record,
 }
 
@@ -27,7 +32,9 @@ pub struct Delivered {
 /// and then calls [`Partition::finish_move`] (or [`Partition::abort_move`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
+    /// Its sequence number in the source partition.
     pub seq: u64,
+    /// The record to copy to the dead-letter queue.
     pub record: Record,
 }
 
@@ -80,6 +87,7 @@ impl Partition {
         let mut freed = Vec::new();
         self.retained.release_below(self.cursor, &mut freed);
         self.recycle(freed);
+        self.debug_check_fifo();
         Ok(())
     }
 

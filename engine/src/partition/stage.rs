@@ -149,6 +149,13 @@ impl Partition {
     /// A delete made durable by the next flush's deletion marker (and in the index by
     /// the next `sync_index`).
     pub(super) fn journal_delete(&mut self, pos: usize, seq: u64) {
+        // Deleted is final, so a seq is journaled once.
+        debug_assert_eq!(
+            self.segs[pos]
+                .slot((seq - self.segs[pos].base_seq) as u32)
+                .state,
+            SlotState::Deleted
+        );
         self.segs[pos].idx_dirty = true;
         self.pending_deletes.push(seq);
     }
@@ -197,6 +204,10 @@ impl Partition {
         receive_count: u32,
         first_receive_ms: u64,
     ) -> Result<u64> {
+        debug_assert_eq!(
+            entry.seq, self.next_seq,
+            "seqs are assigned densely, in order"
+        );
         let len = entry.len as usize;
         let head_fits = self.segs.back().is_some_and(|s| s.fits(len));
         if !head_fits {
@@ -297,6 +308,7 @@ impl Partition {
         !self.entries.is_empty() || !self.pending_deletes.is_empty()
     }
 
+    /// Records staged and not yet taken out by a flush.
     pub fn staged_messages(&self) -> usize {
         self.entries.len()
     }

@@ -45,6 +45,7 @@ impl Partition {
             }
         }
         self.timer_out = out;
+        self.debug_check_fifo();
     }
 
     /// A ready message behind the cursor goes back in line. `group` is its FIFO group
@@ -102,6 +103,7 @@ impl Partition {
             self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
             self.timers.insert(r.seq, slot.visible_at_ms);
         }
+        self.debug_check_fifo();
         Ok(())
     }
 }
