@@ -150,7 +150,7 @@ fn fdatasync(fd: RawFd) -> io::Result<()> {
 }
 
 /// Plain syscalls: each write with a `pwrite` loop, then `fdatasync` per
-/// sync fd. The portable baseline and the reference for [`UringFlusher`].
+/// sync fd. The portable baseline and the reference for the io_uring flusher.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PwriteFlusher;
 

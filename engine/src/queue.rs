@@ -24,7 +24,7 @@ pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 pub struct SendRequest {
     /// The message body (at least one byte).
     pub body: Vec<u8>,
-    /// Message attributes (at most [`MAX_MESSAGE_ATTRIBUTES`]).
+    /// Message attributes (at most 10, `MAX_MESSAGE_ATTRIBUTES`).
     pub attributes: Vec<MessageAttribute>,
     /// Message system attributes; SQS accepts only `AWSTraceHeader`.
     pub system_attributes: Vec<MessageAttribute>,
@@ -237,12 +237,12 @@ impl Queue {
     }
 
     /// What its partitions need from its attributes.
-    pub fn params(&self, dlq_exists: bool) -> QueueParams {
+    pub(crate) fn params(&self, dlq_exists: bool) -> QueueParams {
         params_for(&self.meta.attrs, dlq_exists)
     }
 
     /// Which partition a FIFO group lives in (stable across restarts: FNV-1a).
-    pub fn partition_for_group(&self, group: &str) -> usize {
+    pub(crate) fn partition_for_group(&self, group: &str) -> usize {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in group.bytes() {
             h ^= b as u64;
@@ -253,7 +253,7 @@ impl Queue {
 
     /// Validates a send and turns it into what a partition stages, with the partition
     /// it goes to.
-    pub fn prepare<'a>(
+    pub(crate) fn prepare<'a>(
         &mut self,
         now_ms: u64,
         r: &'a SendRequest,

@@ -139,7 +139,7 @@ impl Engine {
 
     /// DeleteQueue: its messages and files go at once (or when a flush still writing to
     /// them finishes); moves into or out of it are abandoned, their sources kept. The name
-    /// may not be reused for [`QUEUE_REUSE_DELAY_MS`].
+    /// may not be reused for 60 s (`QUEUE_REUSE_DELAY_MS`).
     pub fn delete_queue(&mut self, name: &str) -> Result<()> {
         let now = self.now_ms();
         let q = self
@@ -245,7 +245,7 @@ impl Engine {
     }
 
     /// TagQueue: adds or replaces tags. SQS's limits hold: keys of 1–128 and values of
-    /// at most 256 characters, at most [`MAX_QUEUE_TAGS`] tags on a queue.
+    /// at most 256 characters, at most 50 tags on a queue (`MAX_QUEUE_TAGS`).
     pub fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         let q = self.queue_mut(name)?;
         for (k, v) in tags {

@@ -280,11 +280,6 @@ impl Engine {
         self.queues.get_mut(name)
     }
 
-    /// The key that seals receipt handles.
-    pub fn receipt_key(&self) -> &ReceiptKey {
-        &self.key
-    }
-
     /// Runs timers of every partition (visibility expiry, delays).
     pub fn tick(&mut self) {
         let now = self.now_ms();
