@@ -332,6 +332,10 @@ impl Partition {
         self.segs[pos].idx_dirty = true;
     }
 
+    /// Changes the state of `seq`'s slot (in segment `pos`) from `from` to `to`, keeping
+    /// the segment's live and pinned counts right. Debug builds check that the slot is in
+    /// `from` and that the change is one a running partition may make
+    /// ([`SlotState::can_become`]).
     fn set_state(&mut self, pos: usize, seq: u64, from: SlotState, to: SlotState, len: u32) {
         let seg = &mut self.segs[pos];
         let i = (seq - seg.base_seq) as u32;
@@ -340,6 +344,8 @@ impl Partition {
         seg.transition(i, from, to, len);
     }
 
+    /// Rewrites `seq`'s whole slot, whose state was `from` (checked as in
+    /// [`Partition::set_state`]).
     fn write_slot(&mut self, pos: usize, seq: u64, from: SlotState, slot: &Slot) {
         let seg = &mut self.segs[pos];
         let i = (seq - seg.base_seq) as u32;
