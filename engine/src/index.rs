@@ -352,6 +352,40 @@ mod tests {
     }
 
     #[test]
+    fn final_states_stay_final_and_live_states_leave_only_forward() {
+        use SlotState::*;
+        let all = [
+            Empty, Staged, Ready, Delayed, InFlight, Deleted, Expired, Moved, Moving,
+        ];
+        for to in all {
+            for done in [Deleted, Expired, Moved] {
+                assert!(!done.can_become(to), "{done:?} -> {to:?}");
+            }
+            assert!(!to.can_become(Empty), "{to:?} -> Empty");
+            assert!(!to.can_become(to), "{to:?} -> itself");
+        }
+        // What a running partition does: stage, commit, receive, time out, delete, move.
+        for (from, to) in [
+            (Empty, Staged),
+            (Staged, Ready),
+            (Staged, Delayed),
+            (Delayed, Ready),
+            (Ready, InFlight),
+            (InFlight, Ready),
+            (InFlight, Deleted),
+            (Ready, Moving),
+            (Moving, Ready),
+            (Moving, Moved),
+        ] {
+            assert!(from.can_become(to), "{from:?} -> {to:?}");
+        }
+        // An in-flight message is made ready before it can be moved; nothing goes back to
+        // the write path.
+        assert!(!InFlight.can_become(Moving));
+        assert!(!Ready.can_become(Staged));
+    }
+
+    #[test]
     fn damaged_header_is_reported_and_short_file_extended() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("0.idx");
