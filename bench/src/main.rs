@@ -33,9 +33,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hdrhistogram::Histogram;
-use spool_engine::engine::EngineFlush;
-use spool_engine::flusher::open_flusher;
-use spool_engine::{DeleteOutcome, Engine, EngineConfig, FlusherKind, SendRequest, SystemClock};
+use spool_engine::{
+    open_flusher, DeleteOutcome, Engine, EngineConfig, EngineFlush, FlusherKind, SendRequest,
+    SystemClock,
+};
 
 mod compare;
 mod daemon;

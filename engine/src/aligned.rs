@@ -15,6 +15,7 @@ struct Block([u8; ALIGN]);
 /// Where encoders write: a `Vec<u8>` or an [`AlignedBuf`].
 pub trait Sink {
     fn len(&self) -> usize;
+    #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.len() == 0
     }

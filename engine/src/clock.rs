@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
 }
 
@@ -33,16 +34,19 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock that reads `start_ms` until moved.
     pub fn new(start_ms: u64) -> Self {
         ManualClock {
             now: Arc::new(AtomicU64::new(start_ms)),
         }
     }
 
+    /// Moves time forward by `ms` (for every clone).
     pub fn advance_ms(&self, ms: u64) {
         self.now.fetch_add(ms, Ordering::SeqCst);
     }
 
+    /// Sets the time to `ms` (for every clone).
     pub fn set_ms(&self, ms: u64) {
         self.now.store(ms, Ordering::SeqCst);
     }

@@ -20,6 +20,8 @@ use std::hash::{BuildHasher, Hasher};
 
 use siphasher::sip128::{Hasher128, SipHasher13};
 
+use crate::hash::FibState;
+
 use crate::record::MessageId;
 
 /// SQS's deduplication interval.
@@ -33,7 +35,7 @@ pub struct DedupHit {
 
 pub struct DedupWindow {
     /// Fingerprint → (accepted at, what it produced).
-    map: HashMap<u128, (u64, DedupHit), FingerprintState>,
+    map: HashMap<u128, (u64, DedupHit), FibState>,
     /// Fingerprints in acceptance order, with their acceptance times.
     order: VecDeque<(u64, u128)>,
     max_entries: usize,
@@ -100,55 +102,17 @@ impl DedupWindow {
         }
     }
 
+    /// Ids remembered.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
-    }
 }
 
-/// The map's hasher: a fingerprint is already a keyed hash, so its two halves folded
-/// together are a good table hash (SipHash over it again would only cost time).
-#[derive(Default, Clone, Copy)]
-struct FingerprintState;
-
-struct FingerprintHasher(u64);
-
-impl BuildHasher for FingerprintState {
-    type Hasher = FingerprintHasher;
-    fn build_hasher(&self) -> FingerprintHasher {
-        FingerprintHasher(0)
-    }
-}
-
-impl Hasher for FingerprintHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Not reached for u128 keys (write_u128 below); folds anything else in.
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0 ^ u64::from_le_bytes(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u128(&mut self, x: u128) {
-        self.0 ^= (x as u64) ^ ((x >> 64) as u64);
-    }
-}
-
-/// Hashes a value with [`FingerprintState`] (tests).
+/// Hashes a value with the map's hasher (tests).
 #[cfg(test)]
 fn table_hash<T: std::hash::Hash>(v: &T) -> u64 {
-    FingerprintState.hash_one(v)
+    FibState::default().hash_one(v)
 }
 
 #[cfg(test)]

@@ -55,7 +55,9 @@ pub struct FaultPlan {
 /// How many faults a plan has injected so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultCounts {
+    /// Writes failed.
     pub writes: u64,
+    /// fdatasyncs failed.
     pub syncs: u64,
 }
 
@@ -106,6 +108,7 @@ impl FaultPlan {
         s.all_syncs_errno = None;
     }
 
+    /// Faults injected so far.
     pub fn counts(&self) -> FaultCounts {
         let s = self.lock();
         FaultCounts {
@@ -203,6 +206,7 @@ pub struct FaultyFlusher {
 }
 
 impl FaultyFlusher {
+    /// Wraps `inner`, failing what `plan` says.
     pub fn new(inner: Box<dyn Flusher>, plan: Arc<FaultPlan>) -> FaultyFlusher {
         FaultyFlusher { inner, plan }
     }

@@ -28,8 +28,11 @@ use io_uring::{opcode, squeue, types, IoUring};
 /// One positioned write: `data` goes to `fd` at byte `offset`.
 #[derive(Debug, Clone, Copy)]
 pub struct WriteOp<'a> {
+    /// File written.
     pub fd: RawFd,
+    /// Byte offset in the file.
     pub offset: u64,
+    /// Bytes to write (page-aligned in memory and length for an O_DIRECT fd).
     pub data: &'a [u8],
 }
 
@@ -39,7 +42,9 @@ pub struct WriteOp<'a> {
 /// `sync_fds` means write only (durability mode none).
 #[derive(Debug, Clone, Copy)]
 pub struct FlushJob<'a> {
+    /// The writes, in order.
     pub writes: &'a [WriteOp<'a>],
+    /// Files to fdatasync after every write completed.
     pub sync_fds: &'a [RawFd],
 }
 
@@ -49,6 +54,8 @@ pub struct FlushJob<'a> {
 /// `Send` so a flusher can be built on one thread and handed to the
 /// dedicated commit thread.
 pub trait Flusher: Send {
+    /// Performs every write of `job`, then syncs its `sync_fds`; an error means nothing
+    /// of the job may be taken as durable.
     fn flush(&mut self, job: &FlushJob<'_>) -> io::Result<()>;
     /// Short stable name for logs and metrics ("pwrite" / "uring").
     fn name(&self) -> &'static str;
@@ -57,7 +64,9 @@ pub trait Flusher: Send {
 /// Which [`Flusher`] implementation to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlusherKind {
+    /// pwrite(2) and fdatasync(2), one call each.
     Pwrite,
+    /// io_uring: the writes and syncs of a job as one chain of submissions.
     Uring,
 }
 
@@ -141,7 +150,7 @@ fn fdatasync(fd: RawFd) -> io::Result<()> {
 }
 
 /// Plain syscalls: each write with a `pwrite` loop, then `fdatasync` per
-/// sync fd. The portable baseline and the reference for [`UringFlusher`].
+/// sync fd. The portable baseline and the reference for the io_uring flusher.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PwriteFlusher;
 

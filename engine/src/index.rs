@@ -72,6 +72,22 @@ impl SlotState {
         })
     }
 
+    /// Whether a running partition may change a slot from `self` to `to`. Recovery, which
+    /// rebuilds slots from the log, is exempt. Deleted, Expired and Moved are final: a
+    /// message that left never comes back.
+    pub fn can_become(self, to: SlotState) -> bool {
+        use SlotState::*;
+        matches!(
+            (self, to),
+            (Empty, Staged)
+                | (Staged, Ready | Delayed | Deleted)
+                | (Ready, InFlight | Deleted | Expired | Moving | Moved)
+                | (Delayed, Ready | Deleted | Expired | Moved)
+                | (InFlight, Ready | Deleted | Expired | Moved)
+                | (Moving, Ready | Moved)
+        )
+    }
+
     /// A live message still holds its segment's space.
     pub fn is_live(self) -> bool {
         matches!(
@@ -333,6 +349,40 @@ mod tests {
         assert_eq!((h.base_seq, h.durable_count), (100, 9));
         assert_eq!(idx.slot(15), s);
         assert_eq!(idx.slot(0).state, SlotState::Empty);
+    }
+
+    #[test]
+    fn final_states_stay_final_and_live_states_leave_only_forward() {
+        use SlotState::*;
+        let all = [
+            Empty, Staged, Ready, Delayed, InFlight, Deleted, Expired, Moved, Moving,
+        ];
+        for to in all {
+            for done in [Deleted, Expired, Moved] {
+                assert!(!done.can_become(to), "{done:?} -> {to:?}");
+            }
+            assert!(!to.can_become(Empty), "{to:?} -> Empty");
+            assert!(!to.can_become(to), "{to:?} -> itself");
+        }
+        // What a running partition does: stage, commit, receive, time out, delete, move.
+        for (from, to) in [
+            (Empty, Staged),
+            (Staged, Ready),
+            (Staged, Delayed),
+            (Delayed, Ready),
+            (Ready, InFlight),
+            (InFlight, Ready),
+            (InFlight, Deleted),
+            (Ready, Moving),
+            (Moving, Ready),
+            (Moving, Moved),
+        ] {
+            assert!(from.can_become(to), "{from:?} -> {to:?}");
+        }
+        // An in-flight message is made ready before it can be moved; nothing goes back to
+        // the write path.
+        assert!(!InFlight.can_become(Moving));
+        assert!(!Ready.can_become(Staged));
     }
 
     #[test]

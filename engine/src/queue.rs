@@ -22,29 +22,42 @@ pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// What a sender asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendRequest {
+    /// The message body (at least one byte).
     pub body: Vec<u8>,
+    /// Message attributes (at most 10, `MAX_MESSAGE_ATTRIBUTES`).
     pub attributes: Vec<MessageAttribute>,
     /// Message system attributes; SQS accepts only `AWSTraceHeader`.
     pub system_attributes: Vec<MessageAttribute>,
     /// Per-message delay in seconds (standard queues only).
     pub delay_s: Option<u32>,
+    /// FIFO message group id (required on FIFO queues, optional elsewhere).
     pub group_id: Option<String>,
+    /// FIFO deduplication id (else derived from the body, if the queue says so).
     pub dedup_id: Option<String>,
 }
 
 /// The catalog entry of a queue (persisted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueMeta {
+    /// Internal id, never reused; names the queue's directory.
     pub id: u64,
+    /// Queue name.
     pub name: String,
+    /// Settable attributes.
     pub attrs: QueueAttributes,
+    /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// CreatedTimestamp, in seconds.
     pub created_s: u64,
+    /// LastModifiedTimestamp, in seconds.
     pub modified_s: u64,
+    /// Partitions it was created with.
     pub partitions: u16,
 }
 
+/// A queue and its partitions.
 pub struct Queue {
+    /// Its catalog entry.
     pub meta: QueueMeta,
     pub(crate) partitions: Vec<Partition>,
     pub(crate) rr: usize,
@@ -138,33 +151,98 @@ pub fn params_for(a: &QueueAttributes, dlq_exists: bool) -> QueueParams {
     }
 }
 
+/// The checks of a send that do not depend on the queue type's ids: body, message and
+/// system attributes, size and delay (SQS rules).
+fn check_message(a: &QueueAttributes, r: &SendRequest) -> Result<()> {
+    if r.body.is_empty() {
+        return Err(EngineError::MissingParameter("MessageBody"));
+    }
+    if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+        return Err(EngineError::InvalidParameter {
+            name: "MessageAttributes",
+            reason: format!(
+                "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
+                r.attributes.len()
+            ),
+        });
+    }
+    for (i, attr) in r.attributes.iter().enumerate() {
+        check_attribute(attr)?;
+        if r.attributes[..i].iter().any(|b| b.name == attr.name) {
+            return Err(EngineError::InvalidParameter {
+                name: "MessageAttributes",
+                reason: format!("message attribute name '{}' is repeated", attr.name),
+            });
+        }
+    }
+    for attr in &r.system_attributes {
+        if attr.name != "AWSTraceHeader" || attr.data_type != "String" {
+            return Err(EngineError::InvalidParameter {
+                name: "MessageSystemAttributes",
+                reason: format!(
+                    "message system attribute '{}' is not supported (only AWSTraceHeader of type String)",
+                    attr.name
+                ),
+            });
+        }
+    }
+    let size = r.body.len() + r.attributes.iter().map(|a| a.size()).sum::<usize>();
+    if size > a.maximum_message_size as usize {
+        return Err(EngineError::MessageTooLong {
+            size,
+            max: a.maximum_message_size as usize,
+        });
+    }
+    if let Some(d) = r.delay_s {
+        if d > 900 {
+            return Err(EngineError::InvalidParameter {
+                name: "DelaySeconds",
+                reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900."),
+            });
+        }
+        if a.fifo {
+            return Err(EngineError::InvalidParameter {
+                name: "DelaySeconds",
+                reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Queue {
+    /// Queue name.
     pub fn name(&self) -> &str {
         &self.meta.name
     }
 
+    /// Internal id.
     pub fn id(&self) -> u64 {
         self.meta.id
     }
 
+    /// Whether it is a FIFO queue.
     pub fn is_fifo(&self) -> bool {
         self.meta.attrs.fifo
     }
 
+    /// Its partitions.
     pub fn partitions(&self) -> &[Partition] {
         &self.partitions
     }
 
+    /// Its partitions, mutably.
     pub fn partitions_mut(&mut self) -> &mut [Partition] {
         &mut self.partitions
     }
 
-    pub fn params(&self, dlq_exists: bool) -> QueueParams {
+    /// What its partitions need from its attributes.
+    pub(crate) fn params(&self, dlq_exists: bool) -> QueueParams {
         params_for(&self.meta.attrs, dlq_exists)
     }
 
     /// Which partition a FIFO group lives in (stable across restarts: FNV-1a).
-    pub fn partition_for_group(&self, group: &str) -> usize {
+    pub(crate) fn partition_for_group(&self, group: &str) -> usize {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in group.bytes() {
             h ^= b as u64;
@@ -175,65 +253,13 @@ impl Queue {
 
     /// Validates a send and turns it into what a partition stages, with the partition
     /// it goes to.
-    pub fn prepare<'a>(
+    pub(crate) fn prepare<'a>(
         &mut self,
         now_ms: u64,
         r: &'a SendRequest,
     ) -> Result<(usize, NewMessage<'a>)> {
         let a = &self.meta.attrs;
-        if r.body.is_empty() {
-            return Err(EngineError::MissingParameter("MessageBody"));
-        }
-        if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
-            return Err(EngineError::InvalidParameter {
-                name: "MessageAttributes",
-                reason: format!(
-                    "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
-                    r.attributes.len()
-                ),
-            });
-        }
-        for (i, attr) in r.attributes.iter().enumerate() {
-            check_attribute(attr)?;
-            if r.attributes[..i].iter().any(|b| b.name == attr.name) {
-                return Err(EngineError::InvalidParameter {
-                    name: "MessageAttributes",
-                    reason: format!("message attribute name '{}' is repeated", attr.name),
-                });
-            }
-        }
-        for attr in &r.system_attributes {
-            if attr.name != "AWSTraceHeader" || attr.data_type != "String" {
-                return Err(EngineError::InvalidParameter {
-                    name: "MessageSystemAttributes",
-                    reason: format!(
-                        "message system attribute '{}' is not supported (only AWSTraceHeader of type String)",
-                        attr.name
-                    ),
-                });
-            }
-        }
-        let size = r.body.len() + r.attributes.iter().map(|a| a.size()).sum::<usize>();
-        if size > a.maximum_message_size as usize {
-            return Err(EngineError::MessageTooLong {
-                size,
-                max: a.maximum_message_size as usize,
-            });
-        }
-        if let Some(d) = r.delay_s {
-            if d > 900 {
-                return Err(EngineError::InvalidParameter {
-                    name: "DelaySeconds",
-                    reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900."),
-                });
-            }
-            if a.fifo {
-                return Err(EngineError::InvalidParameter {
-                    name: "DelaySeconds",
-                    reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."),
-                });
-            }
-        }
+        check_message(a, r)?;
         if let Some(g) = &r.group_id {
             check_id("MessageGroupId", g)?;
         }

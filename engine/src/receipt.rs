@@ -82,6 +82,7 @@ pub const HANDLE_LEN: usize = BODY_LEN + TAG_LEN;
 pub struct ReceiptHandle([u8; HANDLE_LEN]);
 
 impl ReceiptHandle {
+    /// The handle's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -115,9 +116,13 @@ impl fmt::Debug for ReceiptHandle {
 /// told apart from current ones by the queue layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receipt {
+    /// Partition of the message.
     pub partition: u16,
+    /// Sequence number of the message in its partition.
     pub seq: u64,
+    /// The slot's generation at this delivery (bumped by every receive).
     pub generation: u32,
+    /// The partition's epoch (bumped by every open).
     pub epoch: u32,
 }
 

@@ -39,12 +39,17 @@
 //! declared, bounds-checked length; a record is accepted only if its CRC matches.
 
 use crate::aligned::Sink;
-use crate::error::{EngineError, Result};
+use crate::error::EngineError;
 
+/// Bytes of a record header.
 pub const HEADER_LEN: usize = 80;
+/// Format version written in every record header.
 pub const RECORD_VERSION: u8 = 1;
+/// Header flag: the body is zstd-compressed.
 pub const FLAG_ZSTD: u8 = 1;
+/// Header flag: the record carries an origin (a move or compaction copy).
 pub const FLAG_ORIGIN: u8 = 2;
+/// Header flag: a deletion marker, whose body lists deleted sequence numbers.
 pub const FLAG_DELETES: u8 = 4;
 /// Most sequence numbers one deletion marker carries (a 64 KiB body).
 pub const MAX_MARKER_SEQS: usize = 8192;
@@ -81,16 +86,20 @@ impl std::fmt::Display for MessageId {
 /// The value of a message attribute. `Number` attributes travel as strings, as in SQS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue {
+    /// A `String` or `Number` value.
     String(String),
+    /// A `Binary` value.
     Binary(Vec<u8>),
 }
 
 /// One message attribute (or message system attribute such as `AWSTraceHeader`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageAttribute {
+    /// Attribute name.
     pub name: String,
     /// `String`, `Number` or `Binary`, optionally with a `.custom` label.
     pub data_type: String,
+    /// Its value.
     pub value: AttributeValue,
 }
 
@@ -109,26 +118,42 @@ impl MessageAttribute {
 /// Where a moved record came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// Internal id of the source queue.
     pub queue_id: u64,
+    /// Source partition.
     pub partition: u16,
+    /// Sequence number of the source slot.
     pub seq: u64,
+    /// Name of the queue a dead letter came from.
     pub queue_name: String,
 }
 
 /// Everything a record holds, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// Sequence number: its slot in the partition.
     pub seq: u64,
+    /// When it was first sent.
     pub sent_at_ms: u64,
+    /// Not visible before this time (0: at once).
     pub visible_at_ms: u64,
+    /// Message id.
     pub message_id: MessageId,
+    /// Receives before it was written (a copy keeps its history).
     pub receive_count: u32,
+    /// First receive before it was written (0: none).
     pub first_receive_ms: u64,
+    /// FIFO message group id.
     pub group_id: Option<String>,
+    /// FIFO deduplication id.
     pub dedup_id: Option<String>,
+    /// Where a moved or copied record came from.
     pub origin: Option<Origin>,
+    /// Message attributes.
     pub attributes: Vec<MessageAttribute>,
+    /// Message system attributes.
     pub system_attributes: Vec<MessageAttribute>,
+    /// The body (decompressed).
     pub body: Vec<u8>,
 }
 
@@ -213,6 +238,7 @@ pub struct RecordRef<'a> {
 }
 
 impl Record {
+    /// A borrowed view, for encoding.
     pub fn as_ref(&self) -> RecordRef<'_> {
         RecordRef {
             seq: self.seq,
@@ -580,11 +606,6 @@ pub fn corrupt_at(path: &std::path::Path, offset: u64) -> EngineError {
         path: path.display().to_string(),
         reason: format!("record at offset {offset} failed validation"),
     }
-}
-
-/// Convenience for callers that want a `Result`.
-pub fn decode_at(buf: &[u8], path: &std::path::Path, offset: u64) -> Result<Record> {
-    decode(buf).map_err(|_| corrupt_at(path, offset))
 }
 
 #[cfg(test)]

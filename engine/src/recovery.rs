@@ -28,10 +28,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::dedup::DEDUP_WINDOW_MS;
 use crate::error::{EngineError, Result};
-use crate::index::{Slot, SlotState};
-use crate::partition::{dedup_key, Partition, PartitionConfig, QueueParams, RecoveryReport};
-use crate::record::{self, Invalid};
+use crate::index::{IndexHeader, Slot, SlotState};
+use crate::partition::{dedup_key, Partition, PartitionConfig, QueueParams};
+use crate::record::{self, Invalid, Origin};
 use crate::segment::{self, Segment};
+
+/// What recovery found and repaired when a partition was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Segments opened.
+    pub segments: usize,
+    /// Records found (deletion markers included).
+    pub records: u64,
+    /// Records re-verified from the log past the index's durable point.
+    pub rescanned: u64,
+    /// Bytes of a torn or corrupt tail that were erased.
+    pub truncated_bytes: u64,
+    /// Segments whose tail was torn.
+    pub torn_segments: usize,
+    /// Messages that were in flight and are visible again.
+    pub requeued_in_flight: u64,
+    /// Index slots rebuilt from the log.
+    pub rebuilt_slots: u64,
+    /// Origins of moved records found past the durable point, to be reconciled.
+    pub origins: Vec<(u64, Origin)>,
+    /// Acknowledged deletes whose index slot had not been synced, re-applied from the
+    /// log's deletion markers.
+    pub journaled_deletes: u64,
+}
 
 const META_FILE: &str = "partition.meta";
 
@@ -132,6 +156,8 @@ impl Partition {
         // Phase one only: the headers advance when the engine syncs every partition
         // (after it has finished interrupted moves across queues), never earlier.
         p.sync_index_files()?;
+        p.debug_check_recovered();
+        p.debug_check_fifo();
         Ok((p, report))
     }
 
@@ -163,111 +189,32 @@ impl Partition {
             self.cfg.segment_slots,
             self.cfg.direct_io,
         )?;
-        let cap = seg.index.capacity();
         // 1. The trusted prefix: slots the header vouches for, if they are contiguous.
-        let mut trusted = header.map(|h| h.durable_count.min(cap)).unwrap_or(0);
-        let mut pos = 0u64;
-        for i in 0..trusted {
-            let s = seg.slot(i);
-            let ok = s.offset as u64 == pos
-                && s.len as usize >= record::HEADER_LEN
-                && pos + s.len as u64 <= seg.capacity
-                && SlotState::from_u8(seg.index.raw_state(i))
-                    .is_some_and(|st| st != SlotState::Empty);
-            if !ok {
-                trusted = i;
-                break;
-            }
-            pos += s.len as u64;
-        }
+        let (trusted, pos) = trusted_prefix(&seg, header.as_ref());
         if let Some(h) = header {
             seg.max_sent_ms = h.max_sent_ms;
         }
         // 2. Verify and rebuild everything after it.
-        let mut count = trusted;
-        let mut torn = false;
-        loop {
-            if count >= cap {
-                break;
-            }
-            let bytes = seg.bytes_from(pos);
-            match record::check(bytes) {
-                Ok(h) if h.seq == base + count as u64 => {
-                    let rec_bytes = &bytes[..h.len as usize];
-                    let rec = record::decode_checked(rec_bytes);
-                    let Ok(rec) = rec else {
-                        torn = true;
-                        break;
-                    };
-                    seg.max_sent_ms = seg.max_sent_ms.max(rec.sent_at_ms);
-                    if let Some(o) = rec.origin {
-                        report.origins.push((base + count as u64, o));
-                    }
-                    report.rescanned += 1;
-                    if h.flags & record::FLAG_DELETES != 0 {
-                        deletes.extend(record::marker_seqs(&rec.body));
-                        seg.has_markers = true;
-                        // Never a message, whatever its slot said.
-                        seg.index
-                            .set_slot(count, &Slot::new(pos as u32, h.len, SlotState::Deleted));
-                        count += 1;
-                        pos += h.len as u64;
-                        continue;
-                    }
-                    // The index slot is kept when it agrees with the record: its state
-                    // (a synced delete, say) is newer than anything the log can say.
-                    let existing = seg.slot(count);
-                    let agrees = existing.offset as u64 == pos
-                        && existing.len == h.len
-                        && SlotState::from_u8(seg.index.raw_state(count))
-                            .is_some_and(|s| s != SlotState::Empty);
-                    if !agrees {
-                        let mut slot = Slot::new(pos as u32, h.len, SlotState::Ready);
-                        slot.receive_count = rec.receive_count.min(u16::MAX as u32) as u16;
-                        slot.first_receive_ms = rec.first_receive_ms;
-                        if rec.visible_at_ms > now_ms {
-                            slot.state = SlotState::Delayed;
-                            slot.visible_at_ms = rec.visible_at_ms;
-                        }
-                        seg.index.set_slot(count, &slot);
-                        report.rebuilt_slots += 1;
-                    }
-                    count += 1;
-                    pos += h.len as u64;
-                }
-                Ok(_) | Err(Invalid::Corrupt) => {
-                    torn = true;
-                    break;
-                }
-                Err(Invalid::End) => break,
-            }
-        }
+        let (count, pos, torn) = rescan(&mut seg, trusted, pos, now_ms, report, deletes);
         // 3. Erase a torn tail; on the last segment erase whatever follows the valid
         // records anyway (a sector of a torn write may have landed past a zero gap).
-        if torn || last {
-            let nonzero = seg
-                .bytes_from(pos)
-                .iter()
-                .take(1 << 20)
-                .rposition(|&b| b != 0);
-            if torn || nonzero.is_some() {
-                let extent = match nonzero {
-                    Some(i) => i as u64 + 1,
-                    None => 0,
-                };
-                report.truncated_bytes += extent;
-                report.torn_segments += 1;
-                segment::zero_range(seg.log_file(), pos, seg.capacity)?;
-                seg.log_file().sync_data()?;
-            }
-        }
+        erase_tail(&seg, pos, torn, last, report)?;
         seg.index.clear_from(count);
         seg.count = count;
         seg.write_pos = pos;
         seg.sealed = true;
         report.records += count as u64;
         // 4. Recount and restore the in-memory state of every slot.
-        for i in 0..count {
+        self.restore_slots(&mut seg, now_ms, report);
+        seg.idx_dirty = true;
+        Ok(seg)
+    }
+
+    /// Step 4 of [`Partition::recover_segment`]: what was in flight, moving or staged is
+    /// ready (or delayed, by its record) again; counters, pins and timers are rebuilt.
+    fn restore_slots(&mut self, seg: &mut Segment, now_ms: u64, report: &mut RecoveryReport) {
+        let base = seg.base_seq;
+        for i in 0..seg.count {
             let seq = base + i as u64;
             if seq < self.purge_floor {
                 continue;
@@ -312,8 +259,6 @@ impl Partition {
             seg.live += 1;
             seg.live_bytes += s.len as u64;
         }
-        seg.idx_dirty = true;
-        Ok(seg)
     }
 
     /// Re-applies journaled deletes (in log order) to messages still live. Returns how
@@ -391,6 +336,131 @@ impl Partition {
         }
         Ok(())
     }
+}
+
+/// Step 1 of [`Partition::recover_segment`]: how many slots the header vouches for and
+/// the log offset where they end. The prefix stops at the first slot that does not
+/// follow its predecessor in the log.
+fn trusted_prefix(seg: &Segment, header: Option<&IndexHeader>) -> (u32, u64) {
+    let cap = seg.index.capacity();
+    let mut trusted = header.map(|h| h.durable_count.min(cap)).unwrap_or(0);
+    let mut pos = 0u64;
+    for i in 0..trusted {
+        let s = seg.slot(i);
+        let ok = s.offset as u64 == pos
+            && s.len as usize >= record::HEADER_LEN
+            && pos + s.len as u64 <= seg.capacity
+            && SlotState::from_u8(seg.index.raw_state(i)).is_some_and(|st| st != SlotState::Empty);
+        if !ok {
+            trusted = i;
+            break;
+        }
+        pos += s.len as u64;
+    }
+    (trusted, pos)
+}
+
+/// Step 2 of [`Partition::recover_segment`]: verifies the records from slot `count` at log
+/// offset `pos` on, rebuilding each slot that disagrees with its record. Returns the slot
+/// count and log offset where valid records end, and whether the tail is torn (a record
+/// that fails its checks, as opposed to the zeros of never-written space).
+fn rescan(
+    seg: &mut Segment,
+    mut count: u32,
+    mut pos: u64,
+    now_ms: u64,
+    report: &mut RecoveryReport,
+    deletes: &mut Vec<u64>,
+) -> (u32, u64, bool) {
+    let cap = seg.index.capacity();
+    let base = seg.base_seq;
+    let mut torn = false;
+    loop {
+        if count >= cap {
+            break;
+        }
+        let bytes = seg.bytes_from(pos);
+        match record::check(bytes) {
+            Ok(h) if h.seq == base + count as u64 => {
+                let rec_bytes = &bytes[..h.len as usize];
+                let rec = record::decode_checked(rec_bytes);
+                let Ok(rec) = rec else {
+                    torn = true;
+                    break;
+                };
+                seg.max_sent_ms = seg.max_sent_ms.max(rec.sent_at_ms);
+                if let Some(o) = rec.origin {
+                    report.origins.push((base + count as u64, o));
+                }
+                report.rescanned += 1;
+                if h.flags & record::FLAG_DELETES != 0 {
+                    deletes.extend(record::marker_seqs(&rec.body));
+                    seg.has_markers = true;
+                    // Never a message, whatever its slot said.
+                    seg.index
+                        .set_slot(count, &Slot::new(pos as u32, h.len, SlotState::Deleted));
+                    count += 1;
+                    pos += h.len as u64;
+                    continue;
+                }
+                // The index slot is kept when it agrees with the record: its state
+                // (a synced delete, say) is newer than anything the log can say.
+                let existing = seg.slot(count);
+                let agrees = existing.offset as u64 == pos
+                    && existing.len == h.len
+                    && SlotState::from_u8(seg.index.raw_state(count))
+                        .is_some_and(|s| s != SlotState::Empty);
+                if !agrees {
+                    let mut slot = Slot::new(pos as u32, h.len, SlotState::Ready);
+                    slot.receive_count = rec.receive_count.min(u16::MAX as u32) as u16;
+                    slot.first_receive_ms = rec.first_receive_ms;
+                    if rec.visible_at_ms > now_ms {
+                        slot.state = SlotState::Delayed;
+                        slot.visible_at_ms = rec.visible_at_ms;
+                    }
+                    seg.index.set_slot(count, &slot);
+                    report.rebuilt_slots += 1;
+                }
+                count += 1;
+                pos += h.len as u64;
+            }
+            Ok(_) | Err(Invalid::Corrupt) => {
+                torn = true;
+                break;
+            }
+            Err(Invalid::End) => break,
+        }
+    }
+    (count, pos, torn)
+}
+
+/// Step 3 of [`Partition::recover_segment`]: zeroes the log from `pos` when the tail is
+/// torn, or when it is the last segment and anything non-zero follows the valid records.
+fn erase_tail(
+    seg: &Segment,
+    pos: u64,
+    torn: bool,
+    last: bool,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    if torn || last {
+        let nonzero = seg
+            .bytes_from(pos)
+            .iter()
+            .take(1 << 20)
+            .rposition(|&b| b != 0);
+        if torn || nonzero.is_some() {
+            let extent = match nonzero {
+                Some(i) => i as u64 + 1,
+                None => 0,
+            };
+            report.truncated_bytes += extent;
+            report.torn_segments += 1;
+            segment::zero_range(seg.log_file(), pos, seg.capacity)?;
+            seg.log_file().sync_data()?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

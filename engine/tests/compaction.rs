@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use spool_engine::partition::PartitionConfig;
+use spool_engine::PartitionConfig;
 use spool_engine::{DeleteOutcome, Engine, EngineConfig, ManualClock, SendRequest};
 
 const T0: u64 = 1_800_000_000_000;

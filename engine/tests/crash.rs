@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use spool_engine::partition::{PartitionConfig, RecoveryReport};
 use spool_engine::{Engine, EngineConfig, ManualClock, SendRequest};
+use spool_engine::{PartitionConfig, RecoveryReport};
 
 const T0: u64 = 1_800_000_000_000;
 const Q: &str = "crash";
@@ -146,7 +146,7 @@ fn scan(part: &Path) -> Vec<Rec> {
         let buf = std::fs::read(log_file(part, base)).unwrap();
         let mut pos = 0;
         while pos + 8 <= buf.len() && buf[pos..pos + 4] != [0; 4] {
-            let r = spool_engine::record::decode(&buf[pos..]).expect("pristine record");
+            let r = spool_engine::testing::record::decode(&buf[pos..]).expect("pristine record");
             let len = u32::from_le_bytes(buf[pos..pos + 4].try_into().unwrap()) as usize;
             out.push(Rec {
                 seg: base,
@@ -154,7 +154,7 @@ fn scan(part: &Path) -> Vec<Rec> {
                 end: pos + len,
                 seq: r.seq,
                 body: r.body,
-                marker: buf[pos + 9] & spool_engine::record::FLAG_DELETES != 0,
+                marker: buf[pos + 9] & spool_engine::testing::record::FLAG_DELETES != 0,
             });
             pos += len;
         }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use spool_engine::partition::PartitionConfig;
+use spool_engine::PartitionConfig;
 use spool_engine::{Engine, EngineConfig, ManualClock};
 use spool_testkit::Tmpfs;
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use spool_engine::fault::{FaultPlan, FaultyFlusher};
-use spool_engine::partition::PartitionConfig;
+use spool_engine::PartitionConfig;
 use spool_engine::{Engine, EngineConfig, EngineError, ManualClock, PwriteFlusher};
 
 fn cfg() -> EngineConfig {

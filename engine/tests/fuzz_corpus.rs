@@ -5,20 +5,20 @@
 #[path = "common/queue_model.rs"]
 mod queue_model;
 
-use spool_engine::record::{self, AttributeValue, MessageAttribute, MessageId, Origin, Record};
+use spool_engine::testing::record::{self, AttributeValue, MessageAttribute, MessageId, Origin, Record};
 use spool_testkit::{fuzz_corpus, fuzz_corpus_dir};
 
 #[test]
 fn record_decode_corpus() {
     for data in fuzz_corpus("record_decode") {
-        spool_engine::fuzzing::record_decode(&data);
+        spool_engine::testing::record_decode(&data);
     }
 }
 
 #[test]
 fn receipt_handle_corpus() {
     for data in fuzz_corpus("receipt_handle") {
-        spool_engine::fuzzing::receipt_handle(&data);
+        spool_engine::testing::receipt_handle(&data);
     }
 }
 
@@ -42,7 +42,7 @@ fn engine_model_input_is_bounded() {
 fn recovery_corpus() {
     for data in fuzz_corpus("recovery") {
         let dir = tempfile::tempdir().unwrap();
-        spool_engine::fuzzing::recovery(&data, dir.path());
+        spool_engine::testing::recovery(&data, dir.path());
     }
 }
 

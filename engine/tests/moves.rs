@@ -6,7 +6,7 @@
 mod common;
 
 use common::{body, copy_dir, map, T0};
-use spool_engine::flusher::{open_flusher, FlusherKind};
+use spool_engine::{open_flusher, FlusherKind};
 use spool_engine::{Engine, EngineConfig, ManualClock, PartitionConfig};
 use std::collections::BTreeMap;
 use std::path::Path;

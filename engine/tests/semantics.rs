@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use spool_engine::partition::PartitionConfig;
+use spool_engine::PartitionConfig;
 use spool_engine::{
     AttributeValue, DeleteOutcome, Engine, EngineConfig, EngineError, FlusherKind, ManualClock,
     MessageAttribute, SendRequest,
@@ -219,7 +219,7 @@ fn interrupted_dead_letter_move_is_finished_by_recovery() {
     // Write the dead-letter copy but "crash" before the source slot is released: flush
     // only the dead-letter queue's partition.
     let now = e.now_ms();
-    let mut fl = spool_engine::flusher::PwriteFlusher;
+    let mut fl = spool_engine::PwriteFlusher;
     let dq = e.queue_ref_mut("dlq").unwrap();
     assert_eq!(dq.partitions_mut()[0].flush(now, &mut fl).unwrap(), 1);
     drop(e);
@@ -486,7 +486,7 @@ fn partitions_spread_and_gather_and_io_uring_flusher() {
     let mut c = cfg();
     c.partitions_per_queue = 4;
     c.flusher = FlusherKind::Uring;
-    c.partition.compression = Some(spool_engine::record::Compression {
+    c.partition.compression = Some(spool_engine::Compression {
         level: 1,
         min_body: 512,
     });

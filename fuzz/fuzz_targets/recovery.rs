@@ -3,5 +3,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("temp dir");
-    spool_engine::fuzzing::recovery(data, dir.path());
+    spool_engine::testing::recovery(data, dir.path());
 });

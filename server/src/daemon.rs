@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use spool_engine::attrs::READ_ONLY_ATTRIBUTE_NAMES;
-use spool_engine::partition::PartitionConfig;
+use spool_engine::PartitionConfig;
 use spool_engine::{Engine, EngineConfig, SystemClock};
 
 use crate::commit::Committer;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use spool_engine::partition::PartitionConfig;
+use spool_engine::PartitionConfig;
 use spool_engine::{
     Clock, DeleteOutcome, Engine, EngineConfig, EngineError, ManualClock, MessageId, ReceiptHandle,
     ReceivedMessage, SendRequest,

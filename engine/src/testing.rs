@@ -1,20 +1,34 @@
-//! Bodies of the fuzz targets, kept in the crate so that `fuzz/` (cargo-fuzz) and the
-//! plain test over the seed corpus (`tests/fuzz_corpus.rs`) run exactly the same code.
+//! What fuzz targets, benchmarks and the crate's own integration tests need beyond the
+//! public API: the internal types they drive directly, and the bodies of the fuzz targets.
+//! Hidden from the documentation and not a stable API.
 //!
-//! Each function must never panic, whatever the input.
+//! The fuzz target bodies are kept in the crate so that `fuzz/` (cargo-fuzz) and the
+//! plain test over the seed corpus (`tests/fuzz_corpus.rs`) run exactly the same code.
+//! Each must never panic, whatever the input.
+
+#![allow(missing_docs)]
 
 use std::path::Path;
 
-use crate::partition::{Partition, PartitionConfig, QueueParams};
-use crate::record;
+use crate::partition::PartitionConfig;
+pub use crate::partition::{DeadLetter, Delivered, Partition, QueueParams};
+pub use crate::receipt::{Receipt, ReceiptKey, KEY_LEN};
+
+/// The record codec (`.log` records).
+pub mod record {
+    pub use crate::record::{
+        decode, encode, AttributeValue, Compression, MessageAttribute, MessageId, Origin, Record,
+        FLAG_DELETES,
+    };
+}
 
 /// Decodes arbitrary bytes as a record; a record that decodes must re-encode to the
 /// same bytes (uncompressed) and decode again to the same value.
 pub fn record_decode(data: &[u8]) {
-    if let Ok(r) = record::decode(data) {
+    if let Ok(r) = crate::record::decode(data) {
         let mut out = Vec::new();
-        record::encode(&mut out, &r, None);
-        let again = record::decode(&out).expect("re-encoded record decodes");
+        crate::record::encode(&mut out, &r, None);
+        let again = crate::record::decode(&out).expect("re-encoded record decodes");
         assert_eq!(again, r);
     }
 }
@@ -70,8 +84,6 @@ pub fn recovery(data: &[u8], dir: &Path) {
 /// the handle `seal` gives that receipt; a sealed handle opens to its receipt for its own
 /// queue only; changing any one byte of a sealed handle makes it fail to open.
 pub fn receipt_handle(data: &[u8]) {
-    use crate::receipt::{Receipt, ReceiptKey, KEY_LEN};
-
     const QUEUE: u64 = 7;
     let key = ReceiptKey::from_bytes([0x5a; KEY_LEN]);
 

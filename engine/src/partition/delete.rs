@@ -1,0 +1,94 @@
+//! Removing messages from one partition: DeleteMessage by receipt, and PurgeQueue.
+//!
+//! Promises: only the latest receipt of a message deletes it; a delete is durable after
+//! the next flush (its deletion marker is journaled in the log); a purge deletes every
+//! message sent before it in O(segments), by a persisted purge floor.
+
+use super::fifo::Fifo;
+use super::{Counters, Partition};
+use crate::error::{EngineError, Result};
+use crate::index::{Slot, SlotState};
+use crate::receipt::Receipt;
+
+/// What a DeleteMessage did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// The message is deleted (durable after the next flush).
+    Deleted,
+    /// The handle is not the latest one (or the message is gone): nothing deleted.
+    Stale,
+}
+
+impl Partition {
+    /// The slot a receipt refers to, if the receipt is still the latest for it.
+    pub(super) fn current(&self, r: &Receipt) -> Option<(usize, Slot)> {
+        if r.epoch != self.epoch || r.partition != self.number {
+            return None;
+        }
+        let (pos, slot) = self.slot_of(r.seq)?;
+        (slot.generation == r.generation && slot.receive_count > 0).then_some((pos, slot))
+    }
+
+    /// Deletes the message a receipt refers to. A handle from an earlier receive, or of a
+    /// message already gone, deletes nothing and succeeds (standard queues) or reports an
+    /// expired handle (FIFO queues, as SQS does). The deletion is durable after the next
+    /// flush.
+    pub fn delete(&mut self, now_ms: u64, r: &Receipt) -> Result<DeleteOutcome> {
+        self.check_ok()?;
+        self.tick(now_ms);
+        let found = self.current(r);
+        match found {
+            Some((pos, slot)) if slot.state == SlotState::InFlight => {
+                self.timers.remove(r.seq);
+                self.set_state(
+                    pos,
+                    r.seq,
+                    SlotState::InFlight,
+                    SlotState::Deleted,
+                    slot.len,
+                );
+                self.journal_delete(pos, r.seq);
+                self.counters.in_flight -= 1;
+                if self.params.fifo {
+                    self.fifo_release(r.seq);
+                }
+                self.debug_check_fifo();
+                Ok(DeleteOutcome::Deleted)
+            }
+            Some((pos, slot)) if slot.state == SlotState::Ready && !self.params.fifo => {
+                // Visibility ran out but nobody received it since: the handle is still the
+                // latest, so SQS deletes. It may sit in the redelivery line; that entry is
+                // skipped when reached.
+                self.set_state(pos, r.seq, SlotState::Ready, SlotState::Deleted, slot.len);
+                self.journal_delete(pos, r.seq);
+                self.counters.ready -= 1;
+                Ok(DeleteOutcome::Deleted)
+            }
+            Some((_, slot)) if slot.state == SlotState::Deleted => Ok(DeleteOutcome::Stale),
+            _ if self.params.fifo => Err(EngineError::ReceiptHandleExpired),
+            _ => Ok(DeleteOutcome::Stale),
+        }
+    }
+
+    /// Deletes every message sent before now, in flight or not, in O(segments): the
+    /// purge floor is persisted and everything below it reads as deleted.
+    pub fn purge(&mut self) -> Result<()> {
+        self.check_ok()?;
+        self.purge_floor = self.next_seq;
+        crate::recovery::write_meta(&self.dir, self.epoch, self.purge_floor)?;
+        self.timers.clear();
+        self.redelivery.clear();
+        self.fifo = Fifo::default();
+        self.counters = Counters::default();
+        self.cursor = self.purge_floor;
+        let mut freed = Vec::new();
+        self.retained.clear(&mut freed);
+        self.recycle(freed);
+        for s in self.segs.iter_mut() {
+            s.live = 0;
+            s.live_bytes = 0;
+            s.pinned = 0;
+        }
+        Ok(())
+    }
+}

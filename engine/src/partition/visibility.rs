@@ -1,0 +1,109 @@
+//! Visibility of one partition's messages: the timers that make in-flight and delayed
+//! messages ready again, putting a message back in line behind the cursor, and
+//! ChangeMessageVisibility.
+//!
+//! Promises: a message whose visibility timeout or delay ran out is ready again after the
+//! next [`Partition::tick`] (bounded work per call); a ready message behind the cursor is
+//! never lost (standard: the redelivery line; FIFO: its group's pending list, in order).
+
+use super::Partition;
+use crate::error::{EngineError, Result};
+use crate::index::SlotState;
+use crate::receipt::Receipt;
+
+/// Longest visibility timeout SQS allows: 12 hours.
+pub const MAX_VISIBILITY_MS: u64 = 43_200_000;
+
+impl Partition {
+    /// Moves expired visibility timeouts and elapsed delays to ready. Bounded work.
+    pub fn tick(&mut self, now_ms: u64) {
+        let mut out = std::mem::take(&mut self.timer_out);
+        out.clear();
+        self.timers
+            .poll_expired(now_ms, self.cfg.scan_budget, &mut out);
+        for &(seq, _) in &out {
+            let Some((pos, mut slot)) = self.slot_of(seq) else {
+                continue;
+            };
+            let mut group = None;
+            match slot.state {
+                SlotState::InFlight => {
+                    self.counters.in_flight -= 1;
+                    if self.params.fifo {
+                        group = self.fifo_release(seq);
+                    }
+                }
+                SlotState::Delayed => self.counters.delayed -= 1,
+                _ => continue,
+            }
+            let from = slot.state;
+            slot.state = SlotState::Ready;
+            self.write_slot(pos, seq, from, &slot);
+            self.counters.ready += 1;
+            if seq < self.cursor {
+                self.requeue(seq, group);
+            }
+        }
+        self.timer_out = out;
+        self.debug_check_fifo();
+    }
+
+    /// A ready message behind the cursor goes back in line. `group` is its FIFO group
+    /// key when the caller knows it (from [`Partition::fifo_release`]).
+    pub(super) fn requeue(&mut self, seq: u64, group: Option<u64>) {
+        if !self.params.fifo {
+            self.redelivery.push_back(seq);
+            return;
+        }
+        let Some(g) = group.or_else(|| self.read_group_key(seq)) else {
+            return;
+        };
+        let group = self.fifo.groups.entry(g).or_default();
+        let at = group.pending.partition_point(|&s| s < seq);
+        if group.pending.get(at) != Some(&seq) {
+            group.pending.insert(at, seq);
+            self.fifo.skipped += 1;
+            self.fifo.group_of_seq.insert(seq, g);
+        }
+        if group.in_flight == 0 && group.pending.len() == 1 {
+            self.fifo.ready.push_back(g);
+        }
+    }
+
+    /// Changes the visibility timeout of an in-flight message; 0 makes it visible now.
+    pub fn change_visibility(&mut self, now_ms: u64, r: &Receipt, timeout_ms: u64) -> Result<()> {
+        self.check_ok()?;
+        self.tick(now_ms);
+        if timeout_ms > MAX_VISIBILITY_MS {
+            return Err(EngineError::InvalidParameter {
+                name: "VisibilityTimeout",
+                reason: format!("{} is more than 43200 seconds", timeout_ms / 1000),
+            });
+        }
+        let Some((pos, mut slot)) = self.current(r) else {
+            return Err(EngineError::MessageNotInflight);
+        };
+        if slot.state != SlotState::InFlight {
+            return Err(EngineError::MessageNotInflight);
+        }
+        if timeout_ms == 0 {
+            self.timers.remove(r.seq);
+            slot.state = SlotState::Ready;
+            self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
+            self.counters.in_flight -= 1;
+            self.counters.ready += 1;
+            let group = if self.params.fifo {
+                self.fifo_release(r.seq)
+            } else {
+                None
+            };
+            self.requeue(r.seq, group);
+        } else {
+            slot.visible_at_ms = now_ms + timeout_ms;
+            self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
+            self.timers.insert(r.seq, slot.visible_at_ms);
+        }
+        self.debug_check_fifo();
+        Ok(())
+    }
+}
