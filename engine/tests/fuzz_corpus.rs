@@ -5,7 +5,9 @@
 #[path = "common/queue_model.rs"]
 mod queue_model;
 
-use spool_engine::testing::record::{self, AttributeValue, MessageAttribute, MessageId, Origin, Record};
+use spool_engine::testing::record::{
+    self, AttributeValue, MessageAttribute, MessageId, Origin, Record,
+};
 use spool_testkit::{fuzz_corpus, fuzz_corpus_dir};
 
 #[test]
@@ -115,7 +117,7 @@ fn write_seed_corpus() {
 /// Seeds for `receipt_handle`: 18 bytes of receipt, a position and a byte, then text to
 /// open as a handle (real handles, near misses, garbage).
 fn write_receipt_seeds() {
-    use spool_engine::receipt::{Receipt, ReceiptKey, KEY_LEN};
+    use spool_engine::testing::{Receipt, ReceiptKey, KEY_LEN};
     let dir = fuzz_corpus_dir("receipt_handle");
     std::fs::create_dir_all(&dir).unwrap();
     let key = ReceiptKey::from_bytes([0x5a; KEY_LEN]);
