@@ -164,7 +164,7 @@ impl Daemon {
                 .name(format!("spool-shard-{i}"))
                 .spawn(move || {
                     let shard = Shard::new(parts).map_err(|e| format!("shard {i}: {e}"))?;
-                    shard.run()
+                    shard.run().map_err(|e| e.to_string())
                 })
                 .map_err(|e| format!("cannot start shard {i}: {e}"))?;
             threads.push(t);

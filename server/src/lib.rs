@@ -47,4 +47,6 @@ pub mod metrics;
 #[cfg(not(loom))]
 pub mod shard;
 #[cfg(not(loom))]
+pub mod shared;
+#[cfg(not(loom))]
 pub mod sqs;

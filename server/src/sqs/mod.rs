@@ -11,7 +11,7 @@
 //! ([`admin`]) and runs message move tasks (DLQ redrive at a rate, [`move_tasks`]), which
 //! reach the shards through [`upstream`]: the daemon's internal socket pairs, the path a
 //! binary client's requests take. It also holds the state the shards' SQS connections share
-//! ([`Gateway`]), published in [`crate::shard::Shared`] once it is up; shard 0 accepts SQS
+//! ([`Gateway`]), published in [`crate::shared::Shared`] once it is up; shard 0 accepts SQS
 //! connections only from then on.
 //!
 //! Promises: an SQS client (boto3, the aws CLI, the AWS SDKs) works against
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::metrics::{Metrics, Outcome};
-use crate::shard::Shared;
+use crate::shared::Shared;
 
 /// What the gateway is configured with.
 #[derive(Debug, Clone)]
