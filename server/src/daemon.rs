@@ -126,7 +126,7 @@ impl Daemon {
             data_dir: cfg.data_dir.clone(),
         });
         let mut sqs_listener = match cfg.sqs_listen {
-            Some(a) => Some(GatewayHandle::bind_sqs(a)?),
+            Some(a) => Some(GatewayHandle::bind_sqs(a).map_err(|e| e.to_string())?),
             None => None,
         };
         let sqs_addr = match &sqs_listener {
@@ -180,7 +180,7 @@ impl Daemon {
                         for t in threads {
                             let _ = t.join();
                         }
-                        return Err(e);
+                        return Err(e.to_string());
                     }
                 }
             }

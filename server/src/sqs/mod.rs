@@ -92,6 +92,35 @@ impl Gateway {
     }
 }
 
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("cannot listen for the SQS API on {addr}: {source}")]
+    ListenSqs {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for the admin endpoint on {addr}: {source}")]
+    ListenAdmin {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// Setting up a bound listener (non-blocking mode, its address) failed.
+    #[error("{0}")]
+    Listener(std::io::Error),
+    #[error("cannot start the SQS API runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot start the SQS API thread: {0}")]
+    Thread(std::io::Error),
+    #[error("the SQS API cannot reach the shards: {0}")]
+    Upstream(std::io::Error),
+    #[error("the SQS API did not start within {} s", START_TIMEOUT.as_secs())]
+    StartTimeout,
+}
+
+/// How long the daemon waits for the gateway's thread to come up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The running gateway: its thread and the addresses it listens on.
 pub struct GatewayHandle {
     pub sqs_addr: Option<SocketAddr>,
@@ -102,10 +131,10 @@ pub struct GatewayHandle {
 impl GatewayHandle {
     /// Binds the SQS listener (so a taken port is a startup error); the daemon hands it to
     /// shard 0.
-    pub fn bind_sqs(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+    pub fn bind_sqs(addr: SocketAddr) -> Result<std::net::TcpListener, GatewayError> {
         let sqs = std::net::TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen for the SQS API on {addr}: {e}"))?;
-        sqs.set_nonblocking(true).map_err(|e| e.to_string())?;
+            .map_err(|source| GatewayError::ListenSqs { addr, source })?;
+        sqs.set_nonblocking(true).map_err(GatewayError::Listener)?;
         Ok(sqs)
     }
 
@@ -119,20 +148,20 @@ impl GatewayHandle {
         streams: Vec<std::os::unix::net::UnixStream>,
         metrics: Arc<Metrics>,
         shared: Arc<Shared>,
-    ) -> Result<GatewayHandle, String> {
+    ) -> Result<GatewayHandle, GatewayError> {
         let admin = match cfg.admin_listen {
-            Some(a) => Some(
-                std::net::TcpListener::bind(a)
-                    .map_err(|e| format!("cannot listen for the admin endpoint on {a}: {e}"))?,
+            Some(addr) => Some(
+                std::net::TcpListener::bind(addr)
+                    .map_err(|source| GatewayError::ListenAdmin { addr, source })?,
             ),
             None => None,
         };
         let admin_addr = match &admin {
-            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+            Some(l) => Some(l.local_addr().map_err(GatewayError::Listener)?),
             None => None,
         };
         if let Some(l) = &admin {
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            l.set_nonblocking(true).map_err(GatewayError::Listener)?;
         }
         let rt = if cfg.threads <= 1 {
             tokio::runtime::Builder::new_current_thread()
@@ -145,10 +174,10 @@ impl GatewayHandle {
                 .enable_all()
                 .build()
         }
-        .map_err(|e| format!("cannot start the SQS API runtime: {e}"))?;
+        .map_err(GatewayError::Runtime)?;
         // The thread says when the gateway is up (or why not): an SQS port whose gateway
         // never came up would hold its clients in the backlog forever.
-        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), GatewayError>>(1);
         let thread = std::thread::Builder::new()
             .name("spool-sqs".into())
             .spawn(move || {
@@ -156,8 +185,7 @@ impl GatewayHandle {
                     let upstream = match upstream::Upstream::connect(streams).await {
                         Ok(u) => u,
                         Err(e) => {
-                            let _ = ready_tx
-                                .send(Err(format!("the SQS API cannot reach the shards: {e}")));
+                            let _ = ready_tx.send(Err(GatewayError::Upstream(e)));
                             return;
                         }
                     };
@@ -190,14 +218,14 @@ impl GatewayHandle {
                         .take();
                 });
             })
-            .map_err(|e| format!("cannot start the SQS API thread: {e}"))?;
-        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            .map_err(GatewayError::Thread)?;
+        match ready_rx.recv_timeout(START_TIMEOUT) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 let _ = thread.join();
                 return Err(e);
             }
-            Err(_) => return Err("the SQS API did not start within 30 s".into()),
+            Err(_) => return Err(GatewayError::StartTimeout),
         }
         if let Some(a) = sqs_addr {
             tracing::info!(%a, "listening (SQS HTTP API)");
