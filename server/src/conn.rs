@@ -408,3 +408,74 @@ impl Conn {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Conn, std::os::unix::net::UnixStream) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let c = Conn::new(Stream::Unix(UnixStream::from_std(a)), 1, false);
+        (c, b)
+    }
+
+    fn ping_frame(id: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        spool_protocol::Request::Ping.encode(id, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_frame_is_cut_once_and_served_from_its_head() {
+        let (mut c, mut peer) = pair();
+        let mut bytes = ping_frame(7);
+        bytes.extend(ping_frame(8));
+        peer.write_all(&bytes).unwrap();
+        assert!(c.fill(1 << 20).unwrap());
+        let first = c.next_frame(1 << 20).unwrap().expect("a whole frame");
+        let second = c.next_frame(1 << 20).unwrap().expect("a second frame");
+        assert!(c.next_frame(1 << 20).unwrap().is_none());
+        assert!(!c.has_buffered_input());
+        let buf = c.lend_rbuf();
+        for (head, id) in [(first, 7), (second, 8)] {
+            let frame = head.frame(&buf).expect("payload in the buffer");
+            assert_eq!(frame.request_id, id);
+            assert_eq!(frame.opcode, head.opcode);
+            let req = spool_protocol::Request::from_frame(&frame).unwrap();
+            assert_eq!(req, spool_protocol::Request::Ping);
+        }
+        c.restore_rbuf(buf);
+    }
+
+    #[test]
+    fn state_moves_through_pause_eof_and_closing() {
+        let (mut c, peer) = pair();
+        assert_eq!(c.state(), State::Open(Input::Drained));
+        c.pause();
+        assert!(c.is_paused());
+        c.note_readable();
+        assert!(c.may_have_more());
+        c.resume();
+        assert_eq!(c.state(), State::Open(Input::Pending));
+        drop(peer);
+        c.fill(1 << 20).unwrap();
+        assert!(c.is_eof());
+        assert!(!c.may_have_more());
+        // EOF is final: a readable note while paused does not undo it.
+        c.pause();
+        c.note_readable();
+        assert!(c.is_eof());
+        c.resume();
+        // Half-closed with one request out: answering it closes.
+        c.begin_request();
+        assert_eq!(c.in_flight(), 1);
+        assert!(!c.is_closing());
+        c.end_request();
+        assert!(c.is_closing());
+        // Closing is final.
+        c.pause();
+        c.resume();
+        assert!(c.is_closing());
+    }
+}
