@@ -17,7 +17,7 @@
 //! - disk: [`commit`] (the group-commit companion thread);
 //! - the SQS HTTP API and the admin endpoint: [`sqs`] (SQS connections served by hyper on
 //!   the shard threads themselves, `sqs::host`; the admin endpoint and move tasks on a
-//!   thread of their own, into the shards over internal connections), counting in
+//!   thread of their own, into the shards through per-shard call queues), counting in
 //!   [`metrics`];
 //! - what the shards, the gateway and the daemon share: [`shared`];
 //! - startup and shutdown: [`daemon`], configured by [`config`].

@@ -1,13 +1,17 @@
 //! What every shard, the SQS gateway and the daemon's control thread share: the shards'
-//! doorbells, the metrics, the shutdown flag and drain count, the connection counters, and
-//! the gateway once it is up.
+//! doorbells, the metrics, the shutdown flag and drain count, the connection counters, the
+//! gateway once it is up, and each shard's queue of calls from the gateway's own tasks
+//! ([`GatewayCalls`]: the admin endpoint and move tasks).
 //!
 //! A neutral home so that neither the shard nor the gateway imports the other to reach it.
 //! Promises: every field is safe to read from any thread; [`Shared::request_shutdown`]
 //! wakes every shard.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use spool_protocol::{Request, Response};
+use tokio::sync::oneshot;
 
 use crate::eventfd::EventFd;
 
@@ -23,6 +27,8 @@ pub struct Shared {
     /// The gateway's shared state, once its thread is up (None when neither the SQS API
     /// nor the admin endpoint is on, and again after it stopped).
     pub gateway: std::sync::Mutex<Option<Arc<crate::sqs::Gateway>>>,
+    /// Per shard: calls from the gateway's own tasks (admin endpoint, move tasks).
+    pub calls: Vec<GatewayCalls>,
 }
 
 impl Shared {
@@ -40,5 +46,75 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+/// One call from a task of the gateway's runtime: the request, and where its reply goes.
+pub struct GatewayCall {
+    pub req: Request<'static>,
+    pub reply: oneshot::Sender<Response<'static>>,
+}
+
+/// The calls the gateway's own tasks (admin endpoint, move tasks) hand to one shard, which
+/// takes them each loop turn and routes them as it routes an SQS connection's calls.
+///
+/// Promises: a call is taken by the shard at most once; once the shard has stopped
+/// ([`GatewayCalls::close`]) no call is accepted and every call still queued is dropped,
+/// so its caller sees the reply channel close instead of waiting forever.
+#[derive(Default)]
+pub struct GatewayCalls {
+    queue: Mutex<CallQueue>,
+    /// Set after a push, cleared by the shard's take: the shard locks only when it is set.
+    pending: AtomicBool,
+}
+
+#[derive(Default)]
+struct CallQueue {
+    calls: Vec<GatewayCall>,
+    closed: bool,
+}
+
+impl GatewayCalls {
+    /// One queue per shard.
+    pub fn per_shard(shards: usize) -> Vec<GatewayCalls> {
+        (0..shards).map(|_| GatewayCalls::default()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CallQueue> {
+        // A panic while holding this lock leaves a list of calls behind: still valid.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a call; the caller then rings the shard's doorbell. Gives the call back if
+    /// the shard has stopped.
+    pub fn push(&self, call: GatewayCall) -> Result<(), GatewayCall> {
+        let mut q = self.lock();
+        if q.closed {
+            return Err(call);
+        }
+        q.calls.push(call);
+        drop(q);
+        self.pending.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether calls wait (the shard's loop then does not sleep).
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Takes the calls queued so far (the shard, once per turn).
+    pub fn take(&self) -> Vec<GatewayCall> {
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.lock().calls)
+    }
+
+    /// Refuses calls from now on and drops those still queued (the shard has stopped).
+    pub fn close(&self) {
+        let mut q = self.lock();
+        q.closed = true;
+        q.calls.clear();
     }
 }

@@ -14,12 +14,12 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 use spool_protocol::{ErrorCode, Request, Response, MAX_VERSION, MIN_VERSION, VERSION};
 
 use super::{Envelope, ReplyTo, Shard, FIRST_CONN};
-use crate::conn::{Conn, FrameHead, Stream, INTERNAL_MAX_IN_FLIGHT, WRITE_LIMIT, WRITE_PAUSE};
+use crate::conn::{Conn, FrameHead, WRITE_LIMIT, WRITE_PAUSE};
 
 /// Keepalive of client connections: first probe after 60 s idle, then every 10 s, dead
 /// after 6 unanswered.
@@ -108,11 +108,11 @@ impl Conns {
     }
 
     /// Puts a new connection in `slot` (from [`Conns::alloc`]) under a fresh generation.
-    fn fill_slot(&mut self, slot: usize, stream: Stream, internal: bool) -> u64 {
+    fn fill_slot(&mut self, slot: usize, stream: TcpStream) -> u64 {
         debug_assert!(self.slots[slot].is_none());
         let generation = self.next_generation;
         self.next_generation += 1;
-        self.slots[slot] = Some(Conn::new(stream, generation, internal));
+        self.slots[slot] = Some(Conn::new(stream, generation));
         generation
     }
 
@@ -138,7 +138,7 @@ impl Shard {
                 Ok((stream, _)) => {
                     let target = self.conns.next_target(self.n);
                     if target == self.id {
-                        self.add_conn(Stream::Tcp(stream), false);
+                        self.add_conn(stream);
                     } else {
                         // mio's stream is a plain socket underneath; hand over the fd.
                         let std_stream =
@@ -157,10 +157,10 @@ impl Shard {
         }
     }
 
-    pub(super) fn add_conn(&mut self, mut stream: Stream, internal: bool) {
+    pub(super) fn add_conn(&mut self, mut stream: TcpStream) {
         let count = self.shared.connections.fetch_add(1, Ordering::SeqCst);
         let stopping = self.life.is_stopping();
-        if (count >= self.cfg.max_connections && !internal) || stopping {
+        if count >= self.cfg.max_connections || stopping {
             self.shared.connections.fetch_sub(1, Ordering::SeqCst);
             let (code, msg) = if stopping {
                 (ErrorCode::ShuttingDown, "the server is shutting down")
@@ -173,13 +173,11 @@ impl Shard {
             }
             return;
         }
-        if let Stream::Tcp(s) = &stream {
-            let _ = s.set_nodelay(true);
-            // A peer that vanished without FIN or RST (power loss, a dropped NAT entry)
-            // would otherwise hold its connection slot forever: keepalive probes find it
-            // dead after about two idle minutes and the read then fails.
-            let _ = socket2::SockRef::from(s).set_tcp_keepalive(&TCP_KEEPALIVE);
-        }
+        let _ = stream.set_nodelay(true);
+        // A peer that vanished without FIN or RST (power loss, a dropped NAT entry) would
+        // otherwise hold its connection slot forever: keepalive probes find it dead after
+        // about two idle minutes and the read then fails.
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&TCP_KEEPALIVE);
         let slot = self.conns.alloc();
         if let Err(e) = self.poll.registry().register(
             &mut stream,
@@ -191,7 +189,7 @@ impl Shard {
             self.conns.release(slot);
             return;
         }
-        self.conns.fill_slot(slot, stream, internal);
+        self.conns.fill_slot(slot, stream);
         // The client may have written already; edge-triggered epoll will not say so again.
         self.read_conn(slot);
     }
@@ -239,12 +237,7 @@ impl Shard {
             if c.is_closing() || stopping {
                 return;
             }
-            let limit = if c.internal {
-                INTERNAL_MAX_IN_FLIGHT
-            } else {
-                max_in_flight
-            };
-            if c.in_flight() >= limit || c.pending_out() > WRITE_PAUSE || overloaded {
+            if c.in_flight() >= max_in_flight || c.pending_out() > WRITE_PAUSE || overloaded {
                 c.pause();
                 if overloaded {
                     self.conns.overload_paused.push(slot);
@@ -280,10 +273,9 @@ impl Shard {
                 Ok(Some(head)) => head,
             };
             c.begin_request();
-            let internal = c.internal;
             // The request borrows the read buffer while it is served (see `route`).
             let buf = c.lend_rbuf();
-            let fatal = self.serve_frame(slot, generation, internal, head, &buf);
+            let fatal = self.serve_frame(slot, generation, head, &buf);
             if let Some(c) = self.conns.get_mut(slot) {
                 if c.generation == generation {
                     c.restore_rbuf(buf);
@@ -299,14 +291,7 @@ impl Shard {
     /// Serves one whole frame (`head`, cut by [`Conn::next_frame`]; its payload lies in
     /// `rbuf`, the connection's read buffer). Returns true if the frame was so malformed
     /// that the stream cannot be trusted.
-    fn serve_frame(
-        &mut self,
-        slot: usize,
-        generation: u64,
-        internal: bool,
-        head: FrameHead,
-        rbuf: &[u8],
-    ) -> bool {
+    fn serve_frame(&mut self, slot: usize, generation: u64, head: FrameHead, rbuf: &[u8]) -> bool {
         let Some(frame) = head.frame(rbuf) else {
             debug_assert!(false, "a frame's payload is not where next_frame cut it");
             let to = ReplyTo::Conn {
@@ -324,8 +309,7 @@ impl Shard {
             return true;
         };
         let (id, req) = (frame.request_id, Request::from_frame(&frame));
-        if let (Ok(r), false) = (&req, internal) {
-            // The gateway's calls are counted as SQS actions, not twice.
+        if let Ok(r) = &req {
             self.shared.metrics.binary[self.id as usize].count(r.opcode().name());
         }
         let to = ReplyTo::Conn {
@@ -401,7 +385,7 @@ impl Shard {
         if c.generation != generation {
             return;
         }
-        if let (Response::Error(e), false) = (&resp, c.internal) {
+        if let Response::Error(e) = &resp {
             let outcome = match e.code {
                 ErrorCode::InternalError | ErrorCode::Busy | ErrorCode::ShuttingDown => {
                     crate::metrics::Outcome::ServerError
@@ -436,10 +420,7 @@ impl Shard {
 
     /// The handshake, then routing.
     fn on_client_request(&mut self, slot: usize, to: ReplyTo, req: Request<'_>) {
-        let (hello_done, internal) = self
-            .conns
-            .get(slot)
-            .map_or((false, false), |c| (c.hello_done, c.internal));
+        let hello_done = self.conns.get(slot).is_some_and(|c| c.hello_done);
         match req {
             Request::Hello { .. } if hello_done => self.deliver(
                 to,
@@ -453,9 +434,7 @@ impl Shard {
                 max_version,
                 api_key,
             } => {
-                if let Some(refusal) =
-                    self.refuse_hello(internal, min_version, max_version, &api_key)
-                {
+                if let Some(refusal) = self.refuse_hello(min_version, max_version, &api_key) {
                     self.deliver(to, refusal);
                     self.close_after_write(slot);
                     return;
@@ -489,7 +468,6 @@ impl Shard {
     /// Why a Hello is refused (no version in common, a missing or wrong API key), if it is.
     fn refuse_hello(
         &self,
-        internal: bool,
         min_version: u8,
         max_version: u8,
         api_key: &Option<std::borrow::Cow<'_, [u8]>>,
@@ -506,7 +484,6 @@ impl Shard {
         }
         let keys = &self.cfg.api_keys;
         if !keys.is_empty()
-            && !internal
             && !api_key
                 .as_deref()
                 .is_some_and(|k| keys.iter().any(|good| constant_time_eq(good, k)))

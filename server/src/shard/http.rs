@@ -1,15 +1,20 @@
 //! SQS HTTP connections on this shard's thread: shard 0's SQS listener (registered once
 //! the gateway is up), dealing accepted connections over the shards, and pumping this
-//! shard's [`HttpHost`], whose calls are routed as a binary client's requests.
+//! shard's [`HttpHost`], whose calls are routed as a binary client's requests. The calls
+//! of the gateway's own tasks (admin endpoint, move tasks; [`crate::shared::GatewayCalls`])
+//! are taken here too and routed the same way.
 //!
 //! Owns [`HttpPump`]. Promises: at most `sqs_max_connections` SQS connections are open
 //! across the shards (beyond it they wait in the kernel's backlog), and every one counted
 //! in `Shared::http_connections` is uncounted exactly once when it ends.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use mio::net::TcpListener;
 use mio::Interest;
+use spool_protocol::Response;
+use tokio::sync::oneshot;
 
 use super::{shutting_down, Envelope, ReplyTo, Shard, FIRST_HTTP, SQS_LISTENER};
 use crate::sqs::host::HttpHost;
@@ -29,6 +34,8 @@ pub(super) struct HttpPump {
     accept_rr: usize,
     /// This shard's SQS connections (made when the first one arrives).
     pub(super) host: Option<HttpHost>,
+    /// Calls of the gateway's own tasks routed from here, by token: where each reply goes.
+    gateway_replies: HashMap<u64, oneshot::Sender<Response<'static>>>,
 }
 
 impl HttpPump {
@@ -40,6 +47,7 @@ impl HttpPump {
             accept_retry: false,
             accept_rr: 0,
             host: None,
+            gateway_replies: HashMap::new(),
         }
     }
 }
@@ -134,6 +142,54 @@ impl Shard {
         }
     }
 
+    /// Takes the calls the gateway's own tasks queued for this shard and routes each as an
+    /// SQS connection's call. Not while stopping: they wait, and fail when the shard has
+    /// stopped ([`Shard::close_gateway_calls`]), as calls on a connection that stopped
+    /// taking requests did.
+    pub(super) fn take_gateway_calls(&mut self) {
+        if self.life.is_stopping() {
+            return;
+        }
+        let Some(queue) = self.shared.calls.get(self.id as usize) else {
+            return;
+        };
+        for call in queue.take() {
+            let token = self.router.new_token();
+            let old = self.http.gateway_replies.insert(token, call.reply);
+            debug_assert!(old.is_none(), "a gateway call token used twice");
+            let to = ReplyTo::Gateway { token };
+            if let Err(e) = call.req.check_limits() {
+                self.deliver(to, Response::error(e.code(), e.to_string()));
+                continue;
+            }
+            self.route(to, call.req);
+        }
+    }
+
+    /// Whether the gateway's tasks queued calls for this shard.
+    pub(super) fn has_gateway_calls(&self) -> bool {
+        self.shared
+            .calls
+            .get(self.id as usize)
+            .is_some_and(|q| q.has_pending())
+    }
+
+    /// Replies to a call of the gateway's own tasks (dropped if the task stopped waiting).
+    pub(super) fn deliver_gateway(&mut self, token: u64, resp: Response<'static>) {
+        if let Some(reply) = self.http.gateway_replies.remove(&token) {
+            let _ = reply.send(resp);
+        }
+    }
+
+    /// The shard has stopped: calls still queued or out end (their tasks see the channel
+    /// close), and no new one is taken.
+    pub(super) fn close_gateway_calls(&mut self) {
+        if let Some(queue) = self.shared.calls.get(self.id as usize) {
+            queue.close();
+        }
+        self.http.gateway_replies.clear();
+    }
+
     /// Polls the SQS connections that have work and routes the calls they make, until
     /// none is left (or a bound of passes, so a busy host cannot starve the loop; what is
     /// left runs next turn, which then does not sleep).
@@ -164,7 +220,7 @@ impl Shard {
                 // attribute names, map entries, lengths) still apply, as they would to a
                 // binary client's request.
                 if let Err(e) = c.req.check_limits() {
-                    self.deliver(to, spool_protocol::Response::error(e.code(), e.to_string()));
+                    self.deliver(to, Response::error(e.code(), e.to_string()));
                     continue;
                 }
                 self.route(to, c.req);

@@ -13,7 +13,6 @@ use mio::net::TcpStream;
 use spool_protocol::{ErrorCode, Response};
 
 use super::{Envelope, ReplyTo, Shard};
-use crate::conn::Stream;
 use crate::mailbox::{Receiver, Sender};
 use crate::shared::Shared;
 
@@ -198,7 +197,7 @@ impl Shard {
             } => self.polls.on_watch(self.n, from, queue, until_ms),
             Envelope::Ready { from, queue } => self.on_ready(from, queue),
             Envelope::Adopt(stream) => match stream.set_nonblocking(true) {
-                Ok(()) => self.add_conn(Stream::Tcp(TcpStream::from_std(stream)), false),
+                Ok(()) => self.add_conn(TcpStream::from_std(stream)),
                 Err(e) => tracing::warn!(shard = self.id, "cannot adopt a connection: {e}"),
             },
             Envelope::AdoptHttp(stream) => self.add_http(stream),

@@ -69,7 +69,6 @@ use spool_protocol::{ErrorCode, Request, Response};
 
 use crate::commit::Committer;
 use crate::config::{Config, Durability};
-use crate::conn::Stream;
 use crate::dispatch::ServerInfo;
 use crate::mailbox::{Receiver, Sender};
 use crate::sqs::host::HttpHost;
@@ -163,8 +162,6 @@ pub struct ShardParts {
     pub shared: Arc<Shared>,
     pub cfg: Arc<Config>,
     pub committer: Committer,
-    /// Server ends of the daemon's internal connections (the SQS gateway's).
-    pub internal: Vec<std::os::unix::net::UnixStream>,
     /// Shard 0's, with the SQS API on: it accepts SQS connections for every shard.
     pub sqs_listener: Option<std::net::TcpListener>,
 }
@@ -182,6 +179,8 @@ enum ReplyTo {
     Shard { shard: u16, token: u64 },
     /// A call of one of this shard's SQS connections ([`HttpHost`]), by token.
     Http { token: u64 },
+    /// A call of the gateway's own tasks (admin endpoint, move tasks), by token.
+    Gateway { token: u64 },
     /// One part of an operation this shard coordinates.
     Op { op: u64, part: usize },
 }
@@ -257,10 +256,9 @@ impl Shard {
             .register(&mut SourceFd(&bell_fd), BELL, Interest::READABLE)?;
         let n = p.shared.bells.len() as u16;
         let now = p.engine.now_ms();
-        let internal = p.internal;
         // Non-blocking already (the gateway bound it so).
         let sqs_listener = p.sqs_listener.map(TcpListener::from_std);
-        let mut shard = Shard {
+        Ok(Shard {
             id: p.id,
             n,
             info: ServerInfo {
@@ -282,12 +280,7 @@ impl Shard {
             timers: Timers::new(now),
             life: Lifecycle::Running,
             events_capacity: 1024,
-        };
-        for s in internal {
-            s.set_nonblocking(true)?;
-            shard.add_conn(Stream::Unix(mio::net::UnixStream::from_std(s)), true);
-        }
-        Ok(shard)
+        })
     }
 
     /// Runs the loop until shutdown completes.
@@ -307,6 +300,7 @@ impl Shard {
             self.listen_sqs();
             // SQS requests read now join this turn's group commit.
             self.pump_http();
+            self.take_gateway_calls();
             self.resume_conns();
             if self.shared.shutdown.load(Ordering::Relaxed) && !self.life.is_stopping() {
                 self.begin_stop();
@@ -384,6 +378,7 @@ impl Shard {
             || !self.polls.wake.is_empty()
             || self.mail.inbox_backlog
             || self.http.host.as_ref().is_some_and(HttpHost::has_ready)
+            || self.has_gateway_calls()
         {
             return Some(Duration::ZERO);
         }
@@ -421,6 +416,7 @@ impl Shard {
                     h.complete(token, resp);
                 }
             }
+            ReplyTo::Gateway { token } => self.deliver_gateway(token, resp),
             ReplyTo::Op { op, part } => self.op_part(op, part, resp),
         }
     }

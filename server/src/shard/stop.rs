@@ -102,6 +102,7 @@ impl Shard {
             let n = h.close_all(self.poll.registry());
             self.shared.http_connections.fetch_sub(n, Ordering::SeqCst);
         }
+        self.close_gateway_calls();
         let shard = self.id;
         flushed.map_err(|source| ShardError::FinalFlush { shard, source })?;
         synced.map_err(|source| ShardError::FinalIndexSync { shard, source })?;

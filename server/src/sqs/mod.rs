@@ -9,8 +9,8 @@
 //!
 //! A small tokio runtime on a thread of its own ("spool-sqs") serves the admin endpoint
 //! ([`admin`]) and runs message move tasks (DLQ redrive at a rate, [`move_tasks`]), which
-//! reach the shards through [`upstream`]: the daemon's internal socket pairs, the path a
-//! binary client's requests take. It also holds the state the shards' SQS connections share
+//! reach the shards through [`upstream`]: a call queue per shard, taken by the shard's
+//! loop and routed as an SQS connection's calls are. It also holds the state the shards' SQS connections share
 //! ([`Gateway`]), published in [`crate::shared::Shared`] once it is up; shard 0 accepts SQS
 //! connections only from then on.
 //!
@@ -112,8 +112,6 @@ pub enum GatewayError {
     Runtime(std::io::Error),
     #[error("cannot start the SQS API thread: {0}")]
     Thread(std::io::Error),
-    #[error("the SQS API cannot reach the shards: {0}")]
-    Upstream(std::io::Error),
     #[error("the SQS API did not start within {} s", START_TIMEOUT.as_secs())]
     StartTimeout,
 }
@@ -139,13 +137,10 @@ impl GatewayHandle {
     }
 
     /// Binds the admin listener and starts the runtime thread, which publishes the
-    /// [`Gateway`] in `shared` once it reaches the shards. `streams` are the client ends of
-    /// the shards' internal connections; `sqs_addr` is where shard 0 accepts SQS
-    /// connections.
+    /// [`Gateway`] in `shared`. `sqs_addr` is where shard 0 accepts SQS connections.
     pub fn start(
         cfg: GatewayConfig,
         sqs_addr: Option<SocketAddr>,
-        streams: Vec<std::os::unix::net::UnixStream>,
         metrics: Arc<Metrics>,
         shared: Arc<Shared>,
     ) -> Result<GatewayHandle, GatewayError> {
@@ -182,13 +177,7 @@ impl GatewayHandle {
             .name("spool-sqs".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    let upstream = match upstream::Upstream::connect(streams).await {
-                        Ok(u) => u,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(GatewayError::Upstream(e)));
-                            return;
-                        }
-                    };
+                    let upstream = upstream::Upstream::new(shared.clone());
                     let gw = Arc::new(Gateway {
                         cfg,
                         upstream,
