@@ -118,3 +118,44 @@ impl GatewayCalls {
         q.calls.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> (GatewayCall, oneshot::Receiver<Response<'static>>) {
+        let (reply, wait) = oneshot::channel();
+        (
+            GatewayCall {
+                req: Request::Ping,
+                reply,
+            },
+            wait,
+        )
+    }
+
+    #[test]
+    fn calls_are_taken_once_and_refused_after_close() {
+        let q = GatewayCalls::default();
+        assert!(!q.has_pending());
+        assert!(q.take().is_empty());
+        let (a, _wa) = call();
+        let (b, _wb) = call();
+        assert!(q.push(a).is_ok());
+        assert!(q.push(b).is_ok());
+        assert!(q.has_pending());
+        assert_eq!(q.take().len(), 2);
+        assert!(!q.has_pending());
+        assert!(q.take().is_empty(), "taken once");
+        // Closing drops what is queued, so its caller sees the channel close.
+        let (c, mut wc) = call();
+        assert!(q.push(c).is_ok());
+        q.close();
+        assert!(matches!(
+            wc.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
+        let (d, _wd) = call();
+        assert!(q.push(d).is_err(), "refused after close");
+    }
+}

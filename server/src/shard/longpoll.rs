@@ -279,3 +279,58 @@ impl Shard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parked(id: u64, slot: usize, deadline_ms: u64) -> Parked {
+        Parked {
+            id,
+            to: ReplyTo::Conn {
+                slot,
+                generation: 1,
+                id,
+            },
+            queue: "q".into(),
+            req: Request::Receive {
+                queue: "q".into(),
+                max_messages: 1,
+                visibility_timeout_s: None,
+                wait_time_ms: 1_000,
+                attribute_names: Vec::new(),
+                system_attributes: false,
+            },
+            deadline_ms,
+            busy: false,
+        }
+    }
+
+    #[test]
+    fn a_closed_connection_takes_its_long_polls_with_it() {
+        let mut polls = LongPolls::default();
+        polls.push(parked(1, 0, 500));
+        polls.push(parked(2, 1, 300));
+        assert_eq!(polls.next_deadline_ms(), Some(300));
+        polls.drop_conn(1, 1);
+        assert_eq!(polls.parked.len(), 1);
+        assert_eq!(polls.next_deadline_ms(), Some(500));
+        // Another generation in the same slot is another connection.
+        polls.drop_conn(0, 2);
+        assert_eq!(polls.parked.len(), 1);
+        assert_eq!(polls.take_all().len(), 1);
+        assert_eq!(polls.next_deadline_ms(), None);
+    }
+
+    #[test]
+    fn watches_keep_the_latest_deadline_and_wake_their_queue() {
+        let mut polls = LongPolls::default();
+        polls.on_watch(3, 2, "q".into(), 900);
+        polls.on_watch(3, 2, "q".into(), 400);
+        assert_eq!(polls.watchers["q"], vec![0, 0, 900]);
+        assert!(polls.wake.contains("q"));
+        polls.wake.clear();
+        polls.wake_all();
+        assert!(polls.wake.contains("q"));
+    }
+}
