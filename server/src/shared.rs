@@ -105,7 +105,8 @@ impl GatewayCalls {
 
     /// Takes the calls queued so far (the shard, once per turn).
     pub fn take(&self) -> Vec<GatewayCall> {
-        if !self.pending.swap(false, Ordering::AcqRel) {
+        // A plain load first: the shard asks every turn, the gateway rarely has calls.
+        if !self.pending.load(Ordering::Acquire) || !self.pending.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
         std::mem::take(&mut self.lock().calls)
