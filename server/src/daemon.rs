@@ -85,6 +85,7 @@ impl Daemon {
             connections: AtomicUsize::new(0),
             http_connections: AtomicUsize::new(0),
             gateway: std::sync::Mutex::new(None),
+            calls: crate::shared::GatewayCalls::per_shard(n),
         });
 
         // outboxes[i][j]: shard i -> shard j; inboxes[j] holds (i, receiver).
@@ -102,21 +103,9 @@ impl Daemon {
             }
         }
 
-        // The SQS gateway's way in: one Unix socket pair per shard, the server end adopted
-        // by the shard as an internal connection, the client end kept by the gateway.
-        let mut internal_server = std::collections::VecDeque::new();
-        let mut internal_client = Vec::new();
         // The gateway runs when either of its endpoints is on (the admin endpoint reads
         // queue gauges through the shards too).
         let gateway_on = cfg.sqs_listen.is_some() || cfg.admin_listen.is_some();
-        if gateway_on {
-            for i in 0..n {
-                let (a, b) = std::os::unix::net::UnixStream::pair()
-                    .map_err(|e| format!("shard {i}: internal socket pair: {e}"))?;
-                internal_server.push_back(a);
-                internal_client.push(b);
-            }
-        }
         let gateway_cfg = gateway_on.then(|| GatewayConfig {
             sqs_listen: cfg.sqs_listen,
             admin_listen: cfg.admin_listen,
@@ -126,7 +115,7 @@ impl Daemon {
             data_dir: cfg.data_dir.clone(),
         });
         let mut sqs_listener = match cfg.sqs_listen {
-            Some(a) => Some(GatewayHandle::bind_sqs(a)?),
+            Some(a) => Some(GatewayHandle::bind_sqs(a).map_err(|e| e.to_string())?),
             None => None,
         };
         let sqs_addr = match &sqs_listener {
@@ -157,14 +146,13 @@ impl Daemon {
                 shared: shared.clone(),
                 cfg: cfg.clone(),
                 committer,
-                internal: internal_server.pop_front().into_iter().collect(),
                 sqs_listener: if i == 0 { sqs_listener.take() } else { None },
             };
             let t = std::thread::Builder::new()
                 .name(format!("spool-shard-{i}"))
                 .spawn(move || {
                     let shard = Shard::new(parts).map_err(|e| format!("shard {i}: {e}"))?;
-                    shard.run()
+                    shard.run().map_err(|e| e.to_string())
                 })
                 .map_err(|e| format!("cannot start shard {i}: {e}"))?;
             threads.push(t);
@@ -172,7 +160,7 @@ impl Daemon {
         tracing::info!(%addr, "listening (binary protocol)");
         let gateway = match gateway_cfg {
             Some(g) => {
-                match GatewayHandle::start(g, sqs_addr, internal_client, metrics, shared.clone()) {
+                match GatewayHandle::start(g, sqs_addr, metrics, shared.clone()) {
                     Ok(h) => Some(h),
                     Err(e) => {
                         // Stop the shards cleanly before reporting the startup error.
@@ -180,7 +168,7 @@ impl Daemon {
                         for t in threads {
                             let _ = t.join();
                         }
-                        return Err(e);
+                        return Err(e.to_string());
                     }
                 }
             }

@@ -17,7 +17,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use spool_engine::{AttributeValue, Engine, EngineError, MessageAttribute, SendRequest};
-use spool_protocol::message::{self, Map, Message, Request, Response, SendOk};
+use spool_protocol::message::{
+    self, Map, Message, Request, Response, SendEntry, SendOk, VisibilityEntry,
+};
 use spool_protocol::MAX_BATCH;
 
 use crate::{errors, handle};
@@ -134,28 +136,14 @@ pub fn reply_budget(max_frame: u32) -> usize {
 /// shard that read the request strips it when it routes each handle to its shard.
 pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dispatched {
     match req {
-        Request::Hello { .. } => reply(Response::Hello {
-            version: spool_protocol::VERSION,
-            max_frame: info.max_frame,
-            max_batch: MAX_BATCH as u32,
-            shard_count: info.shard_count,
-        }),
+        Request::Hello { .. } => hello(info),
         Request::Ping => reply(Response::Pong),
         Request::CreateQueue {
             name,
             attributes,
             tags,
-        } => match engine.create_queue(&name, &owned_map(&attributes), &owned_map(&tags)) {
-            Ok(created) => match engine.queue_id(&name) {
-                Ok(queue_id) => reply(Response::QueueCreated { queue_id, created }),
-                Err(e) => error(&e),
-            },
-            Err(e) => error(&e),
-        },
-        Request::DeleteQueue { name } => match engine.delete_queue(&name) {
-            Ok(()) => reply(Response::QueueDeleted),
-            Err(e) => error(&e),
-        },
+        } => create_queue(engine, &name, &attributes, &tags),
+        Request::DeleteQueue { name } => unit(engine.delete_queue(&name), Response::QueueDeleted),
         Request::GetQueue { name } => match engine.queue_id(&name) {
             Ok(queue_id) => reply(Response::Queue { queue_id }),
             Err(e) => error(&e),
@@ -175,39 +163,13 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
         Request::GetQueueAttributes {
             name,
             attribute_names,
-        } => match engine.get_queue_attributes(&name) {
-            Ok(all) => {
-                let every = attribute_names.is_empty()
-                    || attribute_names.iter().any(|n| n.as_ref() == "All");
-                if let Some(unknown) = attribute_names
-                    .iter()
-                    .find(|n| !spool_engine::attrs::ALL_ATTRIBUTE_NAMES.contains(&n.as_ref()))
-                {
-                    return error(&EngineError::Attr(
-                        spool_engine::attrs::AttrError::InvalidAttributeName(unknown.to_string()),
-                    ));
-                }
-                let picked = all
-                    .into_iter()
-                    .filter(|(k, _)| every || attribute_names.iter().any(|n| n == k))
-                    .collect();
-                reply(Response::QueueAttributes {
-                    attributes: to_wire_map(picked),
-                })
-            }
-            Err(e) => error(&e),
-        },
-        Request::SetQueueAttributes { name, attributes } => {
-            match engine.set_queue_attributes(&name, &owned_map(&attributes)) {
-                Ok(()) => reply(Response::QueueAttributesSet),
-                Err(e) => error(&e),
-            }
-        }
+        } => get_queue_attributes(engine, &name, &attribute_names),
+        Request::SetQueueAttributes { name, attributes } => unit(
+            engine.set_queue_attributes(&name, &owned_map(&attributes)),
+            Response::QueueAttributesSet,
+        ),
         Request::PurgeQueue { name } => match engine.purge_queue(&name) {
-            Ok(()) => Dispatched {
-                response: Response::Purged,
-                needs_flush: true,
-            },
+            Ok(()) => durable(Response::Purged),
             Err(e) => error(&e),
         },
         Request::ListDeadLetterSourceQueues {
@@ -226,24 +188,18 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             destination,
             max_messages,
         } => match engine.redrive(&source, destination.as_deref(), max_messages as usize) {
-            Ok(moved) => Dispatched {
-                response: Response::Redriven {
-                    moved: moved as u64,
-                },
-                needs_flush: true,
-            },
+            Ok(moved) => durable(Response::Redriven {
+                moved: moved as u64,
+            }),
             Err(e) => error(&e),
         },
-        Request::TagQueue { name, tags } => match engine.tag_queue(&name, &owned_map(&tags)) {
-            Ok(()) => reply(Response::QueueTagged),
-            Err(e) => error(&e),
-        },
+        Request::TagQueue { name, tags } => unit(
+            engine.tag_queue(&name, &owned_map(&tags)),
+            Response::QueueTagged,
+        ),
         Request::UntagQueue { name, keys } => {
             let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-            match engine.untag_queue(&name, &keys) {
-                Ok(()) => reply(Response::QueueUntagged),
-                Err(e) => error(&e),
-            }
+            unit(engine.untag_queue(&name, &keys), Response::QueueUntagged)
         }
         Request::ListQueueTags { name } => match engine.queue_tags(&name) {
             Ok(tags) => reply(Response::QueueTags {
@@ -251,40 +207,7 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             }),
             Err(e) => error(&e),
         },
-        Request::Send { queue, entries } => {
-            // By value: an owned request (one routed between shards) moves its bodies into
-            // the engine's send requests instead of copying them.
-            let batch: Vec<SendRequest> = entries
-                .into_iter()
-                .map(|e| SendRequest {
-                    body: e.body.into_owned(),
-                    attributes: e.attributes.iter().map(to_engine_attr).collect(),
-                    system_attributes: e.system_attributes.iter().map(to_engine_attr).collect(),
-                    delay_s: e.delay_s,
-                    group_id: e.group_id.map(Cow::into_owned),
-                    dedup_id: e.dedup_id.map(Cow::into_owned),
-                })
-                .collect();
-            match engine.send(&queue, &batch) {
-                Ok(results) => Dispatched {
-                    response: Response::Sent {
-                        results: results
-                            .into_iter()
-                            .map(|r| match r {
-                                Ok(o) => Ok(SendOk {
-                                    message_id: o.message_id.0,
-                                    sequence_number: o.sequence_number,
-                                    duplicate: o.duplicate,
-                                }),
-                                Err(e) => Err(errors::wire(&e)),
-                            })
-                            .collect(),
-                    },
-                    needs_flush: true,
-                },
-                Err(e) => error(&e),
-            }
-        }
+        Request::Send { queue, entries } => send(engine, &queue, entries),
         Request::Receive {
             queue,
             max_messages,
@@ -292,84 +215,214 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             wait_time_ms: _,
             attribute_names,
             system_attributes,
-        } => {
-            if max_messages == 0 || max_messages as usize > MAX_BATCH {
-                return invalid(
-                    "MaxNumberOfMessages",
-                    format!("{max_messages} is not between 1 and {MAX_BATCH}"),
-                );
-            }
-            let budget = reply_budget(info.max_frame);
-            match engine.receive_within(&queue, max_messages as usize, visibility_timeout_s, budget)
-            {
-                Ok(got) => {
-                    let messages = got
-                        .into_iter()
-                        .map(|m| Message {
-                            message_id: m.message_id.0,
-                            receipt_handle: Cow::Owned(handle::wrap(info.shard, &m.receipt_handle)),
-                            body: Cow::Owned(m.body),
-                            attributes: m
-                                .attributes
-                                .into_iter()
-                                .filter(|a| wants_attribute(&attribute_names, &a.name))
-                                .map(to_wire_attr)
-                                .collect(),
-                            system_attributes: if system_attributes {
-                                m.system_attributes.into_iter().map(to_wire_attr).collect()
-                            } else {
-                                Vec::new()
-                            },
-                            receive_count: m.receive_count,
-                            sent_ms: m.sent_at_ms,
-                            first_receive_ms: m.first_receive_ms,
-                            group_id: m.group_id.map(Cow::Owned),
-                            dedup_id: m.dedup_id.map(Cow::Owned),
-                            sequence_number: m.sequence_number,
-                            dead_letter_source: m.dead_letter_source.map(Cow::Owned),
-                        })
-                        .collect();
-                    // Receiving moves messages past maxReceiveCount to their dead-letter
-                    // queue; those moves complete with the next flush.
-                    Dispatched {
-                        response: Response::Received { messages },
-                        needs_flush: false,
-                    }
-                }
-                Err(e) => error(&e),
-            }
-        }
+        } => receive(
+            engine,
+            info,
+            &queue,
+            ReceiveWants {
+                max_messages,
+                visibility_timeout_s,
+                attribute_names: &attribute_names,
+                system_attributes,
+            },
+        ),
         Request::Delete {
             queue,
             receipt_handles,
-        } => {
-            let results = match engine.delete_messages(&queue, &receipt_handles) {
-                Ok(r) => r
-                    .into_iter()
-                    .map(|r| r.map(|_| ()).map_err(|e| errors::wire(&e)))
-                    .collect(),
-                Err(e) => return error(&e),
-            };
-            Dispatched {
-                response: Response::Deleted { results },
-                needs_flush: true,
-            }
-        }
-        Request::ChangeVisibility { queue, entries } => {
-            if !engine.queue_exists(&queue) {
-                return error(&EngineError::QueueDoesNotExist(queue.to_string()));
-            }
-            let results = entries
-                .iter()
-                .map(|e| {
-                    engine
-                        .change_visibility(&queue, &e.receipt_handle, e.timeout_s)
-                        .map_err(|e| errors::wire(&e))
-                })
-                .collect();
-            reply(Response::VisibilityChanged { results })
-        }
+        } => delete(engine, &queue, &receipt_handles),
+        Request::ChangeVisibility { queue, entries } => change_visibility(engine, &queue, &entries),
     }
+}
+
+/// A response that acknowledges durable state: written after the next group commit.
+fn durable(response: Response<'static>) -> Dispatched {
+    Dispatched {
+        response,
+        needs_flush: true,
+    }
+}
+
+/// `ok` when the engine call succeeded, else its error.
+fn unit(r: Result<(), EngineError>, ok: Response<'static>) -> Dispatched {
+    match r {
+        Ok(()) => reply(ok),
+        Err(e) => error(&e),
+    }
+}
+
+fn hello(info: &ServerInfo) -> Dispatched {
+    reply(Response::Hello {
+        version: spool_protocol::VERSION,
+        max_frame: info.max_frame,
+        max_batch: MAX_BATCH as u32,
+        shard_count: info.shard_count,
+    })
+}
+
+fn create_queue(
+    engine: &mut Engine,
+    name: &str,
+    attributes: &Map<'_>,
+    tags: &Map<'_>,
+) -> Dispatched {
+    match engine.create_queue(name, &owned_map(attributes), &owned_map(tags)) {
+        Ok(created) => match engine.queue_id(name) {
+            Ok(queue_id) => reply(Response::QueueCreated { queue_id, created }),
+            Err(e) => error(&e),
+        },
+        Err(e) => error(&e),
+    }
+}
+
+fn get_queue_attributes(
+    engine: &mut Engine,
+    name: &str,
+    attribute_names: &[Cow<'_, str>],
+) -> Dispatched {
+    let all = match engine.get_queue_attributes(name) {
+        Ok(all) => all,
+        Err(e) => return error(&e),
+    };
+    let every = attribute_names.is_empty() || attribute_names.iter().any(|n| n.as_ref() == "All");
+    if let Some(unknown) = attribute_names
+        .iter()
+        .find(|n| !spool_engine::attrs::ALL_ATTRIBUTE_NAMES.contains(&n.as_ref()))
+    {
+        return error(&EngineError::Attr(
+            spool_engine::attrs::AttrError::InvalidAttributeName(unknown.to_string()),
+        ));
+    }
+    let picked = all
+        .into_iter()
+        .filter(|(k, _)| every || attribute_names.iter().any(|n| n == k))
+        .collect();
+    reply(Response::QueueAttributes {
+        attributes: to_wire_map(picked),
+    })
+}
+
+fn send(engine: &mut Engine, queue: &str, entries: Vec<SendEntry<'_>>) -> Dispatched {
+    // By value: an owned request (one routed between shards) moves its bodies into the
+    // engine's send requests instead of copying them.
+    let batch: Vec<SendRequest> = entries
+        .into_iter()
+        .map(|e| SendRequest {
+            body: e.body.into_owned(),
+            attributes: e.attributes.iter().map(to_engine_attr).collect(),
+            system_attributes: e.system_attributes.iter().map(to_engine_attr).collect(),
+            delay_s: e.delay_s,
+            group_id: e.group_id.map(Cow::into_owned),
+            dedup_id: e.dedup_id.map(Cow::into_owned),
+        })
+        .collect();
+    match engine.send(queue, &batch) {
+        Ok(results) => durable(Response::Sent {
+            results: results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(o) => Ok(SendOk {
+                        message_id: o.message_id.0,
+                        sequence_number: o.sequence_number,
+                        duplicate: o.duplicate,
+                    }),
+                    Err(e) => Err(errors::wire(&e)),
+                })
+                .collect(),
+        }),
+        Err(e) => error(&e),
+    }
+}
+
+/// What a Receive asks for beyond its queue.
+struct ReceiveWants<'r, 'a> {
+    max_messages: u32,
+    visibility_timeout_s: Option<u32>,
+    attribute_names: &'r [Cow<'a, str>],
+    system_attributes: bool,
+}
+
+fn receive(
+    engine: &mut Engine,
+    info: &ServerInfo,
+    queue: &str,
+    wants: ReceiveWants<'_, '_>,
+) -> Dispatched {
+    let max_messages = wants.max_messages;
+    if max_messages == 0 || max_messages as usize > MAX_BATCH {
+        return invalid(
+            "MaxNumberOfMessages",
+            format!("{max_messages} is not between 1 and {MAX_BATCH}"),
+        );
+    }
+    let budget = reply_budget(info.max_frame);
+    let got = match engine.receive_within(
+        queue,
+        max_messages as usize,
+        wants.visibility_timeout_s,
+        budget,
+    ) {
+        Ok(got) => got,
+        Err(e) => return error(&e),
+    };
+    let messages = got
+        .into_iter()
+        .map(|m| Message {
+            message_id: m.message_id.0,
+            receipt_handle: Cow::Owned(handle::wrap(info.shard, &m.receipt_handle)),
+            body: Cow::Owned(m.body),
+            attributes: m
+                .attributes
+                .into_iter()
+                .filter(|a| wants_attribute(wants.attribute_names, &a.name))
+                .map(to_wire_attr)
+                .collect(),
+            system_attributes: if wants.system_attributes {
+                m.system_attributes.into_iter().map(to_wire_attr).collect()
+            } else {
+                Vec::new()
+            },
+            receive_count: m.receive_count,
+            sent_ms: m.sent_at_ms,
+            first_receive_ms: m.first_receive_ms,
+            group_id: m.group_id.map(Cow::Owned),
+            dedup_id: m.dedup_id.map(Cow::Owned),
+            sequence_number: m.sequence_number,
+            dead_letter_source: m.dead_letter_source.map(Cow::Owned),
+        })
+        .collect();
+    // Receiving moves messages past maxReceiveCount to their dead-letter queue; those
+    // moves complete with the next flush.
+    reply(Response::Received { messages })
+}
+
+fn delete(engine: &mut Engine, queue: &str, receipt_handles: &[Cow<'_, [u8]>]) -> Dispatched {
+    let results = match engine.delete_messages(queue, receipt_handles) {
+        Ok(r) => r
+            .into_iter()
+            .map(|r| r.map(|_| ()).map_err(|e| errors::wire(&e)))
+            .collect(),
+        Err(e) => return error(&e),
+    };
+    durable(Response::Deleted { results })
+}
+
+fn change_visibility(
+    engine: &mut Engine,
+    queue: &str,
+    entries: &[VisibilityEntry<'_>],
+) -> Dispatched {
+    if !engine.queue_exists(queue) {
+        return error(&EngineError::QueueDoesNotExist(queue.to_string()));
+    }
+    let results = entries
+        .iter()
+        .map(|e| {
+            engine
+                .change_visibility(queue, &e.receipt_handle, e.timeout_s)
+                .map_err(|e| errors::wire(&e))
+        })
+        .collect();
+    reply(Response::VisibilityChanged { results })
 }
 
 #[cfg(test)]

@@ -7,15 +7,19 @@
 //! same way. Data flows one way, one file per step:
 //!
 //! - socket → frame: [`conn`] (buffers, framing, bounds per connection);
-//! - frame → request → where it runs: [`shard`] (the loop, routing, long polling, group
-//!   commit, background work, shutdown);
+//! - frame → request → where it runs: [`shard`] (the loop in `shard/mod.rs`, and one file
+//!   per concern, each owning its state: connections, SQS connections, routing, mailboxes,
+//!   long polling, fan-out and merge, group commit, background work, shutdown);
 //! - request → engine → response: [`dispatch`] (sans-IO), with [`errors`] the one place
 //!   engine errors become wire error codes;
 //! - cross-shard: [`mailbox`] (model-checked with loom, `tests/loom_mailbox.rs`),
 //!   [`eventfd`], [`handle`] (shard-routed receipt handles);
 //! - disk: [`commit`] (the group-commit companion thread);
-//! - the SQS HTTP API and the admin endpoint: [`sqs`] (hyper on its own thread, into the
-//!   shards over internal connections), counting in [`metrics`];
+//! - the SQS HTTP API and the admin endpoint: [`sqs`] (SQS connections served by hyper on
+//!   the shard threads themselves, `sqs::host`; the admin endpoint and move tasks on a
+//!   thread of their own, into the shards through per-shard call queues), counting in
+//!   [`metrics`];
+//! - what the shards, the gateway and the daemon share: [`shared`];
 //! - startup and shutdown: [`daemon`], configured by [`config`].
 
 //!
@@ -46,5 +50,7 @@ pub mod handle;
 pub mod metrics;
 #[cfg(not(loom))]
 pub mod shard;
+#[cfg(not(loom))]
+pub mod shared;
 #[cfg(not(loom))]
 pub mod sqs;

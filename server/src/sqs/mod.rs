@@ -9,9 +9,9 @@
 //!
 //! A small tokio runtime on a thread of its own ("spool-sqs") serves the admin endpoint
 //! ([`admin`]) and runs message move tasks (DLQ redrive at a rate, [`move_tasks`]), which
-//! reach the shards through [`upstream`]: the daemon's internal socket pairs, the path a
-//! binary client's requests take. It also holds the state the shards' SQS connections share
-//! ([`Gateway`]), published in [`crate::shard::Shared`] once it is up; shard 0 accepts SQS
+//! reach the shards through [`upstream`]: a call queue per shard, taken by the shard's
+//! loop and routed as an SQS connection's calls are. It also holds the state the shards' SQS connections share
+//! ([`Gateway`]), published in [`crate::shared::Shared`] once it is up; shard 0 accepts SQS
 //! connections only from then on.
 //!
 //! Promises: an SQS client (boto3, the aws CLI, the AWS SDKs) works against
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::metrics::{Metrics, Outcome};
-use crate::shard::Shared;
+use crate::shared::Shared;
 
 /// What the gateway is configured with.
 #[derive(Debug, Clone)]
@@ -92,6 +92,33 @@ impl Gateway {
     }
 }
 
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("cannot listen for the SQS API on {addr}: {source}")]
+    ListenSqs {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for the admin endpoint on {addr}: {source}")]
+    ListenAdmin {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// Setting up a bound listener (non-blocking mode, its address) failed.
+    #[error("{0}")]
+    Listener(std::io::Error),
+    #[error("cannot start the SQS API runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot start the SQS API thread: {0}")]
+    Thread(std::io::Error),
+    #[error("the SQS API did not start within {} s", START_TIMEOUT.as_secs())]
+    StartTimeout,
+}
+
+/// How long the daemon waits for the gateway's thread to come up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The running gateway: its thread and the addresses it listens on.
 pub struct GatewayHandle {
     pub sqs_addr: Option<SocketAddr>,
@@ -102,37 +129,34 @@ pub struct GatewayHandle {
 impl GatewayHandle {
     /// Binds the SQS listener (so a taken port is a startup error); the daemon hands it to
     /// shard 0.
-    pub fn bind_sqs(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+    pub fn bind_sqs(addr: SocketAddr) -> Result<std::net::TcpListener, GatewayError> {
         let sqs = std::net::TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen for the SQS API on {addr}: {e}"))?;
-        sqs.set_nonblocking(true).map_err(|e| e.to_string())?;
+            .map_err(|source| GatewayError::ListenSqs { addr, source })?;
+        sqs.set_nonblocking(true).map_err(GatewayError::Listener)?;
         Ok(sqs)
     }
 
     /// Binds the admin listener and starts the runtime thread, which publishes the
-    /// [`Gateway`] in `shared` once it reaches the shards. `streams` are the client ends of
-    /// the shards' internal connections; `sqs_addr` is where shard 0 accepts SQS
-    /// connections.
+    /// [`Gateway`] in `shared`. `sqs_addr` is where shard 0 accepts SQS connections.
     pub fn start(
         cfg: GatewayConfig,
         sqs_addr: Option<SocketAddr>,
-        streams: Vec<std::os::unix::net::UnixStream>,
         metrics: Arc<Metrics>,
         shared: Arc<Shared>,
-    ) -> Result<GatewayHandle, String> {
+    ) -> Result<GatewayHandle, GatewayError> {
         let admin = match cfg.admin_listen {
-            Some(a) => Some(
-                std::net::TcpListener::bind(a)
-                    .map_err(|e| format!("cannot listen for the admin endpoint on {a}: {e}"))?,
+            Some(addr) => Some(
+                std::net::TcpListener::bind(addr)
+                    .map_err(|source| GatewayError::ListenAdmin { addr, source })?,
             ),
             None => None,
         };
         let admin_addr = match &admin {
-            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+            Some(l) => Some(l.local_addr().map_err(GatewayError::Listener)?),
             None => None,
         };
         if let Some(l) = &admin {
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            l.set_nonblocking(true).map_err(GatewayError::Listener)?;
         }
         let rt = if cfg.threads <= 1 {
             tokio::runtime::Builder::new_current_thread()
@@ -145,22 +169,15 @@ impl GatewayHandle {
                 .enable_all()
                 .build()
         }
-        .map_err(|e| format!("cannot start the SQS API runtime: {e}"))?;
+        .map_err(GatewayError::Runtime)?;
         // The thread says when the gateway is up (or why not): an SQS port whose gateway
         // never came up would hold its clients in the backlog forever.
-        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), GatewayError>>(1);
         let thread = std::thread::Builder::new()
             .name("spool-sqs".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    let upstream = match upstream::Upstream::connect(streams).await {
-                        Ok(u) => u,
-                        Err(e) => {
-                            let _ = ready_tx
-                                .send(Err(format!("the SQS API cannot reach the shards: {e}")));
-                            return;
-                        }
-                    };
+                    let upstream = upstream::Upstream::new(shared.clone());
                     let gw = Arc::new(Gateway {
                         cfg,
                         upstream,
@@ -190,14 +207,14 @@ impl GatewayHandle {
                         .take();
                 });
             })
-            .map_err(|e| format!("cannot start the SQS API thread: {e}"))?;
-        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            .map_err(GatewayError::Thread)?;
+        match ready_rx.recv_timeout(START_TIMEOUT) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 let _ = thread.join();
                 return Err(e);
             }
-            Err(_) => return Err("the SQS API did not start within 30 s".into()),
+            Err(_) => return Err(GatewayError::StartTimeout),
         }
         if let Some(a) = sqs_addr {
             tracing::info!(%a, "listening (SQS HTTP API)");

@@ -1,31 +1,28 @@
-//! The SQS gateway's way into the shards: one binary-protocol connection per shard, over
-//! a Unix socket pair the daemon made at startup, so an SQS request takes exactly the path
-//! a binary-protocol request takes (frame → request → shard routing → engine → reply).
+//! The way into the shards for the gateway's own tasks (the admin endpoint, message move
+//! tasks), which run on the gateway's runtime thread: each call is queued for its shard
+//! ([`crate::shared::GatewayCalls`]), the shard's doorbell rings, and the shard takes it on
+//! its next loop turn and routes it exactly as it routes an SQS connection's call (shard
+//! routing → engine → reply), the reply coming back over a oneshot channel. No socket and
+//! no encoding on the way.
 //!
-//! Each connection is pipelined: any number of requests are out at once, matched to their
-//! replies by request id. Calls are spread round-robin over the shards (a standard queue's
-//! sends land on every shard's partition; receives, deletes and FIFO sends are routed by
-//! the shard that reads them, as for any client).
+//! Calls are spread round-robin over the shards (a standard queue's sends land on every
+//! shard's partition; receives, deletes and FIFO sends are routed by the shard that takes
+//! them, as for any client).
 //!
-//! Promises: every call ends, with the shard's reply or with [`UpstreamError`] (the
-//! connection closed, e.g. at shutdown); at most [`MAX_IN_FLIGHT`] calls are out per
-//! connection (more wait their turn), which keeps within the shard's bound for internal
-//! connections; nothing here panics on a malformed reply (the connection is dropped and its
-//! calls fail).
+//! Promises: every call ends, with the shard's reply or with [`UpstreamError`] (the shard
+//! has stopped, e.g. at shutdown); at most [`MAX_IN_FLIGHT`] calls are out per shard (more
+//! wait their turn), which bounds what the queues and the shards hold for the gateway.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use spool_protocol::{decode_frame, Request, Response, MAX_VERSION, MIN_VERSION};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use spool_protocol::{Request, Response};
+use tokio::sync::{oneshot, Semaphore};
 
-/// Calls out at once per connection; the shard allows internal connections 8192.
+use crate::shared::{GatewayCall, Shared};
+
+/// Calls out at once per shard.
 pub const MAX_IN_FLIGHT: usize = 4096;
-/// Largest reply frame accepted from a shard (the daemon's max frame is at most this).
-const MAX_REPLY_FRAME: usize = 1 << 30;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
@@ -35,176 +32,59 @@ pub enum UpstreamError {
     Encode(String),
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Response<'static>>>>>;
-
-struct Conn {
-    tx: mpsc::UnboundedSender<(u64, Vec<u8>)>,
-    pending: Pending,
-    permits: Arc<Semaphore>,
-    next_id: AtomicUsize,
-}
-
-/// Connections to every shard.
+/// The gateway's calls into every shard.
 pub struct Upstream {
-    conns: Vec<Conn>,
+    shared: Arc<Shared>,
+    /// Per shard: calls that may still go out.
+    permits: Vec<Semaphore>,
     rr: AtomicUsize,
 }
 
 impl Upstream {
-    /// Takes the client ends of the daemon's socket pairs (one per shard, in shard order)
-    /// and performs the Hello on each. Must run inside the gateway's tokio runtime.
-    pub async fn connect(
-        streams: Vec<std::os::unix::net::UnixStream>,
-    ) -> std::io::Result<Upstream> {
-        let mut conns = Vec::with_capacity(streams.len());
-        for s in streams {
-            s.set_nonblocking(true)?;
-            let stream = UnixStream::from_std(s)?;
-            let (rd, wr) = stream.into_split();
-            let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(write_loop(wr, rx));
-            tokio::spawn(read_loop(rd, pending.clone()));
-            conns.push(Conn {
-                tx,
-                pending,
-                permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-                next_id: AtomicUsize::new(1),
-            });
-        }
-        let up = Upstream {
-            conns,
+    /// Calls into the shards of `shared` (one call queue per shard).
+    pub fn new(shared: Arc<Shared>) -> Upstream {
+        let permits = (0..shared.calls.len())
+            .map(|_| Semaphore::new(MAX_IN_FLIGHT))
+            .collect();
+        Upstream {
+            shared,
+            permits,
             rr: AtomicUsize::new(0),
-        };
-        for i in 0..up.conns.len() {
-            let hello = Request::Hello {
-                min_version: MIN_VERSION,
-                max_version: MAX_VERSION,
-                api_key: None,
-            };
-            match up.call_on(i, &hello).await {
-                Ok(Response::Hello { .. }) => {}
-                Ok(other) => {
-                    return Err(std::io::Error::other(format!(
-                        "shard {i} refused the gateway's Hello: {other:?}"
-                    )))
-                }
-                Err(e) => return Err(std::io::Error::other(e.to_string())),
-            }
         }
-        Ok(up)
     }
 
-    /// Shards connected to.
+    /// Shards reachable.
     pub fn shards(&self) -> usize {
-        self.conns.len()
+        self.shared.calls.len()
     }
 
     /// Sends `req` through the next shard in turn and waits for its reply.
     pub async fn call(&self, req: &Request<'_>) -> Result<Response<'static>, UpstreamError> {
-        let i = self.rr.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        let i = self.rr.fetch_add(1, Ordering::Relaxed) % self.shards();
         self.call_on(i, req).await
     }
 
-    /// Sends `req` through shard `i`'s connection.
+    /// Sends `req` to shard `i`.
     pub async fn call_on(
         &self,
         i: usize,
         req: &Request<'_>,
     ) -> Result<Response<'static>, UpstreamError> {
-        let c = &self.conns[i];
-        let _permit = c
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| UpstreamError::Closed)?;
-        let id = c.next_id.fetch_add(1, Ordering::Relaxed) as u64;
-        let mut frame = Vec::new();
-        req.encode(id, &mut frame)
-            .map_err(|e| UpstreamError::Encode(e.to_string()))?;
-        let (done, wait) = oneshot::channel();
-        lock(&c.pending).insert(id, done);
-        if c.tx.send((id, frame)).is_err() {
-            lock(&c.pending).remove(&id);
+        let (Some(permits), Some(calls)) = (self.permits.get(i), self.shared.calls.get(i)) else {
+            return Err(UpstreamError::Closed);
+        };
+        let _permit = permits.acquire().await.map_err(|_| UpstreamError::Closed)?;
+        let (reply, wait) = oneshot::channel();
+        let call = GatewayCall {
+            req: req.clone().into_owned(),
+            reply,
+        };
+        if calls.push(call).is_err() {
             return Err(UpstreamError::Closed);
         }
+        if let Some(bell) = self.shared.bells.get(i) {
+            let _ = bell.notify();
+        }
         wait.await.map_err(|_| UpstreamError::Closed)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding this lock leaves only a map of reply slots behind: still valid.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Writes queued frames, coalescing whatever is queued into one write.
-async fn write_loop(
-    mut wr: tokio::net::unix::OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<(u64, Vec<u8>)>,
-) {
-    let mut buf = Vec::with_capacity(64 << 10);
-    while let Some((_, frame)) = rx.recv().await {
-        buf.clear();
-        buf.extend_from_slice(&frame);
-        while buf.len() < (1 << 20) {
-            match rx.try_recv() {
-                Ok((_, f)) => buf.extend_from_slice(&f),
-                Err(_) => break,
-            }
-        }
-        if wr.write_all(&buf).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Reads reply frames and hands each to the call waiting for its id. On EOF or a bad
-/// frame, every waiting call fails (its sender is dropped).
-async fn read_loop(mut rd: tokio::net::unix::OwnedReadHalf, pending: Pending) {
-    let mut buf: Vec<u8> = Vec::with_capacity(256 << 10);
-    let mut start = 0usize;
-    loop {
-        // Cut every whole frame off the front.
-        loop {
-            match decode_frame(&buf[start..], MAX_REPLY_FRAME) {
-                Ok(Some((frame, n))) => {
-                    let id = frame.request_id;
-                    let resp = Response::from_frame(&frame).map(Response::into_owned);
-                    start += n;
-                    match resp {
-                        Ok(r) => {
-                            if let Some(tx) = lock(&pending).remove(&id) {
-                                let _ = tx.send(r);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!("malformed reply from a shard: {e}");
-                            lock(&pending).clear();
-                            return;
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!("malformed reply frame from a shard: {e}");
-                    lock(&pending).clear();
-                    return;
-                }
-            }
-        }
-        if start > 0 {
-            buf.drain(..start);
-            start = 0;
-        }
-        if buf.capacity() - buf.len() < 64 << 10 {
-            buf.reserve(64 << 10);
-        }
-        match rd.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => {
-                lock(&pending).clear();
-                return;
-            }
-            Ok(_) => {}
-        }
     }
 }
