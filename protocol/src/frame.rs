@@ -18,6 +18,10 @@ pub const LENGTH_PREFIX_LEN: usize = 4;
 pub const HEADER_AFTER_LENGTH: usize = 12;
 /// Bytes of a whole frame header, length prefix included.
 pub const HEADER_LEN: usize = LENGTH_PREFIX_LEN + HEADER_AFTER_LENGTH;
+/// The request id of the server's connection-level errors (an Error that answers no request
+/// and ends the connection). Reserved: a client request carrying it is refused
+/// (docs/protocol.md, "Pipelining").
+pub const CONNECTION_ERROR_REQUEST_ID: u64 = 0;
 
 /// One frame as read from the wire. `payload` borrows from the decoder's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

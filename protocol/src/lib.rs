@@ -28,7 +28,7 @@ pub mod sqs;
 mod wire;
 
 pub use error::{ErrorCode, ProtocolError};
-pub use frame::{decode_frame, Frame, HEADER_LEN};
+pub use frame::{decode_frame, Frame, CONNECTION_ERROR_REQUEST_ID, HEADER_LEN};
 pub use message::{
     AttributeValue, Map, Message, MessageAttribute, Opcode, Request, Response, SendEntry, SendOk,
     VisibilityEntry, WireError, ERROR_OPCODE, RESPONSE_BIT,

@@ -260,6 +260,39 @@ fn an_unknown_opcode_is_answered_by_id_and_the_connection_stays_usable() {
     });
 }
 
+/// Request id 0 is the server's (connection-level errors): a Hello that carries it is
+/// refused with MalformedFrame under id 0, then the connection is closed.
+#[test]
+fn a_hello_with_request_id_zero_is_malformed_then_closed() {
+    others_carry_on(|d| {
+        let mut r = Raw::connect(d);
+        r.next_id = 0;
+        r.submit(&Request::Hello {
+            min_version: 1,
+            max_version: 1,
+            api_key: None,
+        });
+        let frames = r.read_until_closed();
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert_eq!(frames[0].0, 0);
+        assert_eq!(code(&frames[0].1), Some(ErrorCode::MalformedFrame));
+    });
+}
+
+/// After a good Hello, a request with id 0 is refused the same way and ends the connection.
+#[test]
+fn a_request_with_id_zero_after_hello_is_malformed_then_closed() {
+    others_carry_on(|d| {
+        let mut r = Raw::hello(d);
+        r.next_id = 0;
+        r.submit(&Request::Ping);
+        let frames = r.read_until_closed();
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert_eq!(frames[0].0, 0);
+        assert_eq!(code(&frames[0].1), Some(ErrorCode::MalformedFrame));
+    });
+}
+
 /// A second Hello is refused; the connection stays usable.
 #[test]
 fn a_second_hello_is_refused_and_the_connection_stays_usable() {

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
-use spool_protocol::{ErrorCode, Request, Response, MAX_VERSION, MIN_VERSION, VERSION};
+use spool_protocol::{
+    ErrorCode, Request, Response, CONNECTION_ERROR_REQUEST_ID, MAX_VERSION, MIN_VERSION, VERSION,
+};
 
 use super::{Envelope, ReplyTo, Shard, FIRST_CONN};
 use crate::conn::{Conn, FrameHead, WRITE_LIMIT, WRITE_PAUSE};
@@ -168,7 +170,10 @@ impl Shard {
                 (ErrorCode::Busy, "too many connections")
             };
             let mut out = Vec::new();
-            if Response::error(code, msg).encode(0, &mut out).is_ok() {
+            if Response::error(code, msg)
+                .encode(CONNECTION_ERROR_REQUEST_ID, &mut out)
+                .is_ok()
+            {
                 let _ = stream.write(&out);
             }
             return;
@@ -265,7 +270,8 @@ impl Shard {
                 }
                 Err(e) => {
                     // The byte stream cannot be trusted any more: say why, then close.
-                    let _ = Response::error(e.code(), e.to_string()).encode(0, c.out());
+                    let _ = Response::error(e.code(), e.to_string())
+                        .encode(CONNECTION_ERROR_REQUEST_ID, c.out());
                     c.close_after_write();
                     self.conns.to_write.push(slot);
                     return;
@@ -297,7 +303,7 @@ impl Shard {
             let to = ReplyTo::Conn {
                 slot,
                 generation,
-                id: 0,
+                id: CONNECTION_ERROR_REQUEST_ID,
             };
             self.deliver(
                 to,
@@ -308,6 +314,24 @@ impl Shard {
             );
             return true;
         };
+        if frame.request_id == CONNECTION_ERROR_REQUEST_ID {
+            // An Error with id 0 means "this connection is ending" (docs/protocol.md); a
+            // request that carries it could not be told apart from one, so it is refused
+            // and the connection closed, as for any frame the stream cannot be trusted after.
+            let to = ReplyTo::Conn {
+                slot,
+                generation,
+                id: CONNECTION_ERROR_REQUEST_ID,
+            };
+            self.deliver(
+                to,
+                Response::error(
+                    ErrorCode::MalformedFrame,
+                    "request id 0 is reserved for the server's connection-level errors",
+                ),
+            );
+            return true;
+        }
         let (id, req) = (frame.request_id, Request::from_frame(&frame));
         if let Ok(r) = &req {
             self.shared.metrics.binary[self.id as usize].count(r.opcode().name());
