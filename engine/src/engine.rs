@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attrs::{queue_name_from_arn, validate_queue_name, QueueAttributes};
 use crate::clock::Clock;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, InvalidHandle, InvalidParameter, RedriveRefusal, Result};
 use crate::flusher::{open_flusher, Flusher, FlusherKind};
 use crate::partition::{
     Counters, DeadLetter, DeleteOutcome, Delivered, NewMessage, Partition, PartitionConfig,
@@ -46,15 +46,16 @@ use crate::queue::{Queue, QueueMeta, SendRequest};
 use crate::receipt::{ReceiptHandle, ReceiptKey};
 use crate::record::{MessageAttribute, MessageId, Origin};
 use crate::recovery::write_atomic;
+use spool_model::limits::{TAG_KEY_MAX_CHARS, TAG_VALUE_MAX_CHARS, VISIBILITY_TIMEOUT_MAX_S};
 
-/// A deleted queue's name may not be reused for this long (SQS).
-pub const QUEUE_REUSE_DELAY_MS: u64 = 60_000;
-/// PurgeQueue at most once per this interval (SQS).
-pub const PURGE_INTERVAL_MS: u64 = 60_000;
 /// In flight per queue (SQS allows about 120 000).
-pub const MAX_IN_FLIGHT_PER_QUEUE: usize = 120_000;
+pub use spool_model::limits::IN_FLIGHT_MESSAGES_MAX as MAX_IN_FLIGHT_PER_QUEUE;
+/// PurgeQueue at most once per this interval (SQS).
+pub use spool_model::limits::PURGE_INTERVAL_MS;
+/// A deleted queue's name may not be reused for this long (SQS).
+pub use spool_model::limits::QUEUE_DELETED_RECENTLY_MS as QUEUE_REUSE_DELAY_MS;
 /// Most tags on one queue (SQS: 50).
-pub const MAX_QUEUE_TAGS: usize = 50;
+pub use spool_model::limits::QUEUE_TAGS_MAX as MAX_QUEUE_TAGS;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -373,10 +374,7 @@ impl Engine {
     }
 
     pub fn queue_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:sqs:{}:{}:{}",
-            self.cfg.region, self.cfg.account_id, name
-        )
+        spool_model::arn::queue_arn(&self.cfg.region, &self.cfg.account_id, name)
     }
 
     // ----- queue management -------------------------------------------------------------
@@ -390,7 +388,7 @@ impl Engine {
         tags: &BTreeMap<String, String>,
     ) -> Result<bool> {
         let now = self.now_ms();
-        let fifo_name = name.ends_with(".fifo");
+        let fifo_name = spool_model::name::is_fifo_name(name);
         validate_queue_name(name, fifo_name)?;
         if let Some(q) = self.queues.get(name) {
             q.meta.attrs.check_same(attributes, name)?;
@@ -550,18 +548,21 @@ impl Engine {
     pub fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         let q = self.queue_mut(name)?;
         for (k, v) in tags {
-            let bad = if k.is_empty() || k.chars().count() > 128 {
-                Some(format!("Tag key {k:?} must be 1 to 128 characters long."))
-            } else if v.chars().count() > 256 {
-                Some(format!("Tag value of {k:?} is over 256 characters long."))
+            let bad = if k.is_empty() || k.chars().count() > TAG_KEY_MAX_CHARS {
+                Some(InvalidParameter::BadTagKey {
+                    key: k.clone(),
+                    max_chars: TAG_KEY_MAX_CHARS,
+                })
+            } else if v.chars().count() > TAG_VALUE_MAX_CHARS {
+                Some(InvalidParameter::TagValueTooLong {
+                    key: k.clone(),
+                    max_chars: TAG_VALUE_MAX_CHARS,
+                })
             } else {
                 None
             };
             if let Some(reason) = bad {
-                return Err(EngineError::InvalidParameter {
-                    name: "Tags",
-                    reason,
-                });
+                return Err(EngineError::invalid("Tags", reason));
             }
         }
         let after = q.meta.tags.len()
@@ -570,10 +571,12 @@ impl Engine {
                 .filter(|k| !q.meta.tags.contains_key(*k))
                 .count();
         if after > MAX_QUEUE_TAGS {
-            return Err(EngineError::InvalidParameter {
-                name: "Tags",
-                reason: format!("Too many tags: a queue has at most {MAX_QUEUE_TAGS}."),
-            });
+            return Err(EngineError::invalid(
+                "Tags",
+                InvalidParameter::TooManyTags {
+                    max: MAX_QUEUE_TAGS,
+                },
+            ));
         }
         q.meta
             .tags
@@ -982,10 +985,13 @@ impl Engine {
         let q = self.queue_mut(name)?;
         let vis = visibility_s.unwrap_or(q.meta.attrs.visibility_timeout_s) as u64 * 1000;
         if vis > crate::partition::MAX_VISIBILITY_MS {
-            return Err(EngineError::InvalidParameter {
-                name: "VisibilityTimeout",
-                reason: format!("Value {} for parameter VisibilityTimeout is invalid. Reason: must be between 0 and 43200.", vis / 1000),
-            });
+            return Err(EngineError::invalid(
+                "VisibilityTimeout",
+                InvalidParameter::VisibilityTooLong {
+                    timeout_s: vis / 1000,
+                    max_s: VISIBILITY_TIMEOUT_MAX_S,
+                },
+            ));
         }
         let n = q.partitions.len();
         let start = q.rr % n;
@@ -1138,10 +1144,10 @@ impl Engine {
         let r = self
             .key
             .open(q.meta.id, handle)
-            .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.to_string()))?;
+            .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.into()))?;
         if r.partition as usize >= q.partitions.len() {
             return Err(EngineError::ReceiptHandleIsInvalid(
-                "unknown partition".into(),
+                InvalidHandle::UnknownPartition,
             ));
         }
         Ok(r)
@@ -1175,10 +1181,10 @@ impl Engine {
             .map(|h| {
                 let r = key
                     .open(qid, h.as_ref())
-                    .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.to_string()))?;
-                let p = q.partitions.get_mut(r.partition as usize).ok_or_else(|| {
-                    EngineError::ReceiptHandleIsInvalid("unknown partition".into())
-                })?;
+                    .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.into()))?;
+                let p = q.partitions.get_mut(r.partition as usize).ok_or(
+                    EngineError::ReceiptHandleIsInvalid(InvalidHandle::UnknownPartition),
+                )?;
                 p.delete(now, &r)
             })
             .collect())
@@ -1222,7 +1228,7 @@ impl Engine {
                     self.stage_move(now, &t, dlq, dlq_id, sp, &d)
                 }
                 _ => Err(EngineError::RedriveNotAllowed(
-                    "the message has no existing source queue".into(),
+                    RedriveRefusal::NoSourceQueue,
                 )),
             };
             if self.track_move(staged, dlq_id, sp, d.seq) {

@@ -1,7 +1,10 @@
-//! The engine's error type. Every failure the engine can report is one variant here; the
-//! daemon maps these to wire codes (SQS error codes, binary-protocol codes) in one place.
+//! The engine's error type. Every failure the engine can report is one variant here, with
+//! what was wrong as data (the values involved, the rule broken), never as prose to be
+//! parsed. The daemon words them as SQS does and maps them to wire codes in one place
+//! (`server/src/errors.rs`); `Display` here is a description for logs and tests.
 
 use crate::attrs::AttrError;
+use crate::receipt::ReceiptError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -14,26 +17,29 @@ pub enum EngineError {
     #[error("only one PurgeQueue operation on {0} is allowed every 60 seconds")]
     PurgeQueueInProgress(String),
     #[error("the receipt handle is invalid: {0}")]
-    ReceiptHandleIsInvalid(String),
+    ReceiptHandleIsInvalid(InvalidHandle),
     #[error("the receipt handle has expired")]
     ReceiptHandleExpired,
     #[error("the message referred to is not in flight")]
     MessageNotInflight,
     #[error("too many messages in flight (limit {limit})")]
     OverLimit { limit: usize },
-    /// `reason` is either a whole sentence in SQS's wording (shown as it is) or a fragment
-    /// starting in lower case or a digit (shown inside SQS's "Value for parameter ... is
-    /// invalid" frame).
-    #[error("{}", invalid_parameter_message(name, reason))]
-    InvalidParameter { name: &'static str, reason: String },
+    /// Request parameter `name` breaks an SQS rule; `reason` says which, with the values.
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter {
+        name: &'static str,
+        reason: InvalidParameter,
+    },
     #[error("The request must contain the parameter {0}.")]
     MissingParameter(&'static str),
-    #[error("message is {size} bytes, longer than the queue's maximum of {max} bytes")]
+    /// A message (body and attributes) of `size` bytes where at most `max` fit: the
+    /// queue's MaximumMessageSize, or a segment for a record that would not fit one.
+    #[error("message is {size} bytes, longer than the maximum of {max} bytes")]
     MessageTooLong { size: usize, max: usize },
     #[error("invalid message contents: {0}")]
     InvalidMessageContents(String),
     #[error("no dead-letter queue move task is possible: {0}")]
-    RedriveNotAllowed(String),
+    RedriveNotAllowed(RedriveRefusal),
     #[error("corrupt data in {path}: {reason}")]
     Corrupt { path: String, reason: String },
     #[error("partition is failed after an I/O error and must be reopened: {0}")]
@@ -47,6 +53,88 @@ pub enum EngineError {
     Io(#[from] std::io::Error),
 }
 
+/// Which SQS rule a request parameter breaks (the parameter is named beside it, in
+/// [`EngineError::InvalidParameter`]). Values the client sent are kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidParameter {
+    /// A FIFO id (group or deduplication id) that is empty, too long or has characters
+    /// other than ASCII alphanumerics and punctuation.
+    #[error("not 1 to {max_chars} alphanumeric or punctuation characters")]
+    BadId { max_chars: usize },
+    /// A message attribute name SQS does not allow.
+    #[error("message attribute name {attribute:?} is invalid")]
+    BadAttributeName { attribute: String },
+    /// A message attribute whose data type is not String/Number/Binary (+ label), or
+    /// whose value does not fit its type.
+    #[error(
+        "message attribute {attribute:?} has an invalid data type or value for type {data_type}"
+    )]
+    BadAttributeType {
+        attribute: String,
+        data_type: String,
+    },
+    /// More message attributes than SQS allows.
+    #[error("{count} message attributes, more than {max}")]
+    TooManyAttributes { count: usize, max: usize },
+    /// The same message attribute name twice.
+    #[error("message attribute name {attribute:?} is repeated")]
+    RepeatedAttribute { attribute: String },
+    /// A message system attribute other than `AWSTraceHeader` of type String.
+    #[error("message system attribute {attribute:?} is not supported")]
+    UnsupportedSystemAttribute { attribute: String },
+    /// A per-message delay over the maximum.
+    #[error("delay of {delay_s} s is over {max_s} s")]
+    DelayTooLong { delay_s: u32, max_s: u32 },
+    /// A per-message delay on a FIFO queue (FIFO queues only have the queue's delay).
+    #[error("per-message delay {delay_s} on a FIFO queue")]
+    DelayOnFifoQueue { delay_s: u32 },
+    /// A deduplication id sent to a standard queue.
+    #[error("deduplication id {dedup_id:?} on a standard queue")]
+    DedupIdOnStandardQueue { dedup_id: String },
+    /// A FIFO send without a deduplication id to a queue without content-based
+    /// deduplication.
+    #[error("no deduplication id and no content-based deduplication")]
+    NoDedupId,
+    /// A visibility timeout over the maximum (ReceiveMessage or ChangeMessageVisibility).
+    #[error("visibility timeout of {timeout_s} s is over {max_s} s")]
+    VisibilityTooLong { timeout_s: u64, max_s: u32 },
+    /// A tag key that is empty or too long.
+    #[error("tag key {key:?} is not 1 to {max_chars} characters")]
+    BadTagKey { key: String, max_chars: usize },
+    /// A tag value that is too long.
+    #[error("the value of tag {key:?} is over {max_chars} characters")]
+    TagValueTooLong { key: String, max_chars: usize },
+    /// A count (of messages asked for, say) outside its range.
+    #[error("{count} is not between {min} and {max}")]
+    CountOutOfRange {
+        count: usize,
+        min: usize,
+        max: usize,
+    },
+    /// More tags on a queue than allowed.
+    #[error("more than {max} tags")]
+    TooManyTags { max: usize },
+}
+
+/// Why a receipt handle was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidHandle {
+    /// Not a handle this engine issued for this queue.
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+    /// A handle naming a partition the queue does not have.
+    #[error("unknown partition")]
+    UnknownPartition,
+}
+
+/// Why a dead-letter queue move could not be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedriveRefusal {
+    /// The message names no source queue, or one that no longer exists.
+    #[error("the message has no existing source queue")]
+    NoSourceQueue,
+}
+
 impl EngineError {
     /// Whether this error (or the I/O error inside it) means the disk is full.
     pub fn is_out_of_space(&self) -> bool {
@@ -56,19 +144,23 @@ impl EngineError {
             _ => false,
         }
     }
+
+    /// `InvalidParameter` of parameter `name`.
+    pub(crate) fn invalid(name: &'static str, reason: InvalidParameter) -> EngineError {
+        EngineError::InvalidParameter { name, reason }
+    }
+}
+
+/// A bad queue name is reported as a queue-attribute error, as CreateQueue reports it.
+impl From<spool_model::name::QueueNameError> for EngineError {
+    fn from(e: spool_model::name::QueueNameError) -> EngineError {
+        EngineError::Attr(AttrError::InvalidQueueName(e))
+    }
 }
 
 /// ENOSPC or EDQUOT.
 pub fn is_enospc(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
-}
-
-fn invalid_parameter_message(name: &str, reason: &str) -> String {
-    if reason.starts_with(|c: char| c.is_ascii_uppercase()) {
-        reason.to_string()
-    } else {
-        format!("Value for parameter {name} is invalid. Reason: {reason}.")
-    }
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

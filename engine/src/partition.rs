@@ -32,7 +32,7 @@ use crate::segment::Segment;
 use crate::timer_wheel::TimerWheel;
 
 /// Longest visibility timeout SQS allows: 12 hours.
-pub const MAX_VISIBILITY_MS: u64 = 43_200_000;
+pub use spool_model::limits::VISIBILITY_TIMEOUT_MAX_MS as MAX_VISIBILITY_MS;
 /// Largest batch buffer kept in a partition's pool: a buffer that grew past this for one
 /// large flush is let go after it, so the pool does not pin its high-water mark.
 const MAX_POOLED_BUF: usize = 16 << 20;
@@ -1480,7 +1480,10 @@ impl Partition {
         if timeout_ms > MAX_VISIBILITY_MS {
             return Err(EngineError::InvalidParameter {
                 name: "VisibilityTimeout",
-                reason: format!("{} is more than 43200 seconds", timeout_ms / 1000),
+                reason: crate::error::InvalidParameter::VisibilityTooLong {
+                    timeout_s: timeout_ms / 1000,
+                    max_s: spool_model::limits::VISIBILITY_TIMEOUT_MAX_S,
+                },
             });
         }
         let Some((pos, mut slot)) = self.current(r) else {

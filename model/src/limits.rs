@@ -114,6 +114,9 @@ pub const MESSAGE_ATTRIBUTES_MAX: usize = 10;
 pub const BATCH_ENTRIES_MAX: usize = 10;
 /// At most this many messages from one ReceiveMessage (`MaxNumberOfMessages`).
 pub const RECEIVE_MESSAGES_MAX: u32 = 10;
+/// At most this many messages in flight (received, neither deleted nor visible again) on
+/// one queue; a receive beyond it is refused with OverLimit.
+pub const IN_FLIGHT_MESSAGES_MAX: usize = 120_000;
 /// At most this many tags on a queue.
 pub const QUEUE_TAGS_MAX: usize = 50;
 /// The largest page of ListQueues and ListDeadLetterSourceQueues (`MaxResults`).
