@@ -58,8 +58,9 @@ pub fn message(e: &EngineError) -> String {
             "queue {name} was deleted recently; wait {} seconds after deleting a queue before creating a queue with the same name",
             spool_model::limits::QUEUE_DELETED_RECENTLY_S
         ),
+        // AWS's words (recorded).
         EngineError::PurgeQueueInProgress(name) => format!(
-            "only one PurgeQueue operation on {name} is allowed every {} seconds",
+            "Only one PurgeQueue operation on {name} is allowed every {} seconds.",
             spool_model::limits::PURGE_INTERVAL_S
         ),
         EngineError::ReceiptHandleIsInvalid(why) => format!("the receipt handle is invalid: {why}"),
@@ -70,9 +71,10 @@ pub fn message(e: &EngineError) -> String {
         EngineError::MissingParameter(name) => {
             format!("The request must contain the parameter {name}.")
         }
-        EngineError::MessageTooLong { size, max } => {
-            format!("message is {size} bytes, longer than the queue's maximum of {max} bytes")
-        }
+        // AWS's words (recorded), with the queue's limit.
+        EngineError::MessageTooLong { max, .. } => format!(
+            "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes."
+        ),
         EngineError::InvalidMessageContents(why) => format!("invalid message contents: {why}"),
         EngineError::RedriveNotAllowed(why) => {
             format!("no dead-letter queue move task is possible: {why}")
@@ -88,8 +90,8 @@ pub fn message(e: &EngineError) -> String {
 /// The text of a queue-name or queue-attribute error.
 fn attr_message(a: &AttrError) -> String {
     match a {
-        AttrError::InvalidQueueName(e) if e.fifo => format!("invalid queue name: {FIFO_NAME_RULE}"),
-        AttrError::InvalidQueueName(_) => format!("invalid queue name: {STANDARD_NAME_RULE}"),
+        AttrError::InvalidQueueName(e) if e.fifo => FIFO_NAME_RULE.to_string(),
+        AttrError::InvalidQueueName(_) => STANDARD_NAME_RULE.to_string(),
         AttrError::InvalidAttributeName(name) => format!("Unknown Attribute {name}."),
         // The reason's words are the model's (`AttrValueError`'s Display).
         AttrError::InvalidAttributeValue { name, reason } => {

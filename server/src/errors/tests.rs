@@ -81,16 +81,10 @@ fn queue_name_errors_are_invalid_parameter_value_with_aws_text() {
     assert_eq!(code(&e), ErrorCode::InvalidParameter);
     let s = sqs(&e);
     assert_eq!(s.kind, ErrorKind::InvalidParameterValue);
-    assert_eq!(
-        s.message,
-        format!("invalid queue name: {STANDARD_NAME_RULE}")
-    );
+    assert_eq!(s.message, STANDARD_NAME_RULE);
     let e = create("q", &[("FifoQueue", "true")]);
     assert_eq!(sqs(&e).kind, ErrorKind::InvalidParameterValue);
-    assert_eq!(
-        sqs(&e).message,
-        format!("invalid queue name: {FIFO_NAME_RULE}")
-    );
+    assert_eq!(sqs(&e).message, FIFO_NAME_RULE);
 }
 
 #[test]
@@ -294,12 +288,12 @@ fn engine_errors_keep_their_texts() {
                 max: 1024,
             },
             ErrorKind::InvalidParameterValue,
-            "message is 2000 bytes, longer than the queue's maximum of 1024 bytes",
+            "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.",
         ),
         (
             EngineError::PurgeQueueInProgress("q".into()),
             ErrorKind::PurgeQueueInProgress,
-            "only one PurgeQueue operation on q is allowed every 60 seconds",
+            "Only one PurgeQueue operation on q is allowed every 60 seconds.",
         ),
         (
             EngineError::QueueDeletedRecently("q".into()),
