@@ -4,6 +4,7 @@
 //! * [`limits`]: every numeric limit, with its unit in its name;
 //! * [`name`]: queue names and the `.fifo` suffix;
 //! * [`arn`]: building and parsing queue ARNs;
+//! * [`url`]: building and parsing queue URLs;
 //! * [`message`]: message attribute names and types, FIFO ids;
 //! * [`attrs`]: typed queue attributes with their defaults, ranges and names, the
 //!   `RedrivePolicy` / `RedriveAllowPolicy` formats, and what can be wrong with them.
@@ -20,6 +21,7 @@ pub mod attrs;
 pub mod limits;
 pub mod message;
 pub mod name;
+pub mod url;
 
 pub use arn::{queue_arn, queue_name_from_arn, SqsArn};
 pub use attrs::{AttrError, AttrValueError, QueueAttributes, RedrivePermission, RedrivePolicy};

@@ -241,14 +241,18 @@ fn check_valid(r: &SqsRequest) {
             check_ids(entries.iter().map(|e| &e.id));
             for c in entries.iter().flat_map(|e| &e.result) {
                 assert!(!c.receipt_handle.is_empty());
-                assert!(c.visibility_timeout.is_none_or(|t| t <= 43_200));
+                assert!(c
+                    .visibility_timeout
+                    .is_none_or(|t| t <= spool_model::limits::VISIBILITY_TIMEOUT_MAX_S));
             }
         }
         SqsRequest::ReceiveMessage(m) => {
             assert!(m
                 .max_number_of_messages
                 .is_none_or(|n| (1..=10).contains(&n)));
-            assert!(m.visibility_timeout.is_none_or(|t| t <= 43_200));
+            assert!(m
+                .visibility_timeout
+                .is_none_or(|t| t <= spool_model::limits::VISIBILITY_TIMEOUT_MAX_S));
             assert!(m.wait_time_seconds.is_none_or(|t| t <= 20));
         }
         SqsRequest::DeleteMessage { receipt_handle, .. } => assert!(!receipt_handle.is_empty()),
@@ -256,7 +260,10 @@ fn check_valid(r: &SqsRequest) {
             receipt_handle,
             visibility_timeout,
             ..
-        } => assert!(!receipt_handle.is_empty() && *visibility_timeout <= 43_200),
+        } => assert!(
+            !receipt_handle.is_empty()
+                && *visibility_timeout <= spool_model::limits::VISIBILITY_TIMEOUT_MAX_S
+        ),
         _ => {}
     }
 }

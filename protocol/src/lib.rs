@@ -44,13 +44,13 @@ pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 /// Most entries in one batch (send, delete, change visibility; messages per receive).
 pub const MAX_BATCH: usize = 10_000;
 /// Longest queue name, in bytes.
-pub const MAX_QUEUE_NAME_LEN: usize = 80;
+pub const MAX_QUEUE_NAME_LEN: usize = spool_model::limits::QUEUE_NAME_MAX_CHARS;
 /// Longest message group id or deduplication id, in bytes.
-pub const MAX_ID_LEN: usize = 128;
+pub const MAX_ID_LEN: usize = spool_model::limits::MESSAGE_ID_PARAMETER_MAX_CHARS;
 /// Longest attribute name, attribute data type, queue attribute name or tag key, in bytes.
-pub const MAX_ATTRIBUTE_NAME_LEN: usize = 256;
+pub const MAX_ATTRIBUTE_NAME_LEN: usize = spool_model::limits::MESSAGE_ATTRIBUTE_NAME_MAX_CHARS;
 /// Most message attributes (and, separately, message system attributes) per message.
-pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+pub const MAX_MESSAGE_ATTRIBUTES: usize = spool_model::limits::MESSAGE_ATTRIBUTES_MAX;
 /// Most entries in a queue attribute map or tag map.
 pub const MAX_MAP_ENTRIES: usize = 64;
 /// Longest queue attribute value or tag value (a Policy may be long), in bytes.
