@@ -105,7 +105,7 @@ impl Default for QueueParams {
         QueueParams {
             fifo: false,
             dedup_per_group: false,
-            retention_ms: 345_600_000,
+            retention_ms: spool_model::limits::MESSAGE_RETENTION_DEFAULT_S as u64 * 1000,
             max_receive_count: None,
         }
     }

@@ -41,10 +41,16 @@ pub fn code(e: &EngineError) -> ErrorCode {
     }
 }
 
-// The messages SQS returns for bad queue names (recorded from AWS).
-const STANDARD_NAME_RULE: &str =
-    "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length";
-const FIFO_NAME_RULE: &str = "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.";
+/// What SQS says of a bad queue name (recorded from AWS), for a FIFO or standard queue.
+fn name_rule(fifo: bool) -> String {
+    use spool_model::limits::QUEUE_NAME_MAX_CHARS as MAX;
+    use spool_model::name::FIFO_SUFFIX;
+    if fifo {
+        format!("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with {FIFO_SUFFIX} suffix and be 1 to {MAX} in length.")
+    } else {
+        format!("Can only include alphanumeric characters, hyphens, or underscores. 1 to {MAX} in length")
+    }
+}
 
 /// The text of an engine error's reply, binary and SQS alike (the SQS side replaces a few
 /// that name what an SQS client cannot use: the queue, a raw handle).
@@ -90,8 +96,7 @@ pub fn message(e: &EngineError) -> String {
 /// The text of a queue-name or queue-attribute error.
 fn attr_message(a: &AttrError) -> String {
     match a {
-        AttrError::InvalidQueueName(e) if e.fifo => FIFO_NAME_RULE.to_string(),
-        AttrError::InvalidQueueName(_) => STANDARD_NAME_RULE.to_string(),
+        AttrError::InvalidQueueName(e) => name_rule(e.fifo),
         AttrError::InvalidAttributeName(name) => format!("Unknown Attribute {name}."),
         // The reason's words are the model's (`AttrValueError`'s Display).
         AttrError::InvalidAttributeValue { name, reason } => {

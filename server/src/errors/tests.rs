@@ -81,10 +81,13 @@ fn queue_name_errors_are_invalid_parameter_value_with_aws_text() {
     assert_eq!(code(&e), ErrorCode::InvalidParameter);
     let s = sqs(&e);
     assert_eq!(s.kind, ErrorKind::InvalidParameterValue);
-    assert_eq!(s.message, STANDARD_NAME_RULE);
+    assert_eq!(
+        s.message,
+        "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+    );
     let e = create("q", &[("FifoQueue", "true")]);
     assert_eq!(sqs(&e).kind, ErrorKind::InvalidParameterValue);
-    assert_eq!(sqs(&e).message, FIFO_NAME_RULE);
+    assert_eq!(sqs(&e).message, "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.");
 }
 
 #[test]
