@@ -212,6 +212,31 @@ pub fn sqs_error(e: &WireError<'_>) -> SqsError {
     SqsError::new(kind, e.message.to_string())
 }
 
+/// The SQS error of a failed DeleteMessage / ChangeMessageVisibility entry, worded as
+/// SQS words it: naming the handle the client sent (the binary reply knows only the
+/// handle's bytes). Other errors are as [`sqs_error`] gives them.
+pub fn sqs_handle_error(e: &WireError<'_>, handle: &str) -> SqsError {
+    match e.code {
+        ErrorCode::ReceiptHandleIsInvalid => invalid_handle(handle),
+        ErrorCode::ReceiptHandleExpired => {
+            SqsError::invalid_value("ReceiptHandle", handle, "The receipt handle has expired.")
+        }
+        _ => sqs_error(e),
+    }
+}
+
+/// `ReceiptHandleIsInvalid` naming the handle (cut to [`HANDLE_ECHO_MAX_CHARS`]).
+pub fn invalid_handle(handle: &str) -> SqsError {
+    let shown: String = handle.chars().take(HANDLE_ECHO_MAX_CHARS).collect();
+    SqsError::new(
+        ErrorKind::ReceiptHandleIsInvalid,
+        format!("The input receipt handle \"{shown}\" is not a valid receipt handle."),
+    )
+}
+
+/// A receipt handle quoted in an error is cut to this many characters.
+pub const HANDLE_ECHO_MAX_CHARS: usize = 256;
+
 /// The wire error of an engine error: its code and its text.
 pub fn wire(e: &EngineError) -> WireError<'static> {
     WireError::new(code(e), message(e))

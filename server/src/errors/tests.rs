@@ -339,3 +339,26 @@ fn engine_errors_keep_their_texts() {
         "the specified queue does not exist: q"
     );
 }
+
+#[test]
+fn handle_errors_name_the_handle() {
+    let bad = wire(&EngineError::ReceiptHandleIsInvalid(
+        InvalidHandle::UnknownPartition,
+    ));
+    let s = sqs_handle_error(&bad, "h1");
+    assert_eq!(s.kind, ErrorKind::ReceiptHandleIsInvalid);
+    assert_eq!(
+        s.message,
+        "The input receipt handle \"h1\" is not a valid receipt handle."
+    );
+    let long = "x".repeat(1000);
+    assert!(invalid_handle(&long).message.len() < 400);
+    let s = sqs_handle_error(&wire(&EngineError::ReceiptHandleExpired), "h2");
+    assert_eq!(s.kind, ErrorKind::InvalidParameterValue);
+    assert_eq!(
+        s.message,
+        "Value h2 for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+    );
+    let s = sqs_handle_error(&wire(&EngineError::MessageNotInflight), "h3");
+    assert_eq!(s.kind, ErrorKind::MessageNotInflight);
+}
