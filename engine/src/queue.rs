@@ -17,7 +17,7 @@ use crate::partition::{dedup_key, NewMessage, Partition, QueueParams};
 use crate::record::{AttributeValue, MessageAttribute};
 use spool_model::limits::{DELAY_MAX_S, MESSAGE_ID_PARAMETER_MAX_CHARS};
 use spool_model::message::{
-    is_sqs_number, is_valid_message_attribute_name, is_valid_message_id_parameter, DataType,
+    is_valid_message_attribute_name, is_valid_message_id_parameter, is_valid_number, DataType,
     AWS_TRACE_HEADER,
 };
 
@@ -80,7 +80,7 @@ pub fn check_attribute(a: &MessageAttribute) -> Result<()> {
     }
     let ok_type = match (DataType::of(&a.data_type), &a.value) {
         (Some(DataType::String), AttributeValue::String(_)) => true,
-        (Some(DataType::Number), AttributeValue::String(s)) => is_sqs_number(s),
+        (Some(DataType::Number), AttributeValue::String(s)) => is_valid_number(s),
         (Some(DataType::Binary), AttributeValue::Binary(_)) => true,
         _ => false,
     };
@@ -298,5 +298,26 @@ mod tests {
         assert!(check_attribute(&a).is_ok());
         a.data_type = "Binary".into();
         assert!(check_attribute(&a).is_err());
+    }
+
+    #[test]
+    fn numbers_follow_aws_rule() {
+        // SQS's Number: at most 38 significant digits, magnitude up to 10^126. The
+        // binary protocol used to take any exponent of up to 3 digits.
+        let num = |v: &str| MessageAttribute {
+            name: "n".into(),
+            data_type: "Number".into(),
+            value: AttributeValue::String(v.into()),
+        };
+        assert!(check_attribute(&num("1e126")).is_ok());
+        for bad in ["1e500", "1e127", "1e-200"] {
+            assert!(matches!(
+                check_attribute(&num(bad)),
+                Err(EngineError::InvalidParameter {
+                    reason: InvalidParameter::BadAttributeType { .. },
+                    ..
+                })
+            ));
+        }
     }
 }
