@@ -23,6 +23,9 @@ pub mod message;
 pub mod name;
 pub mod url;
 
+#[cfg(test)]
+mod totality;
+
 pub use arn::{queue_arn, queue_name_from_arn, SqsArn};
 pub use attrs::{AttrError, AttrValueError, QueueAttributes, RedrivePermission, RedrivePolicy};
 pub use name::{is_valid_queue_name, validate_queue_name, QueueNameError, FIFO_SUFFIX};
