@@ -5,7 +5,8 @@
 //! * [`name`]: queue names and the `.fifo` suffix;
 //! * [`arn`]: building and parsing queue ARNs;
 //! * [`url`]: building and parsing queue URLs;
-//! * [`message`]: message attribute names and types, FIFO ids;
+//! * [`message`]: message attribute names, types and `Number` values, FIFO ids, batch
+//!   entry ids, permission labels, the characters a body may hold;
 //! * [`attrs`]: typed queue attributes with their defaults, ranges and names, the
 //!   `RedrivePolicy` / `RedriveAllowPolicy` formats, and what can be wrong with them.
 //!

@@ -57,6 +57,8 @@ pub const DELAY_RANGE_S: RangeInclusive<u32> = 0..=DELAY_MAX_S;
 
 /// Longest long poll (`ReceiveMessageWaitTimeSeconds`, ReceiveMessage `WaitTimeSeconds`).
 pub const RECEIVE_WAIT_TIME_MAX_S: u32 = 20;
+/// [`RECEIVE_WAIT_TIME_MAX_S`] in milliseconds, for clocks that count them.
+pub const RECEIVE_WAIT_TIME_MAX_MS: u32 = RECEIVE_WAIT_TIME_MAX_S * 1000;
 /// `ReceiveMessageWaitTimeSeconds` of a new queue (short polling).
 pub const RECEIVE_WAIT_TIME_DEFAULT_S: u32 = 0;
 /// The `ReceiveMessageWaitTimeSeconds` range.
