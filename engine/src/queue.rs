@@ -96,6 +96,42 @@ pub fn check_attribute(a: &MessageAttribute) -> Result<()> {
     Ok(())
 }
 
+/// The message and system attributes of a send: how many, their names and types, no
+/// name twice, and only `AWSTraceHeader` among the system ones (SQS rules).
+fn check_attributes(r: &SendRequest) -> Result<()> {
+    if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+        return Err(EngineError::invalid(
+            "MessageAttributes",
+            InvalidParameter::TooManyAttributes {
+                count: r.attributes.len(),
+                max: MAX_MESSAGE_ATTRIBUTES,
+            },
+        ));
+    }
+    for (i, attr) in r.attributes.iter().enumerate() {
+        check_attribute(attr)?;
+        if r.attributes[..i].iter().any(|b| b.name == attr.name) {
+            return Err(EngineError::invalid(
+                "MessageAttributes",
+                InvalidParameter::RepeatedAttribute {
+                    attribute: attr.name.clone(),
+                },
+            ));
+        }
+    }
+    for attr in &r.system_attributes {
+        if attr.name != AWS_TRACE_HEADER || attr.data_type != "String" {
+            return Err(EngineError::invalid(
+                "MessageSystemAttributes",
+                InvalidParameter::UnsupportedSystemAttribute {
+                    attribute: attr.name.clone(),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a partition needs from its queue's attributes.
 pub fn params_for(a: &QueueAttributes, dlq_exists: bool) -> QueueParams {
     QueueParams {
@@ -156,36 +192,7 @@ impl Queue {
         if r.body.is_empty() {
             return Err(EngineError::MissingParameter("MessageBody"));
         }
-        if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
-            return Err(EngineError::invalid(
-                "MessageAttributes",
-                InvalidParameter::TooManyAttributes {
-                    count: r.attributes.len(),
-                    max: MAX_MESSAGE_ATTRIBUTES,
-                },
-            ));
-        }
-        for (i, attr) in r.attributes.iter().enumerate() {
-            check_attribute(attr)?;
-            if r.attributes[..i].iter().any(|b| b.name == attr.name) {
-                return Err(EngineError::invalid(
-                    "MessageAttributes",
-                    InvalidParameter::RepeatedAttribute {
-                        attribute: attr.name.clone(),
-                    },
-                ));
-            }
-        }
-        for attr in &r.system_attributes {
-            if attr.name != AWS_TRACE_HEADER || attr.data_type != "String" {
-                return Err(EngineError::invalid(
-                    "MessageSystemAttributes",
-                    InvalidParameter::UnsupportedSystemAttribute {
-                        attribute: attr.name.clone(),
-                    },
-                ));
-            }
-        }
+        check_attributes(r)?;
         let size = r.body.len() + r.attributes.iter().map(|a| a.size()).sum::<usize>();
         if size > a.maximum_message_size as usize {
             return Err(EngineError::MessageTooLong {
