@@ -25,7 +25,7 @@ use crate::hash::FibState;
 use crate::record::MessageId;
 
 /// SQS's deduplication interval.
-pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
+pub use spool_model::limits::DEDUP_WINDOW_MS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DedupHit {

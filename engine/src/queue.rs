@@ -12,12 +12,17 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::attrs::{DeduplicationScope, QueueAttributes};
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, InvalidParameter, Result};
 use crate::partition::{dedup_key, NewMessage, Partition, QueueParams};
 use crate::record::{AttributeValue, MessageAttribute};
+use spool_model::limits::{DELAY_MAX_S, MESSAGE_ID_PARAMETER_MAX_CHARS};
+use spool_model::message::{
+    is_valid_message_attribute_name, is_valid_message_id_parameter, is_valid_number, DataType,
+    AWS_TRACE_HEADER,
+};
 
 /// At most this many message attributes per message (SQS).
-pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+pub use spool_model::limits::MESSAGE_ATTRIBUTES_MAX as MAX_MESSAGE_ATTRIBUTES;
 
 /// What a sender asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,77 +69,80 @@ pub struct Queue {
     pub(crate) last_purge_ms: Option<u64>,
 }
 
-fn valid_id_chars(s: &str) -> bool {
-    // Alphanumerics and punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~), as SQS allows.
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation())
-}
-
 fn check_id(name: &'static str, v: &str) -> Result<()> {
-    if v.is_empty() || v.len() > 128 || !valid_id_chars(v) {
-        return Err(EngineError::InvalidParameter {
+    if !is_valid_message_id_parameter(v) {
+        return Err(EngineError::invalid(
             name,
-            reason: format!("{name} must be 1 to 128 alphanumeric or punctuation characters"),
-        });
+            InvalidParameter::BadId {
+                max_chars: MESSAGE_ID_PARAMETER_MAX_CHARS,
+            },
+        ));
     }
     Ok(())
 }
 
 /// Validates message attribute names and types (SQS rules).
 pub fn check_attribute(a: &MessageAttribute) -> Result<()> {
-    let n = &a.name;
-    let bad_name = n.is_empty()
-        || n.len() > 256
-        || !n
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        || n.starts_with('.')
-        || n.ends_with('.')
-        || n.contains("..")
-        || n.to_ascii_lowercase().starts_with("aws.")
-        || n.to_ascii_lowercase().starts_with("amazon.");
-    if bad_name {
-        return Err(EngineError::InvalidParameter {
-            name: "MessageAttributeName",
-            reason: format!("message attribute name '{n}' is invalid"),
-        });
+    if !is_valid_message_attribute_name(&a.name) {
+        return Err(EngineError::invalid(
+            "MessageAttributeName",
+            InvalidParameter::BadAttributeName {
+                attribute: a.name.clone(),
+            },
+        ));
     }
-    let base = a.data_type.split('.').next().unwrap_or("");
-    let ok_type = a.data_type.len() <= 256
-        && match (base, &a.value) {
-            ("String", AttributeValue::String(_)) => true,
-            ("Number", AttributeValue::String(s)) => is_sqs_number(s),
-            ("Binary", AttributeValue::Binary(_)) => true,
-            _ => false,
-        };
+    let ok_type = match (DataType::of(&a.data_type), &a.value) {
+        (Some(DataType::String), AttributeValue::String(_)) => true,
+        (Some(DataType::Number), AttributeValue::String(s)) => is_valid_number(s),
+        (Some(DataType::Binary), AttributeValue::Binary(_)) => true,
+        _ => false,
+    };
     if !ok_type {
-        return Err(EngineError::InvalidParameter {
-            name: "MessageAttributeValue",
-            reason: format!(
-                "message attribute '{n}' has an invalid data type or value for type {}",
-                a.data_type
-            ),
-        });
+        return Err(EngineError::invalid(
+            "MessageAttributeValue",
+            InvalidParameter::BadAttributeType {
+                attribute: a.name.clone(),
+                data_type: a.data_type.clone(),
+            },
+        ));
     }
     Ok(())
 }
 
-/// A Number attribute: up to 38 significant digits, optional sign, decimal point and
-/// exponent.
-fn is_sqs_number(s: &str) -> bool {
-    let t = s.trim_start_matches(['-', '+']);
-    let (mant, exp) = match t.find(['e', 'E']) {
-        Some(i) => (&t[..i], Some(&t[i + 1..])),
-        None => (t, None),
-    };
-    let digits = mant.bytes().filter(|b| b.is_ascii_digit()).count();
-    let dots = mant.bytes().filter(|&b| b == b'.').count();
-    let mant_ok = digits > 0 && dots <= 1 && mant.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    let exp_ok = exp.is_none_or(|e| {
-        let e = e.trim_start_matches(['-', '+']);
-        !e.is_empty() && e.len() <= 3 && e.bytes().all(|b| b.is_ascii_digit())
-    });
-    mant_ok && exp_ok && digits <= 38 + 1
+/// The message and system attributes of a send: how many, their names and types, no
+/// name twice, and only `AWSTraceHeader` among the system ones (SQS rules).
+fn check_attributes(r: &SendRequest) -> Result<()> {
+    if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
+        return Err(EngineError::invalid(
+            "MessageAttributes",
+            InvalidParameter::TooManyAttributes {
+                count: r.attributes.len(),
+                max: MAX_MESSAGE_ATTRIBUTES,
+            },
+        ));
+    }
+    for (i, attr) in r.attributes.iter().enumerate() {
+        check_attribute(attr)?;
+        if r.attributes[..i].iter().any(|b| b.name == attr.name) {
+            return Err(EngineError::invalid(
+                "MessageAttributes",
+                InvalidParameter::RepeatedAttribute {
+                    attribute: attr.name.clone(),
+                },
+            ));
+        }
+    }
+    for attr in &r.system_attributes {
+        if attr.name != AWS_TRACE_HEADER || attr.data_type != "String" {
+            return Err(EngineError::invalid(
+                "MessageSystemAttributes",
+                InvalidParameter::UnsupportedSystemAttribute {
+                    attribute: attr.name.clone(),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What a partition needs from its queue's attributes.
@@ -157,35 +165,7 @@ fn check_message(a: &QueueAttributes, r: &SendRequest) -> Result<()> {
     if r.body.is_empty() {
         return Err(EngineError::MissingParameter("MessageBody"));
     }
-    if r.attributes.len() > MAX_MESSAGE_ATTRIBUTES {
-        return Err(EngineError::InvalidParameter {
-            name: "MessageAttributes",
-            reason: format!(
-                "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
-                r.attributes.len()
-            ),
-        });
-    }
-    for (i, attr) in r.attributes.iter().enumerate() {
-        check_attribute(attr)?;
-        if r.attributes[..i].iter().any(|b| b.name == attr.name) {
-            return Err(EngineError::InvalidParameter {
-                name: "MessageAttributes",
-                reason: format!("message attribute name '{}' is repeated", attr.name),
-            });
-        }
-    }
-    for attr in &r.system_attributes {
-        if attr.name != "AWSTraceHeader" || attr.data_type != "String" {
-            return Err(EngineError::InvalidParameter {
-                name: "MessageSystemAttributes",
-                reason: format!(
-                    "message system attribute '{}' is not supported (only AWSTraceHeader of type String)",
-                    attr.name
-                ),
-            });
-        }
-    }
+    check_attributes(r)?;
     let size = r.body.len() + r.attributes.iter().map(|a| a.size()).sum::<usize>();
     if size > a.maximum_message_size as usize {
         return Err(EngineError::MessageTooLong {
@@ -194,17 +174,20 @@ fn check_message(a: &QueueAttributes, r: &SendRequest) -> Result<()> {
         });
     }
     if let Some(d) = r.delay_s {
-        if d > 900 {
-            return Err(EngineError::InvalidParameter {
-                name: "DelaySeconds",
-                reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: must be between 0 and 900."),
-            });
+        if d > DELAY_MAX_S {
+            return Err(EngineError::invalid(
+                "DelaySeconds",
+                InvalidParameter::DelayTooLong {
+                    delay_s: d,
+                    max_s: DELAY_MAX_S,
+                },
+            ));
         }
         if a.fifo {
-            return Err(EngineError::InvalidParameter {
-                name: "DelaySeconds",
-                reason: format!("Value {d} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."),
-            });
+            return Err(EngineError::invalid(
+                "DelaySeconds",
+                InvalidParameter::DelayOnFifoQueue { delay_s: d },
+            ));
         }
     }
     Ok(())
@@ -279,20 +262,22 @@ impl Queue {
                     Cow::Owned(digest.iter().map(|b| format!("{b:02x}")).collect())
                 }
                 (None, false) => {
-                    return Err(EngineError::InvalidParameter {
-                        name: "MessageDeduplicationId",
-                        reason: "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
-                    })
+                    return Err(EngineError::invalid(
+                        "MessageDeduplicationId",
+                        InvalidParameter::NoDedupId,
+                    ))
                 }
             };
             let per_group = a.effective_dedup_scope() == DeduplicationScope::MessageGroup;
             key = Some(dedup_key(per_group, Some(g), &d));
             dedup_id = Some(d);
         } else if let Some(d) = &r.dedup_id {
-            return Err(EngineError::InvalidParameter {
-                name: "MessageDeduplicationId",
-                reason: format!("Value {d} for parameter MessageDeduplicationId is invalid. Reason: The request includes a parameter that is not valid for this queue type."),
-            });
+            return Err(EngineError::invalid(
+                "MessageDeduplicationId",
+                InvalidParameter::DedupIdOnStandardQueue {
+                    dedup_id: d.clone(),
+                },
+            ));
         }
         let delay_s = r.delay_s.unwrap_or(a.delay_s) as u64;
         let part = match (&r.group_id, a.fifo) {
@@ -329,22 +314,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers() {
-        for ok in [
-            "1",
-            "-1.5",
-            "0.000",
-            "1e10",
-            "12345678901234567890123456789012345678",
-        ] {
-            assert!(is_sqs_number(ok), "{ok}");
-        }
-        for bad in ["", "abc", "1..2", "1e", "--", "1e1234"] {
-            assert!(!is_sqs_number(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn attribute_names() {
         let mk = |n: &str| MessageAttribute {
             name: n.into(),
@@ -362,5 +331,26 @@ mod tests {
         assert!(check_attribute(&a).is_ok());
         a.data_type = "Binary".into();
         assert!(check_attribute(&a).is_err());
+    }
+
+    #[test]
+    fn numbers_follow_aws_rule() {
+        // SQS's Number: at most 38 significant digits, magnitude up to 10^126. The
+        // binary protocol used to take any exponent of up to 3 digits.
+        let num = |v: &str| MessageAttribute {
+            name: "n".into(),
+            data_type: "Number".into(),
+            value: AttributeValue::String(v.into()),
+        };
+        assert!(check_attribute(&num("1e126")).is_ok());
+        for bad in ["1e500", "1e127", "1e-200"] {
+            assert!(matches!(
+                check_attribute(&num(bad)),
+                Err(EngineError::InvalidParameter {
+                    reason: InvalidParameter::BadAttributeType { .. },
+                    ..
+                })
+            ));
+        }
     }
 }

@@ -201,7 +201,8 @@ pub enum ProtocolError {
     #[error("duplicate key in {0}")]
     DuplicateKey(&'static str),
     /// The named field holds a name that breaks the queue-name rule.
-    #[error("invalid queue name in {0}: 1 to 80 characters, alphanumeric, '-' or '_', and '.fifo' only as the suffix of a FIFO queue")]
+    #[error("invalid queue name in {0}: 1 to {max} characters, alphanumeric, '-' or '_', and '{suffix}' only as the suffix of a FIFO queue",
+        max = spool_model::limits::QUEUE_NAME_MAX_CHARS, suffix = spool_model::name::FIFO_SUFFIX)]
     InvalidQueueName(&'static str),
 }
 
@@ -237,5 +238,18 @@ impl ProtocolError {
                 | ProtocolError::FrameTooLarge { .. }
                 | ProtocolError::UnsupportedVersion(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_name_error_states_the_rule() {
+        assert_eq!(
+            ProtocolError::InvalidQueueName("queue").to_string(),
+            "invalid queue name in queue: 1 to 80 characters, alphanumeric, '-' or '_', and '.fifo' only as the suffix of a FIFO queue"
+        );
     }
 }

@@ -16,7 +16,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use spool_engine::{AttributeValue, Engine, EngineError, MessageAttribute, SendRequest};
+use spool_engine::{
+    AttributeValue, Engine, EngineError, InvalidParameter, MessageAttribute, SendRequest,
+};
 use spool_protocol::message::{
     self, Map, Message, Request, Response, SendEntry, SendOk, VisibilityEntry,
 };
@@ -55,7 +57,7 @@ fn error(e: &EngineError) -> Dispatched {
     reply(Response::Error(errors::wire(e)))
 }
 
-fn invalid(name: &'static str, reason: String) -> Dispatched {
+fn invalid(name: &'static str, reason: InvalidParameter) -> Dispatched {
     error(&EngineError::InvalidParameter { name, reason })
 }
 
@@ -351,7 +353,11 @@ fn receive(
     if max_messages == 0 || max_messages as usize > MAX_BATCH {
         return invalid(
             "MaxNumberOfMessages",
-            format!("{max_messages} is not between 1 and {MAX_BATCH}"),
+            InvalidParameter::CountOutOfRange {
+                count: max_messages as usize,
+                min: 1,
+                max: MAX_BATCH,
+            },
         );
     }
     let budget = reply_budget(info.max_frame);

@@ -1,10 +1,12 @@
-//! The one place where engine errors become wire errors: every `EngineError` (and every
-//! queue-attribute error) has a stable binary-protocol code (docs/protocol.md), and every
-//! binary-protocol code has its SQS error (the SQS API's replies come through the shards
-//! as binary-protocol replies).
+//! The one place where engine errors become wire errors. Every `EngineError` (and every
+//! queue-attribute error) has a stable binary-protocol code (docs/protocol.md) and a text,
+//! worded here from the error's structured cause: SQS's exact words where AWS has them,
+//! a plain description otherwise. Every binary-protocol code has its SQS error: the SQS
+//! API's replies come through the shards as binary-protocol replies (code + text), so the
+//! text decided here is the one an SQS client sees.
 
-use spool_engine::attrs::AttrError;
-use spool_engine::EngineError;
+use spool_engine::{EngineError, InvalidParameter};
+use spool_model::attrs::AttrError;
 use spool_protocol::message::WireError;
 use spool_protocol::sqs::{ErrorKind, SqsError};
 use spool_protocol::ErrorCode;
@@ -14,6 +16,8 @@ pub fn code(e: &EngineError) -> ErrorCode {
     match e {
         EngineError::QueueDoesNotExist(_) => ErrorCode::QueueDoesNotExist,
         EngineError::Attr(a) => match a {
+            // A bad queue name is the coral InvalidParameterValue in SQS, not an
+            // attribute error.
             AttrError::InvalidQueueName(_) => ErrorCode::InvalidParameter,
             AttrError::InvalidAttributeName(_) => ErrorCode::InvalidAttributeName,
             AttrError::InvalidAttributeValue { .. } => ErrorCode::InvalidAttributeValue,
@@ -37,8 +41,132 @@ pub fn code(e: &EngineError) -> ErrorCode {
     }
 }
 
-/// The SQS error of a binary-protocol error reply, keeping its message (the engine
-/// words its messages as SQS does). Protocol-level codes cannot reach an SQS client from
+/// What SQS says of a bad queue name (recorded from AWS), for a FIFO or standard queue.
+fn name_rule(fifo: bool) -> String {
+    use spool_model::limits::QUEUE_NAME_MAX_CHARS as MAX;
+    use spool_model::name::FIFO_SUFFIX;
+    if fifo {
+        format!("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with {FIFO_SUFFIX} suffix and be 1 to {MAX} in length.")
+    } else {
+        format!("Can only include alphanumeric characters, hyphens, or underscores. 1 to {MAX} in length")
+    }
+}
+
+/// The text of an engine error's reply, binary and SQS alike (the SQS side replaces a few
+/// that name what an SQS client cannot use: the queue, a raw handle).
+pub fn message(e: &EngineError) -> String {
+    match e {
+        EngineError::QueueDoesNotExist(name) => {
+            format!("the specified queue does not exist: {name}")
+        }
+        EngineError::Attr(a) => attr_message(a),
+        EngineError::QueueDeletedRecently(name) => format!(
+            "queue {name} was deleted recently; wait {} seconds after deleting a queue before creating a queue with the same name",
+            spool_model::limits::QUEUE_DELETED_RECENTLY_S
+        ),
+        // AWS's words (recorded).
+        EngineError::PurgeQueueInProgress(name) => format!(
+            "Only one PurgeQueue operation on {name} is allowed every {} seconds.",
+            spool_model::limits::PURGE_INTERVAL_S
+        ),
+        EngineError::ReceiptHandleIsInvalid(why) => format!("the receipt handle is invalid: {why}"),
+        EngineError::ReceiptHandleExpired => "the receipt handle has expired".to_string(),
+        EngineError::MessageNotInflight => "the message referred to is not in flight".to_string(),
+        EngineError::OverLimit { limit } => format!("too many messages in flight (limit {limit})"),
+        EngineError::InvalidParameter { name, reason } => parameter_message(name, reason),
+        EngineError::MissingParameter(name) => {
+            format!("The request must contain the parameter {name}.")
+        }
+        // AWS's words (recorded), with the queue's limit.
+        EngineError::MessageTooLong { max, .. } => format!(
+            "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes."
+        ),
+        EngineError::InvalidMessageContents(why) => format!("invalid message contents: {why}"),
+        EngineError::RedriveNotAllowed(why) => {
+            format!("no dead-letter queue move task is possible: {why}")
+        }
+        // Storage failures have no SQS wording: the engine's description.
+        EngineError::Corrupt { .. }
+        | EngineError::Failed(_)
+        | EngineError::OutOfSpace(_)
+        | EngineError::Io(_) => e.to_string(),
+    }
+}
+
+/// The text of a queue-name or queue-attribute error.
+fn attr_message(a: &AttrError) -> String {
+    match a {
+        AttrError::InvalidQueueName(e) => name_rule(e.fifo),
+        AttrError::InvalidAttributeName(name) => format!("Unknown Attribute {name}."),
+        // The reason's words are the model's (`AttrValueError`'s Display).
+        AttrError::InvalidAttributeValue { name, reason } => {
+            format!("Invalid value for the parameter {name}. Reason: {reason}")
+        }
+        AttrError::DifferentAttributes { name } => format!(
+            "A queue already exists with the same name and a different value for attribute {name}"
+        ),
+    }
+}
+
+/// The text of an invalid request parameter `name`.
+fn parameter_message(name: &str, reason: &InvalidParameter) -> String {
+    use InvalidParameter as P;
+    // SQS's frame for most of them.
+    let invalid = |why: String| format!("Value for parameter {name} is invalid. Reason: {why}.");
+    match reason {
+        P::BadId { max_chars } => {
+            format!("{name} must be 1 to {max_chars} alphanumeric or punctuation characters")
+        }
+        P::BadAttributeName { attribute } => {
+            invalid(format!("message attribute name '{attribute}' is invalid"))
+        }
+        P::BadAttributeType {
+            attribute,
+            data_type,
+        } => invalid(format!(
+            "message attribute '{attribute}' has an invalid data type or value for type {data_type}"
+        )),
+        // AWS's words.
+        P::TooManyAttributes { count, max } => {
+            format!("Number of message attributes [{count}] exceeds the allowed maximum [{max}].")
+        }
+        P::RepeatedAttribute { attribute } => {
+            invalid(format!("message attribute name '{attribute}' is repeated"))
+        }
+        P::UnsupportedSystemAttribute { attribute } => invalid(format!(
+            "message system attribute '{attribute}' is not supported (only {} of type String)",
+            spool_model::message::AWS_TRACE_HEADER
+        )),
+        P::DelayTooLong { delay_s, max_s } => format!(
+            "Value {delay_s} for parameter {name} is invalid. Reason: must be between 0 and {max_s}."
+        ),
+        // AWS's words (recorded, "include" and all).
+        P::DelayOnFifoQueue { delay_s } => format!(
+            "Value {delay_s} for parameter {name} is invalid. Reason: The request include parameter that is not valid for this queue type."
+        ),
+        P::DedupIdOnStandardQueue { dedup_id } => format!(
+            "Value {dedup_id} for parameter {name} is invalid. Reason: The request includes a parameter that is not valid for this queue type."
+        ),
+        // AWS's words (recorded).
+        P::NoDedupId => "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".to_string(),
+        P::VisibilityTooLong { timeout_s, max_s } => format!(
+            "Value {timeout_s} for parameter {name} is invalid. Reason: must be between 0 and {max_s}."
+        ),
+        P::BadTagKey { key, max_chars } => {
+            format!("Tag key {key:?} must be 1 to {max_chars} characters long.")
+        }
+        P::TagValueTooLong { key, max_chars } => {
+            format!("Tag value of {key:?} is over {max_chars} characters long.")
+        }
+        P::CountOutOfRange { count, min, max } => {
+            invalid(format!("{count} is not between {min} and {max}"))
+        }
+        P::TooManyTags { max } => format!("Too many tags: a queue has at most {max}."),
+    }
+}
+
+/// The SQS error of a binary-protocol error reply, keeping its message (worded by
+/// [`message`] for engine errors). Protocol-level codes cannot reach an SQS client from
 /// a well-behaved gateway; they are internal errors.
 pub fn sqs_error(e: &WireError<'_>) -> SqsError {
     let kind = match e.code {
@@ -58,6 +186,8 @@ pub fn sqs_error(e: &WireError<'_>) -> SqsError {
         ErrorCode::ReceiptHandleExpired => ErrorKind::InvalidParameterValue,
         ErrorCode::MessageNotInflight => ErrorKind::MessageNotInflight,
         ErrorCode::OverLimit => ErrorKind::OverLimit,
+        // A message over the queue's MaximumMessageSize is InvalidParameterValue in SQS
+        // too; its text says so.
         ErrorCode::InvalidParameter
         | ErrorCode::MessageTooLong
         | ErrorCode::RedriveNotAllowed
@@ -82,63 +212,35 @@ pub fn sqs_error(e: &WireError<'_>) -> SqsError {
     SqsError::new(kind, e.message.to_string())
 }
 
-/// The wire error of an engine error, with its message.
+/// The SQS error of a failed DeleteMessage / ChangeMessageVisibility entry, worded as
+/// SQS words it: naming the handle the client sent (the binary reply knows only the
+/// handle's bytes). Other errors are as [`sqs_error`] gives them.
+pub fn sqs_handle_error(e: &WireError<'_>, handle: &str) -> SqsError {
+    match e.code {
+        ErrorCode::ReceiptHandleIsInvalid => invalid_handle(handle),
+        ErrorCode::ReceiptHandleExpired => {
+            SqsError::invalid_value("ReceiptHandle", handle, "The receipt handle has expired.")
+        }
+        _ => sqs_error(e),
+    }
+}
+
+/// `ReceiptHandleIsInvalid` naming the handle (cut to [`HANDLE_ECHO_MAX_CHARS`]).
+pub fn invalid_handle(handle: &str) -> SqsError {
+    let shown: String = handle.chars().take(HANDLE_ECHO_MAX_CHARS).collect();
+    SqsError::new(
+        ErrorKind::ReceiptHandleIsInvalid,
+        format!("The input receipt handle \"{shown}\" is not a valid receipt handle."),
+    )
+}
+
+/// A receipt handle quoted in an error is cut to this many characters.
+pub const HANDLE_ECHO_MAX_CHARS: usize = 256;
+
+/// The wire error of an engine error: its code and its text.
 pub fn wire(e: &EngineError) -> WireError<'static> {
-    WireError::new(code(e), e.to_string())
+    WireError::new(code(e), message(e))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_engine_error_has_a_specific_code() {
-        let cases = [
-            (
-                EngineError::QueueDoesNotExist("q".into()),
-                ErrorCode::QueueDoesNotExist,
-            ),
-            (
-                EngineError::Attr(AttrError::DifferentAttributes { name: "x".into() }),
-                ErrorCode::QueueNameExists,
-            ),
-            (
-                EngineError::ReceiptHandleExpired,
-                ErrorCode::ReceiptHandleExpired,
-            ),
-            (EngineError::OverLimit { limit: 1 }, ErrorCode::OverLimit),
-            (
-                EngineError::MessageTooLong { size: 2, max: 1 },
-                ErrorCode::MessageTooLong,
-            ),
-            (EngineError::Failed("x".into()), ErrorCode::StorageError),
-            (EngineError::OutOfSpace("x".into()), ErrorCode::OutOfSpace),
-            (
-                EngineError::Io(std::io::Error::from_raw_os_error(libc::ENOSPC)),
-                ErrorCode::OutOfSpace,
-            ),
-            (
-                EngineError::Io(std::io::Error::from_raw_os_error(libc::EIO)),
-                ErrorCode::InternalError,
-            ),
-        ];
-        for (e, c) in cases {
-            let w = wire(&e);
-            assert_eq!(w.code, c);
-            assert_eq!(w.message, e.to_string());
-        }
-    }
-
-    #[test]
-    fn storage_errors_are_aws_shaped_server_errors() {
-        let full = sqs_error(&WireError::new(
-            ErrorCode::OutOfSpace,
-            "out of space: disk full",
-        ));
-        assert_eq!(full.kind, ErrorKind::ServiceUnavailable);
-        assert_eq!(full.kind.status(), 503);
-        let failed = sqs_error(&WireError::new(ErrorCode::StorageError, "flush failed"));
-        assert_eq!(failed.kind, ErrorKind::InternalError);
-        assert_eq!(failed.kind.status(), 500);
-    }
-}
+mod tests;

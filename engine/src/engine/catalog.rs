@@ -13,19 +13,20 @@ use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use crate::attrs::{queue_name_from_arn, validate_queue_name, QueueAttributes};
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, InvalidParameter, Result};
 use crate::partition::{Counters, Partition};
 use crate::queue::{Queue, QueueMeta};
 use crate::recovery::write_atomic;
 
 /// A deleted queue's name may not be reused for this long (SQS).
-pub(crate) const QUEUE_REUSE_DELAY_MS: u64 = 60_000;
+pub(crate) use spool_model::limits::QUEUE_DELETED_RECENTLY_MS as QUEUE_REUSE_DELAY_MS;
 
 /// PurgeQueue at most once per this interval (SQS).
-pub(crate) const PURGE_INTERVAL_MS: u64 = 60_000;
+pub(crate) use spool_model::limits::PURGE_INTERVAL_MS;
 
 /// Most tags on one queue (SQS: 50).
-pub(crate) const MAX_QUEUE_TAGS: usize = 50;
+pub(crate) use spool_model::limits::QUEUE_TAGS_MAX as MAX_QUEUE_TAGS;
+use spool_model::limits::{TAG_KEY_MAX_CHARS, TAG_VALUE_MAX_CHARS};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Catalog {
@@ -66,10 +67,7 @@ impl Engine {
 
     /// The ARN of queue `name` in this engine's region and account.
     pub fn queue_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:sqs:{}:{}:{}",
-            self.cfg.region, self.cfg.account_id, name
-        )
+        spool_model::arn::queue_arn(&self.cfg.region, &self.cfg.account_id, name)
     }
 
     /// CreateQueue: idempotent with the same attributes, an error with different ones.
@@ -81,7 +79,7 @@ impl Engine {
         tags: &BTreeMap<String, String>,
     ) -> Result<bool> {
         let now = self.now_ms();
-        let fifo_name = name.ends_with(".fifo");
+        let fifo_name = spool_model::name::is_fifo_name(name);
         validate_queue_name(name, fifo_name)?;
         if let Some(q) = self.queues.get(name) {
             q.meta.attrs.check_same(attributes, name)?;
@@ -249,18 +247,21 @@ impl Engine {
     pub fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         let q = self.queue_mut(name)?;
         for (k, v) in tags {
-            let bad = if k.is_empty() || k.chars().count() > 128 {
-                Some(format!("Tag key {k:?} must be 1 to 128 characters long."))
-            } else if v.chars().count() > 256 {
-                Some(format!("Tag value of {k:?} is over 256 characters long."))
+            let bad = if k.is_empty() || k.chars().count() > TAG_KEY_MAX_CHARS {
+                Some(InvalidParameter::BadTagKey {
+                    key: k.clone(),
+                    max_chars: TAG_KEY_MAX_CHARS,
+                })
+            } else if v.chars().count() > TAG_VALUE_MAX_CHARS {
+                Some(InvalidParameter::TagValueTooLong {
+                    key: k.clone(),
+                    max_chars: TAG_VALUE_MAX_CHARS,
+                })
             } else {
                 None
             };
             if let Some(reason) = bad {
-                return Err(EngineError::InvalidParameter {
-                    name: "Tags",
-                    reason,
-                });
+                return Err(EngineError::invalid("Tags", reason));
             }
         }
         let after = q.meta.tags.len()
@@ -269,10 +270,12 @@ impl Engine {
                 .filter(|k| !q.meta.tags.contains_key(*k))
                 .count();
         if after > MAX_QUEUE_TAGS {
-            return Err(EngineError::InvalidParameter {
-                name: "Tags",
-                reason: format!("Too many tags: a queue has at most {MAX_QUEUE_TAGS}."),
-            });
+            return Err(EngineError::invalid(
+                "Tags",
+                InvalidParameter::TooManyTags {
+                    max: MAX_QUEUE_TAGS,
+                },
+            ));
         }
         q.meta
             .tags

@@ -7,11 +7,12 @@
 //! dead-letter queue instead of being returned.
 
 use super::Engine;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, InvalidHandle, InvalidParameter, Result};
 use crate::partition::{DeadLetter, DeleteOutcome, Delivered, Staged};
 use crate::queue::{Queue, SendRequest};
 use crate::receipt::ReceiptHandle;
 use crate::record::{MessageAttribute, MessageId};
+use spool_model::limits::VISIBILITY_TIMEOUT_MAX_S;
 
 /// A message handed to a consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,10 +134,13 @@ impl Engine {
         let q = self.queue_mut(name)?;
         let vis = visibility_s.unwrap_or(q.meta.attrs.visibility_timeout_s) as u64 * 1000;
         if vis > crate::partition::MAX_VISIBILITY_MS {
-            return Err(EngineError::InvalidParameter {
-                name: "VisibilityTimeout",
-                reason: format!("Value {} for parameter VisibilityTimeout is invalid. Reason: must be between 0 and 43200.", vis / 1000),
-            });
+            return Err(EngineError::invalid(
+                "VisibilityTimeout",
+                InvalidParameter::VisibilityTooLong {
+                    timeout_s: vis / 1000,
+                    max_s: VISIBILITY_TIMEOUT_MAX_S,
+                },
+            ));
         }
         let n = q.partitions.len();
         let start = q.rr % n;
@@ -199,10 +203,10 @@ impl Engine {
         let r = self
             .key
             .open(q.meta.id, handle)
-            .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.to_string()))?;
+            .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.into()))?;
         if r.partition as usize >= q.partitions.len() {
             return Err(EngineError::ReceiptHandleIsInvalid(
-                "unknown partition".into(),
+                InvalidHandle::UnknownPartition,
             ));
         }
         Ok(r)
@@ -236,10 +240,10 @@ impl Engine {
             .map(|h| {
                 let r = key
                     .open(qid, h.as_ref())
-                    .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.to_string()))?;
-                let p = q.partitions.get_mut(r.partition as usize).ok_or_else(|| {
-                    EngineError::ReceiptHandleIsInvalid("unknown partition".into())
-                })?;
+                    .map_err(|e| EngineError::ReceiptHandleIsInvalid(e.into()))?;
+                let p = q.partitions.get_mut(r.partition as usize).ok_or(
+                    EngineError::ReceiptHandleIsInvalid(InvalidHandle::UnknownPartition),
+                )?;
                 p.delete(now, &r)
             })
             .collect())

@@ -7,7 +7,7 @@
 //! move whose copy is durable but whose source is still live ([`Engine::finish_origin`]).
 
 use super::Engine;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, RedriveRefusal, Result};
 use crate::partition::{DeadLetter, NewMessage};
 use crate::record::Origin;
 
@@ -169,7 +169,7 @@ impl Engine {
                     self.stage_move(now, &t, dlq, dlq_id, sp, &d)
                 }
                 _ => Err(EngineError::RedriveNotAllowed(
-                    "the message has no existing source queue".into(),
+                    RedriveRefusal::NoSourceQueue,
                 )),
             };
             if self.track_move(staged, dlq_id, sp, d.seq) {

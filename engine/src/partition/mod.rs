@@ -57,7 +57,7 @@ use crate::timer_wheel::TimerWheel;
 
 /// In flight per queue (SQS allows about 120 000): the default of
 /// [`PartitionConfig::max_in_flight`], which the engine divides among a queue's partitions.
-pub(crate) const MAX_IN_FLIGHT_PER_QUEUE: usize = 120_000;
+pub(crate) use spool_model::limits::IN_FLIGHT_MESSAGES_MAX as MAX_IN_FLIGHT_PER_QUEUE;
 
 /// Sizing and behaviour of a partition's storage.
 #[derive(Debug, Clone)]
@@ -129,7 +129,7 @@ impl Default for QueueParams {
         QueueParams {
             fifo: false,
             dedup_per_group: false,
-            retention_ms: 345_600_000,
+            retention_ms: spool_model::limits::MESSAGE_RETENTION_DEFAULT_S as u64 * 1000,
             max_receive_count: None,
         }
     }

@@ -12,7 +12,7 @@ use crate::index::SlotState;
 use crate::receipt::Receipt;
 
 /// Longest visibility timeout SQS allows: 12 hours.
-pub const MAX_VISIBILITY_MS: u64 = 43_200_000;
+pub use spool_model::limits::VISIBILITY_TIMEOUT_MAX_MS as MAX_VISIBILITY_MS;
 
 impl Partition {
     /// Moves expired visibility timeouts and elapsed delays to ready. Bounded work.
@@ -77,7 +77,10 @@ impl Partition {
         if timeout_ms > MAX_VISIBILITY_MS {
             return Err(EngineError::InvalidParameter {
                 name: "VisibilityTimeout",
-                reason: format!("{} is more than 43200 seconds", timeout_ms / 1000),
+                reason: crate::error::InvalidParameter::VisibilityTooLong {
+                    timeout_s: timeout_ms / 1000,
+                    max_s: spool_model::limits::VISIBILITY_TIMEOUT_MAX_S,
+                },
             });
         }
         let Some((pos, mut slot)) = self.current(r) else {

@@ -85,10 +85,7 @@ impl Gateway {
 
     /// `arn:aws:sqs:<region>:<account>:<name>`.
     pub fn queue_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:sqs:{}:{}:{}",
-            self.cfg.region, self.cfg.account_id, name
-        )
+        spool_model::arn::queue_arn(&self.cfg.region, &self.cfg.account_id, name)
     }
 }
 

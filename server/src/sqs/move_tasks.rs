@@ -24,7 +24,7 @@ pub const MAX_TASKS_KEPT: usize = 1000;
 /// Rate when the request names none (AWS: "system optimized").
 pub const DEFAULT_RATE: u32 = 10_000;
 /// Highest rate a request may ask for (AWS: 500 per second).
-pub const MAX_RATE: u32 = 500;
+pub use spool_model::limits::MOVE_TASK_RATE_MAX_PER_S as MAX_RATE;
 const STEP: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

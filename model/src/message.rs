@@ -1,0 +1,277 @@
+//! Rules for what a message may carry: message attribute names and data types, `Number`
+//! values, the FIFO ids (`MessageGroupId`, `MessageDeduplicationId`,
+//! `ReceiveRequestAttemptId`) and the one system attribute a sender may set.
+//!
+//! Predicates only: callers hold their own message types and report their own errors.
+//! Every function is total.
+
+use crate::limits::{
+    BATCH_ENTRY_ID_MAX_CHARS, MESSAGE_ATTRIBUTE_DATA_TYPE_MAX_CHARS,
+    MESSAGE_ATTRIBUTE_NAME_MAX_CHARS, MESSAGE_ID_PARAMETER_MAX_CHARS, NUMBER_ATTRIBUTE_MAX_DIGITS,
+    PERMISSION_LABEL_MAX_CHARS,
+};
+
+/// The only message system attribute a sender may set (of data type `String`).
+pub const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
+
+/// The base data types of a message attribute (a data type may add `.label`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    /// `String` (or `String.label`): UTF-8 text.
+    String,
+    /// `Number` (or `Number.label`): a decimal number sent as text.
+    Number,
+    /// `Binary` (or `Binary.label`): bytes.
+    Binary,
+}
+
+impl DataType {
+    /// The base type of a full data type (`Number.float` → `Number`), if it is one of the
+    /// three and within [`MESSAGE_ATTRIBUTE_DATA_TYPE_MAX_CHARS`].
+    pub fn of(data_type: &str) -> Option<DataType> {
+        if data_type.len() > MESSAGE_ATTRIBUTE_DATA_TYPE_MAX_CHARS {
+            return None;
+        }
+        match data_type.split('.').next().unwrap_or("") {
+            "String" => Some(DataType::String),
+            "Number" => Some(DataType::Number),
+            "Binary" => Some(DataType::Binary),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with a message attribute name, in the order SQS checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeNameProblem {
+    /// No characters.
+    Empty,
+    /// Longer than [`MESSAGE_ATTRIBUTE_NAME_MAX_CHARS`].
+    TooLong,
+    /// A character outside `[A-Za-z0-9_.-]`.
+    BadCharacter,
+    /// Starts with `AWS.` or `Amazon.` (any case), which AWS reserves.
+    ReservedPrefix,
+    /// Starts or ends with a period, or has two in a row.
+    BadPeriod,
+}
+
+/// Checks a message attribute name: 1–256 of `[A-Za-z0-9_.-]`, not starting with `AWS.`
+/// or `Amazon.` (any case), no leading, trailing or double `.`. Reports the first
+/// problem in SQS's order.
+pub fn check_message_attribute_name(n: &str) -> Result<(), AttributeNameProblem> {
+    if n.is_empty() {
+        return Err(AttributeNameProblem::Empty);
+    }
+    if n.len() > MESSAGE_ATTRIBUTE_NAME_MAX_CHARS {
+        return Err(AttributeNameProblem::TooLong);
+    }
+    if !n
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        return Err(AttributeNameProblem::BadCharacter);
+    }
+    let lower = n.to_ascii_lowercase();
+    if lower.starts_with("aws.") || lower.starts_with("amazon.") {
+        return Err(AttributeNameProblem::ReservedPrefix);
+    }
+    if n.starts_with('.') || n.ends_with('.') || n.contains("..") {
+        return Err(AttributeNameProblem::BadPeriod);
+    }
+    Ok(())
+}
+
+/// Whether [`check_message_attribute_name`] finds nothing wrong.
+pub fn is_valid_message_attribute_name(n: &str) -> bool {
+    check_message_attribute_name(n).is_ok()
+}
+
+/// A `MessageGroupId`, `MessageDeduplicationId` or `ReceiveRequestAttemptId`: 1–128
+/// ASCII alphanumerics and punctuation (``!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~``), that is,
+/// ASCII graphic characters.
+pub fn is_valid_message_id_parameter(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MESSAGE_ID_PARAMETER_MAX_CHARS
+        && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A batch entry `Id`: 1–80 of `[A-Za-z0-9_-]`.
+pub fn is_valid_batch_entry_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= BATCH_ENTRY_ID_MAX_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An AddPermission `Label`: 1–80 of `[A-Za-z0-9_-]`.
+pub fn is_valid_permission_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= PERMISSION_LABEL_MAX_CHARS
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `c` may appear in a message body (the XML 1.0 characters): `#x9 | #xA | #xD |
+/// #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF`; anything else is
+/// InvalidMessageContents.
+pub fn is_valid_body_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Whether every character of `s` [`is_valid_body_char`]. ASCII text (the common case) is
+/// checked a byte at a time; anything else per char.
+pub fn is_valid_body_text(s: &str) -> bool {
+    let ascii_ok = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7f);
+    s.as_bytes().iter().all(ascii_ok) || s.chars().all(is_valid_body_char)
+}
+
+/// Smallest magnitude of a non-zero `Number` attribute.
+pub const NUMBER_ATTRIBUTE_MIN_MAGNITUDE: f64 = 1e-128;
+/// Largest magnitude of a `Number` attribute.
+pub const NUMBER_ATTRIBUTE_MAX_MAGNITUDE: f64 = 1e126;
+
+/// Whether `s` is an SQS `Number`: decimal with optional sign, fraction and exponent, at
+/// most 38 significant digits, magnitude 0 or within 10^-128..=10^126.
+pub fn is_valid_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    // The digits of the mantissa, integer and fraction parts together.
+    let mut digits: Vec<u8> = Vec::new();
+    while let Some(&c) = b.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        digits.push(c);
+        i += 1;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            digits.push(c);
+            i += 1;
+        }
+    }
+    if digits.is_empty() {
+        return false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if i != b.len() {
+        return false;
+    }
+    let Some(first) = digits.iter().position(|&d| d != b'0') else {
+        return true; // zero
+    };
+    let last = digits.iter().rposition(|&d| d != b'0').unwrap_or(first);
+    if last + 1 - first > NUMBER_ATTRIBUTE_MAX_DIGITS {
+        return false;
+    }
+    match s.parse::<f64>() {
+        Ok(v) => {
+            v.is_finite()
+                && (NUMBER_ATTRIBUTE_MIN_MAGNITUDE..=NUMBER_ATTRIBUTE_MAX_MAGNITUDE)
+                    .contains(&v.abs())
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        for ok in [
+            "1",
+            "-1.5",
+            "0.000",
+            "1e10",
+            "12345678901234567890123456789012345678",
+        ] {
+            assert!(is_valid_number(ok), "{ok}");
+        }
+        for bad in ["", "abc", "1..2", "1e", "--", "1e1234"] {
+            assert!(!is_valid_number(bad), "{bad}");
+        }
+        // Significant digits and magnitude (AWS's rule).
+        assert!(is_valid_number(
+            "000123456789012345678901234567890123456780000"
+        ));
+        assert!(!is_valid_number("123456789012345678901234567890123456789"));
+        assert!(is_valid_number("1e126") && !is_valid_number("1e127"));
+        assert!(is_valid_number("1e-128") && !is_valid_number("1e-129"));
+        assert!(is_valid_number("-0.0e999"));
+    }
+
+    #[test]
+    fn attribute_names() {
+        assert!(is_valid_message_attribute_name("a.b-c_d"));
+        assert!(is_valid_message_attribute_name(&"a".repeat(256)));
+        for bad in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "AWS.x",
+            "amazon.y",
+            "a b",
+            &"a".repeat(257),
+        ] {
+            assert!(!is_valid_message_attribute_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn data_types() {
+        assert_eq!(DataType::of("String"), Some(DataType::String));
+        assert_eq!(DataType::of("Number.float"), Some(DataType::Number));
+        assert_eq!(DataType::of("Binary.x"), Some(DataType::Binary));
+        assert_eq!(DataType::of("string"), None);
+        assert_eq!(DataType::of(""), None);
+        assert_eq!(DataType::of(&format!("String.{}", "x".repeat(250))), None);
+    }
+
+    #[test]
+    fn batch_ids_labels_and_bodies() {
+        assert!(is_valid_batch_entry_id("a-B_9") && is_valid_batch_entry_id(&"x".repeat(80)));
+        for bad in ["", "a.b", "a b", &"x".repeat(81)] {
+            assert!(!is_valid_batch_entry_id(bad), "{bad}");
+        }
+        assert!(is_valid_permission_label("allow-send_1"));
+        assert!(!is_valid_permission_label("") && !is_valid_permission_label("a.b"));
+        assert!(is_valid_body_text("hi\tthere\n\u{E000}\u{10000}"));
+        for bad in ["\u{0}", "a\u{8}", "\u{FFFE}", "\u{1F}"] {
+            assert!(!is_valid_body_text(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn id_parameters() {
+        assert!(is_valid_message_id_parameter("g-1!~"));
+        assert!(is_valid_message_id_parameter(&"x".repeat(128)));
+        for bad in ["", "a b", "é", &"x".repeat(129)] {
+            assert!(!is_valid_message_id_parameter(bad), "{bad}");
+        }
+    }
+}
