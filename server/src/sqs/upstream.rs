@@ -1,38 +1,63 @@
-//! The SQS gateway's way into the shards: one binary-protocol connection per shard, over
-//! a Unix socket pair the daemon made at startup, so an SQS request takes exactly the path
-//! a binary-protocol request takes (frame → request → shard routing → engine → reply).
+//! The gateway runtime's way into the shards, for the admin endpoint ([`super::admin`])
+//! and message move tasks ([`super::move_tasks`]): one binary-protocol connection per
+//! shard, over a Unix socket pair the daemon made at startup, so their requests take the
+//! path a binary client's take (frame → request → shard routing → engine → reply).
+//! SQS requests do not come this way: they are served on the shards' own threads and
+//! reach the queues through [`super::host::LocalCalls`], which fails with the same
+//! [`UpstreamError`].
 //!
 //! Each connection is pipelined: any number of requests are out at once, matched to their
 //! replies by request id. Calls are spread round-robin over the shards (a standard queue's
 //! sends land on every shard's partition; receives, deletes and FIFO sends are routed by
 //! the shard that reads them, as for any client).
 //!
-//! Promises: every call ends, with the shard's reply or with [`UpstreamError`] (the
-//! connection closed, e.g. at shutdown); at most [`MAX_IN_FLIGHT`] calls are out per
+//! Promises: every call ends, with the shard's reply or with [`UpstreamError`] (the shard
+//! stopped, i.e. the daemon is shutting down); at most [`MAX_IN_FLIGHT`] calls are out per
 //! connection (more wait their turn), which keeps within the shard's bound for internal
-//! connections; nothing here panics on a malformed reply (the connection is dropped and its
-//! calls fail).
+//! connections (`conn::INTERNAL_MAX_IN_FLIGHT`); nothing here panics on a malformed reply
+//! (the connection is dropped and its calls fail).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use spool_protocol::{decode_frame, Request, Response, MAX_VERSION, MIN_VERSION};
+use spool_protocol::{decode_frame, ProtocolError, Request, Response, MAX_VERSION, MIN_VERSION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// Calls out at once per connection; the shard allows internal connections 8192.
+/// Calls out at once per connection; the shard allows internal connections
+/// `conn::INTERNAL_MAX_IN_FLIGHT` (8192).
 pub const MAX_IN_FLIGHT: usize = 4096;
 /// Largest reply frame accepted from a shard (the daemon's max frame is at most this).
 const MAX_REPLY_FRAME: usize = 1 << 30;
 
+/// Why a call into the shards got no reply.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("the storage shard connection is closed (the daemon is shutting down)")]
+    /// The shard went away before it answered: its internal connection closed, or (for an
+    /// SQS request on a shard's thread) the shard dropped the call. Both happen only when
+    /// the daemon shuts down.
+    #[error("the shard stopped before it answered (the daemon is shutting down)")]
     Closed,
+    /// The request is over a limit of the binary protocol (a bug of the caller: the SQS
+    /// codec and the engine bound what they build).
     #[error("request could not be encoded: {0}")]
-    Encode(String),
+    Encode(#[from] ProtocolError),
+}
+
+/// Why the gateway could not reach the shards at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("shard {shard}: internal connection: {source}")]
+    Io {
+        shard: usize,
+        source: std::io::Error,
+    },
+    #[error("shard {shard} refused the gateway's Hello: {reply}")]
+    Refused { shard: usize, reply: String },
+    #[error("shard {shard}: Hello: {source}")]
+    Hello { shard: usize, source: UpstreamError },
 }
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Response<'static>>>>>;
@@ -55,11 +80,12 @@ impl Upstream {
     /// and performs the Hello on each. Must run inside the gateway's tokio runtime.
     pub async fn connect(
         streams: Vec<std::os::unix::net::UnixStream>,
-    ) -> std::io::Result<Upstream> {
+    ) -> Result<Upstream, ConnectError> {
         let mut conns = Vec::with_capacity(streams.len());
-        for s in streams {
-            s.set_nonblocking(true)?;
-            let stream = UnixStream::from_std(s)?;
+        for (shard, s) in streams.into_iter().enumerate() {
+            let io = |source| ConnectError::Io { shard, source };
+            s.set_nonblocking(true).map_err(io)?;
+            let stream = UnixStream::from_std(s).map_err(io)?;
             let (rd, wr) = stream.into_split();
             let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
             let (tx, rx) = mpsc::unbounded_channel();
@@ -76,20 +102,21 @@ impl Upstream {
             conns,
             rr: AtomicUsize::new(0),
         };
-        for i in 0..up.conns.len() {
+        for shard in 0..up.conns.len() {
             let hello = Request::Hello {
                 min_version: MIN_VERSION,
                 max_version: MAX_VERSION,
                 api_key: None,
             };
-            match up.call_on(i, &hello).await {
+            match up.call_on(shard, &hello).await {
                 Ok(Response::Hello { .. }) => {}
                 Ok(other) => {
-                    return Err(std::io::Error::other(format!(
-                        "shard {i} refused the gateway's Hello: {other:?}"
-                    )))
+                    return Err(ConnectError::Refused {
+                        shard,
+                        reply: format!("{other:?}"),
+                    })
                 }
-                Err(e) => return Err(std::io::Error::other(e.to_string())),
+                Err(source) => return Err(ConnectError::Hello { shard, source }),
             }
         }
         Ok(up)
@@ -120,8 +147,7 @@ impl Upstream {
             .map_err(|_| UpstreamError::Closed)?;
         let id = c.next_id.fetch_add(1, Ordering::Relaxed) as u64;
         let mut frame = Vec::new();
-        req.encode(id, &mut frame)
-            .map_err(|e| UpstreamError::Encode(e.to_string()))?;
+        req.encode(id, &mut frame)?;
         let (done, wait) = oneshot::channel();
         lock(&c.pending).insert(id, done);
         if c.tx.send((id, frame)).is_err() {
