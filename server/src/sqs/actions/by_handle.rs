@@ -186,3 +186,60 @@ fn invalid_handle(h: &str) -> SqsError {
         format!("The input receipt handle \"{shown}\" is not a valid receipt handle."),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use spool_protocol::sqs::ErrorKind;
+
+    use super::*;
+
+    #[test]
+    fn shard_results_fill_the_open_slots_in_entry_order() {
+        // Entries 0 and 2 were refused here; 1, 3 and 4 went to the shard.
+        let mut out = vec![
+            Some(Err(invalid_handle("bad"))),
+            None,
+            Some(Err(invalid_handle("worse"))),
+            None,
+            None,
+        ];
+        let results: WireResults = vec![
+            Ok(()),
+            Err(WireError::new(ErrorCode::ReceiptHandleExpired, "expired")),
+        ];
+        let shown = ["h1".to_string(), "h3".to_string(), "h4".to_string()];
+        fill(&mut out, results, &shown);
+        let kinds: Vec<Option<ErrorKind>> = out
+            .into_iter()
+            .map(|r| r.unwrap().err().map(|e| e.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                Some(ErrorKind::ReceiptHandleIsInvalid),
+                None,
+                Some(ErrorKind::ReceiptHandleIsInvalid),
+                Some(ErrorKind::InvalidParameterValue),
+                // The shard answered fewer handles than it was sent.
+                Some(ErrorKind::InternalError),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_invalid_handle_is_quoted_at_most_so_long() {
+        let long = "x".repeat(MAX_QUOTED_HANDLE_CHARS + 10);
+        let e = invalid_handle(&long);
+        let quoted = "x".repeat(MAX_QUOTED_HANDLE_CHARS);
+        assert_eq!(
+            e.message,
+            format!("The input receipt handle \"{quoted}\" is not a valid receipt handle.")
+        );
+        let e = handle_error(
+            &WireError::new(ErrorCode::ReceiptHandleIsInvalid, "engine words"),
+            "abc",
+        );
+        assert_eq!(e.kind, ErrorKind::ReceiptHandleIsInvalid);
+        assert!(e.message.contains("\"abc\""));
+    }
+}
