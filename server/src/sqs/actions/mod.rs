@@ -1,20 +1,20 @@
 //! SQS actions: one parsed SQS request in, binary-protocol requests into the shards, one
 //! SQS response out.
 //!
-//! This file parses, renders and dispatches: [`Ctx::run`] hands each action to its own
-//! function, grouped by what it works on: [`queues`] (queue lifecycle, attributes, tags,
-//! dead-letter sources), [`messages`] (send, receive, delete, change visibility, the last
-//! two through the one by-handle helper in [`by_handle`]), [`permissions`] (the queue's
-//! `Policy`) and [`move_tasks`] (DLQ redrive). The SQS names and rules the actions write
-//! down themselves are in [`rules`].
+//! This file parses, renders and dispatches: `Ctx::run` hands each action to a function
+//! of its own, grouped by what it works on: `queues.rs` (queue lifecycle, attributes,
+//! tags, dead-letter sources), `messages.rs` (send, receive, delete, change visibility;
+//! the last two through the one by-handle path of `by_handle.rs`), `permissions.rs` (the
+//! queue's `Policy`) and `move_tasks.rs` (DLQ redrive). The SQS names and rules the
+//! actions write down themselves are in [`rules`].
 //!
 //! The codec (`spool_protocol::sqs`) has already checked everything that needs no queue
 //! state (types, ranges, batch shape, message characters, attribute rules); the engine
 //! checks the rest (queue attributes, sizes against the queue's MaximumMessageSize, FIFO
-//! rules, receipt handles). This file only translates, plus the few SQS behaviours that
+//! rules, receipt handles). These files only translate, plus the few SQS behaviours that
 //! have no binary-protocol operation of their own: AddPermission / RemovePermission edit
 //! the queue's `Policy` attribute, message move tasks run in [`super::move_tasks`], and
-//! MD5 digests and system attributes are computed here from what the shards return.
+//! MD5 digests and system attributes are computed from what the shards return.
 //!
 //! Promises: every request gets exactly one reply, an SQS response or an AWS-shaped error
 //! in the wire form the client spoke; a batch's per-entry failures are reported in its
