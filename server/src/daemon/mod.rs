@@ -17,7 +17,7 @@
 //! `flock`, released by the kernel even on `kill -9`); a directory created with N shards
 //! is only ever opened with N shards (its partitions would otherwise be unreachable).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::error::Error;
 use std::fs::File;
 use std::io;
@@ -29,7 +29,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use spool_engine::attrs::READ_ONLY_ATTRIBUTE_NAMES;
 use spool_engine::partition::PartitionConfig;
 use spool_engine::{Engine, EngineConfig, EngineError, SystemClock};
 
@@ -38,8 +37,12 @@ use crate::config::{Config, Durability};
 use crate::eventfd::EventFd;
 use crate::mailbox;
 use crate::shard::{Envelope, Shard, ShardParts, Shared};
-use crate::sqs::actions::rules::queue_attr;
 use crate::sqs::{GatewayConfig, GatewayHandle};
+
+mod reconcile;
+
+use reconcile::reconcile;
+pub use reconcile::ReconcileError;
 
 /// Envelopes a mailbox between two shards holds.
 const MAILBOX_CAPACITY: usize = 8192;
@@ -99,24 +102,6 @@ pub enum StartError {
     /// The SQS API or the admin endpoint did not start (the reason names which).
     #[error("{0}")]
     Gateway(Box<dyn Error + Send + Sync>),
-}
-
-/// Why the shards' catalogs could not be made to agree at startup.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("shard {shard}: queue {queue}: {source}")]
-    Queue {
-        shard: usize,
-        queue: String,
-        source: EngineError,
-    },
-    #[error("shard {shard}: cannot recreate queues {queues:?}: {source}")]
-    Recreate {
-        shard: usize,
-        queues: Vec<String>,
-        /// Why the last of them could not be created.
-        source: EngineError,
-    },
 }
 
 /// Why a shard stopped with an error.
@@ -477,107 +462,6 @@ fn open_engine(cfg: &Config, dir: &Path, shard: usize) -> Result<Engine, StartEr
         "recovered"
     );
     Ok(engine)
-}
-
-/// The settable attributes and the tags of every queue, as a catalog holds them.
-type Catalog = BTreeMap<String, (BTreeMap<String, String>, BTreeMap<String, String>)>;
-
-/// Settable attributes of a queue (the catalog's part, without counts and timestamps).
-fn settable(
-    engine: &mut Engine,
-    shard: usize,
-    name: &str,
-) -> Result<BTreeMap<String, String>, ReconcileError> {
-    let all = engine
-        .get_queue_attributes(name)
-        .map_err(|source| queue_error(shard, name, source))?;
-    Ok(all
-        .into_iter()
-        .filter(|(k, _)| !READ_ONLY_ATTRIBUTE_NAMES.contains(&k.as_str()))
-        .collect())
-}
-
-fn queue_error(shard: usize, queue: &str, source: EngineError) -> ReconcileError {
-    ReconcileError::Queue {
-        shard,
-        queue: queue.to_string(),
-        source,
-    }
-}
-
-/// Makes every shard's catalog match shard 0's. Shard 0 applies a catalog change first
-/// and then every other shard, so after a crash in between shard 0 holds the outcome.
-fn reconcile(engines: &mut [Engine]) -> Result<(), ReconcileError> {
-    let Some((first, rest)) = engines.split_first_mut() else {
-        return Ok(());
-    };
-    let mut want = Catalog::new();
-    for name in first.list_queues("") {
-        let tags = first
-            .queue_tags(&name)
-            .map_err(|source| queue_error(0, &name, source))?;
-        let attrs = settable(first, 0, &name)?;
-        want.insert(name, (attrs, tags));
-    }
-    for (k, e) in rest.iter_mut().enumerate() {
-        reconcile_shard(e, k + 1, &want)?;
-    }
-    Ok(())
-}
-
-/// Makes shard `shard`'s catalog `want`: deletes the queues it has too many, creates
-/// those it lacks, and sets the attributes that differ.
-fn reconcile_shard(e: &mut Engine, shard: usize, want: &Catalog) -> Result<(), ReconcileError> {
-    for name in e.list_queues("") {
-        if !want.contains_key(&name) {
-            tracing::warn!(shard, queue = %name, "finishing an interrupted queue deletion");
-            e.delete_queue(&name)
-                .map_err(|source| queue_error(shard, &name, source))?;
-        }
-    }
-    // Dead-letter queues may be named by others: create in passes until done.
-    let mut pending: Vec<&String> = want.keys().filter(|n| !e.queue_exists(n)).collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        let mut last_err = None;
-        pending.retain(|name| {
-            let (attrs, tags) = &want[*name];
-            match e.create_queue(name, attrs, tags) {
-                Ok(_) => {
-                    tracing::warn!(shard, queue = %name, "finishing an interrupted queue creation");
-                    false
-                }
-                Err(err) => {
-                    last_err = Some(err);
-                    true
-                }
-            }
-        });
-        if pending.len() == before {
-            // No progress: every create of this pass failed, so there is a last error.
-            debug_assert!(last_err.is_some(), "a pass without progress had no error");
-            let Some(source) = last_err else { break };
-            return Err(ReconcileError::Recreate {
-                shard,
-                queues: pending.into_iter().cloned().collect(),
-                source,
-            });
-        }
-    }
-    for (name, (attrs, _)) in want {
-        let have = settable(e, shard, name)?;
-        let differ: BTreeMap<String, String> = attrs
-            .iter()
-            .filter(|(k, v)| have.get(*k) != Some(*v) && k.as_str() != queue_attr::FIFO_QUEUE)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !differ.is_empty() {
-            tracing::warn!(shard, queue = %name, "finishing an interrupted attribute change");
-            e.set_queue_attributes(name, &differ)
-                .map_err(|source| queue_error(shard, name, source))?;
-        }
-    }
-    Ok(())
 }
 
 /// The listening socket (with SO_REUSEADDR, so a restart does not wait out TIME_WAIT).
