@@ -13,6 +13,11 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::sqs::actions::rules::{
+    is_valid_account_id, is_valid_region, ACCOUNT_ID_LEN, DEFAULT_ACCOUNT_ID, DEFAULT_REGION,
+    MAX_REGION_LEN,
+};
+
 /// Default address of the binary protocol.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9320";
 /// Default address of the SQS HTTP API (the port SQS-compatible servers commonly use).
@@ -24,6 +29,85 @@ pub const DEFAULT_DATA_DIR: &str = "./spool-data";
 /// Smallest maximum frame the daemon accepts: a Receive reply must hold a 1 MiB message
 /// with room to spare (see `dispatch::reply_budget`).
 pub const MIN_MAX_FRAME: u32 = 4 << 20;
+
+/// Most shards a daemon runs (and a data directory may hold).
+pub const MAX_SHARDS: u16 = 256;
+/// Most requests in progress per connection.
+pub const MAX_IN_FLIGHT: usize = 65_536;
+/// Segment file sizes allowed, in MiB.
+pub const SEGMENT_MIB_RANGE: std::ops::RangeInclusive<u64> = 1..=4096;
+/// Most pre-written segment files per shard.
+pub const MAX_SPARE_SEGMENTS: usize = 16;
+/// Most KiB of recent batches retained per partition (1 GiB).
+pub const MAX_RETAIN_KIB: usize = 1 << 20;
+/// Most SQS API connections served at once.
+pub const MAX_SQS_CONNECTIONS: usize = 65_536;
+/// Most threads of the gateway runtime.
+pub const MAX_SQS_THREADS: usize = 256;
+/// Durability `batch=<ms>` intervals allowed, in milliseconds.
+pub const BATCH_INTERVAL_MS_RANGE: std::ops::RangeInclusive<u64> = 1..=60_000;
+/// Interval of a plain `batch` durability.
+pub const DEFAULT_BATCH_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Why the configuration was refused. Each names the setting (as its TOML key, which is
+/// the long flag with underscores) and the value given, or the file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {}: {source}", path.display())]
+    ParseFile {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error(transparent)]
+    Durability(#[from] DurabilityError),
+    #[error("max_frame {given} is below the minimum of {MIN_MAX_FRAME} bytes")]
+    MaxFrameTooSmall { given: u32 },
+    #[error("{setting} must be between {min} and {max} (given: {given})")]
+    OutOfRange {
+        setting: &'static str,
+        given: u64,
+        min: u64,
+        max: u64,
+    },
+    #[error("max_connections must be at least 1")]
+    NoConnections,
+    #[error("spare_segments must be at most {MAX_SPARE_SEGMENTS} (given: {given})")]
+    TooManySpareSegments { given: usize },
+    #[error("retain_kib must be at most {MAX_RETAIN_KIB} (1 GiB) (given: {given})")]
+    RetainTooLarge { given: usize },
+    #[error(
+        "an API key must be 1 to {} bytes (one is {len})",
+        spool_protocol::MAX_API_KEY_LEN
+    )]
+    ApiKeyLength { len: usize },
+    #[error("unknown flusher {given:?}: pwrite or uring")]
+    UnknownFlusher { given: String },
+    #[error("{setting} {given:?} is not an address (ip:port) or off")]
+    NotAnAddress {
+        setting: &'static str,
+        given: String,
+    },
+    #[error("region {given:?} must be 1 to {MAX_REGION_LEN} of a-z, 0-9 and -")]
+    Region { given: String },
+    #[error("account_id {given:?} must be {ACCOUNT_ID_LEN} digits")]
+    AccountId { given: String },
+}
+
+/// A durability setting that is none of the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid durability {given:?}: expected sync, none, batch or batch=<{}..{}>ms",
+    BATCH_INTERVAL_MS_RANGE.start(),
+    BATCH_INTERVAL_MS_RANGE.end()
+)]
+pub struct DurabilityError {
+    pub given: String,
+}
 
 /// When a write counts as acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,23 +121,20 @@ pub enum Durability {
 }
 
 impl std::str::FromStr for Durability {
-    type Err = String;
+    type Err = DurabilityError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, DurabilityError> {
         match s {
             "sync" => Ok(Durability::Sync),
             "none" => Ok(Durability::None),
-            "batch" => Ok(Durability::Batch(Duration::from_millis(10))),
+            "batch" => Ok(Durability::Batch(DEFAULT_BATCH_INTERVAL)),
             _ => {
                 let ms = s
                     .strip_prefix("batch=")
                     .and_then(|v| v.strip_suffix("ms").unwrap_or(v).parse::<u64>().ok())
-                    .filter(|ms| (1..=60_000).contains(ms))
-                    .ok_or_else(|| {
-                        format!(
-                            "invalid durability {s:?}: expected sync, none, batch or \
-                             batch=<1..60000>ms"
-                        )
+                    .filter(|ms| BATCH_INTERVAL_MS_RANGE.contains(ms))
+                    .ok_or_else(|| DurabilityError {
+                        given: s.to_string(),
                     })?;
                 Ok(Durability::Batch(Duration::from_millis(ms)))
             }
@@ -224,7 +305,7 @@ impl Default for Config {
 
 impl Config {
     /// Parses flags (and environment), reads the TOML file if one is named, and checks.
-    pub fn load() -> Result<Config, String> {
+    pub fn load() -> Result<Config, ConfigError> {
         let args = Args::parse();
         let file = match &args.config {
             Some(path) => read_file(path)?,
@@ -234,7 +315,7 @@ impl Config {
     }
 
     /// Merges flags over the file over the defaults, and checks every value.
-    pub fn resolve(args: Args, file: FileConfig) -> Result<Config, String> {
+    pub fn resolve(args: Args, file: FileConfig) -> Result<Config, ConfigError> {
         let durability = match (args.durability, file.durability) {
             (Some(d), _) => d,
             (None, Some(s)) => s.parse()?,
@@ -245,57 +326,49 @@ impl Config {
             .or(file.max_frame)
             .unwrap_or(spool_protocol::DEFAULT_MAX_FRAME as u32);
         if max_frame < MIN_MAX_FRAME {
-            return Err(format!(
-                "max_frame {max_frame} is below the minimum of {MIN_MAX_FRAME} bytes"
-            ));
+            return Err(ConfigError::MaxFrameTooSmall { given: max_frame });
         }
         let shards = args.shards.or(file.shards);
-        if shards == Some(0) || shards.is_some_and(|n| n > 256) {
-            return Err("shards must be between 1 and 256".into());
+        if let Some(n) = shards {
+            in_range("shards", n.into(), 1, MAX_SHARDS.into())?;
         }
         let max_connections = args
             .max_connections
             .or(file.max_connections)
             .unwrap_or(4096);
         if max_connections == 0 {
-            return Err("max_connections must be at least 1".into());
+            return Err(ConfigError::NoConnections);
         }
         let max_in_flight = args.max_in_flight.or(file.max_in_flight).unwrap_or(256);
-        if !(1..=65_536).contains(&max_in_flight) {
-            return Err("max_in_flight must be between 1 and 65536".into());
-        }
+        in_range(
+            "max_in_flight",
+            max_in_flight as u64,
+            1,
+            MAX_IN_FLIGHT as u64,
+        )?;
         let keys = if args.api_keys.is_empty() {
             file.api_keys
         } else {
             args.api_keys
         };
-        let mut api_keys = Vec::new();
-        for k in keys {
-            if k.is_empty() || k.len() > spool_protocol::MAX_API_KEY_LEN {
-                return Err(format!(
-                    "an API key must be 1 to {} bytes",
-                    spool_protocol::MAX_API_KEY_LEN
-                ));
-            }
-            api_keys.push(k.into_bytes());
-        }
-        let flusher_name = args.flusher.or(file.flusher);
-        let flusher = match flusher_name.as_deref() {
-            None | Some("pwrite") => spool_engine::FlusherKind::Pwrite,
-            Some("uring") => spool_engine::FlusherKind::Uring,
-            Some(other) => return Err(format!("unknown flusher {other:?}: pwrite or uring")),
-        };
+        let api_keys = api_keys(keys)?;
+        let flusher = flusher(args.flusher.or(file.flusher))?;
         let segment_mib = args.segment_mib.or(file.segment_mib).unwrap_or(64);
-        if !(1..=4096).contains(&segment_mib) {
-            return Err("segment_mib must be between 1 and 4096".into());
-        }
+        in_range(
+            "segment_mib",
+            segment_mib,
+            *SEGMENT_MIB_RANGE.start(),
+            *SEGMENT_MIB_RANGE.end(),
+        )?;
         let retain_kib = args.retain_kib.or(file.retain_kib).unwrap_or(4096);
         let spare_segments = args.spare_segments.or(file.spare_segments).unwrap_or(1);
-        if spare_segments > 16 {
-            return Err("spare_segments must be at most 16".into());
+        if spare_segments > MAX_SPARE_SEGMENTS {
+            return Err(ConfigError::TooManySpareSegments {
+                given: spare_segments,
+            });
         }
-        if retain_kib > 1 << 20 {
-            return Err("retain_kib must be at most 1048576 (1 GiB)".into());
+        if retain_kib > MAX_RETAIN_KIB {
+            return Err(ConfigError::RetainTooLarge { given: retain_kib });
         }
         let sqs_listen = optional_addr(
             "sqs_listen",
@@ -307,38 +380,20 @@ impl Config {
             args.admin_listen.or(file.admin_listen),
             DEFAULT_ADMIN_LISTEN,
         )?;
-        let region = args
-            .region
-            .or(file.region)
-            .unwrap_or_else(|| "us-east-1".into());
-        if region.is_empty()
-            || region.len() > 32
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(format!(
-                "region {region:?} must be 1 to 32 of a-z, 0-9 and -"
-            ));
-        }
-        let account_id = args
-            .account_id
-            .or(file.account_id)
-            .unwrap_or_else(|| "000000000000".into());
-        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("account_id {account_id:?} must be 12 digits"));
-        }
+        let region = region(args.region.or(file.region))?;
+        let account_id = account_id(args.account_id.or(file.account_id))?;
         let sqs_max_connections = args
             .sqs_max_connections
             .or(file.sqs_max_connections)
             .unwrap_or(1024);
-        if !(1..=65_536).contains(&sqs_max_connections) {
-            return Err("sqs_max_connections must be between 1 and 65536".into());
-        }
+        in_range(
+            "sqs_max_connections",
+            sqs_max_connections as u64,
+            1,
+            MAX_SQS_CONNECTIONS as u64,
+        )?;
         let sqs_threads = args.sqs_threads.or(file.sqs_threads).unwrap_or(1);
-        if !(1..=256).contains(&sqs_threads) {
-            return Err("sqs_threads must be between 1 and 256".into());
-        }
+        in_range("sqs_threads", sqs_threads as u64, 1, MAX_SQS_THREADS as u64)?;
         Ok(Config {
             sqs_threads,
             sqs_listen,
@@ -370,25 +425,85 @@ impl Config {
     }
 }
 
+/// The API keys as bytes, each 1 to `MAX_API_KEY_LEN` bytes.
+fn api_keys(keys: Vec<String>) -> Result<Vec<Vec<u8>>, ConfigError> {
+    keys.into_iter()
+        .map(|k| {
+            if k.is_empty() || k.len() > spool_protocol::MAX_API_KEY_LEN {
+                Err(ConfigError::ApiKeyLength { len: k.len() })
+            } else {
+                Ok(k.into_bytes())
+            }
+        })
+        .collect()
+}
+
+fn flusher(name: Option<String>) -> Result<spool_engine::FlusherKind, ConfigError> {
+    match name.as_deref() {
+        None | Some("pwrite") => Ok(spool_engine::FlusherKind::Pwrite),
+        Some("uring") => Ok(spool_engine::FlusherKind::Uring),
+        Some(other) => Err(ConfigError::UnknownFlusher {
+            given: other.to_string(),
+        }),
+    }
+}
+
+fn region(given: Option<String>) -> Result<String, ConfigError> {
+    let region = given.unwrap_or_else(|| DEFAULT_REGION.into());
+    if is_valid_region(&region) {
+        Ok(region)
+    } else {
+        Err(ConfigError::Region { given: region })
+    }
+}
+
+fn account_id(given: Option<String>) -> Result<String, ConfigError> {
+    let account_id = given.unwrap_or_else(|| DEFAULT_ACCOUNT_ID.into());
+    if is_valid_account_id(&account_id) {
+        Ok(account_id)
+    } else {
+        Err(ConfigError::AccountId { given: account_id })
+    }
+}
+
+/// Ok if `min <= given <= max`, else the error naming `setting`.
+fn in_range(setting: &'static str, given: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&given) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange {
+            setting,
+            given,
+            min,
+            max,
+        })
+    }
+}
+
 /// An address setting that may be `off`.
 fn optional_addr(
-    what: &str,
+    setting: &'static str,
     v: Option<String>,
     default: &str,
-) -> Result<Option<SocketAddr>, String> {
+) -> Result<Option<SocketAddr>, ConfigError> {
     let v = v.unwrap_or_else(|| default.to_string());
     if v == "off" {
         return Ok(None);
     }
     v.parse()
         .map(Some)
-        .map_err(|_| format!("{what} {v:?} is not an address (ip:port) or off"))
+        .map_err(|_| ConfigError::NotAnAddress { setting, given: v })
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
 }
 
 #[cfg(test)]
@@ -410,9 +525,9 @@ mod tests {
             account_id: Some("12".into()),
             ..Default::default()
         };
-        assert!(Config::resolve(off, FileConfig::default())
-            .unwrap_err()
-            .contains("account_id"));
+        let e = Config::resolve(off, FileConfig::default()).unwrap_err();
+        assert!(matches!(e, ConfigError::AccountId { .. }));
+        assert!(e.to_string().contains("account_id"));
     }
 
     #[test]
@@ -429,6 +544,73 @@ mod tests {
         );
         assert!("batch=0".parse::<Durability>().is_err());
         assert!("fast".parse::<Durability>().is_err());
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_the_value_given() {
+        let cases = [
+            (
+                Args {
+                    shards: Some(0),
+                    ..Default::default()
+                },
+                "shards must be between 1 and 256 (given: 0)",
+            ),
+            (
+                Args {
+                    flusher: Some("fast".into()),
+                    ..Default::default()
+                },
+                "unknown flusher \"fast\": pwrite or uring",
+            ),
+            (
+                Args {
+                    sqs_listen: Some("nowhere".into()),
+                    ..Default::default()
+                },
+                "sqs_listen \"nowhere\" is not an address (ip:port) or off",
+            ),
+            (
+                Args {
+                    region: Some("EU".into()),
+                    ..Default::default()
+                },
+                "region \"EU\" must be 1 to 32 of a-z, 0-9 and -",
+            ),
+            (
+                Args {
+                    retain_kib: Some(2 << 20),
+                    ..Default::default()
+                },
+                "retain_kib must be at most 1048576 (1 GiB) (given: 2097152)",
+            ),
+            (
+                Args {
+                    api_keys: vec![String::new()],
+                    ..Default::default()
+                },
+                "an API key must be 1 to 256 bytes (one is 0)",
+            ),
+        ];
+        for (args, want) in cases {
+            let e = Config::resolve(args, FileConfig::default()).unwrap_err();
+            assert_eq!(e.to_string(), want);
+        }
+        let file = FileConfig {
+            durability: Some("fast".into()),
+            ..Default::default()
+        };
+        let e = Config::resolve(Args::default(), file).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid durability \"fast\": expected sync, none, batch or batch=<1..60000>ms"
+        );
+        let missing = Path::new("/nonexistent/spool.toml");
+        let e = read_file(missing).unwrap_err();
+        assert!(matches!(e, ConfigError::ReadFile { .. }));
+        assert!(e
+            .to_string()
+            .starts_with("cannot read config file /nonexistent/spool.toml: "));
     }
 
     #[test]
@@ -451,9 +633,9 @@ mod tests {
             max_frame: Some(1024),
             ..Default::default()
         };
-        assert!(Config::resolve(small, FileConfig::default())
-            .unwrap_err()
-            .contains("max_frame"));
+        let e = Config::resolve(small, FileConfig::default()).unwrap_err();
+        assert!(matches!(e, ConfigError::MaxFrameTooSmall { given: 1024 }));
+        assert!(e.to_string().contains("max_frame"));
         assert!(toml::from_str::<FileConfig>("bogus = 1").is_err());
     }
 }

@@ -11,8 +11,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
+use spool_protocol::sqs::request::MAX_LIST_RESULTS;
 use spool_protocol::{Request as WireRequest, Response as WireResponse};
 
+use super::actions::rules::queue_attr;
 use super::http::text;
 use super::Gateway;
 
@@ -74,17 +76,17 @@ async fn metrics(gw: &Gateway) -> String {
     let gauges = [
         (
             "spool_queue_messages",
-            "ApproximateNumberOfMessages",
+            queue_attr::APPROXIMATE_NUMBER_OF_MESSAGES,
             "Visible messages.",
         ),
         (
             "spool_queue_messages_in_flight",
-            "ApproximateNumberOfMessagesNotVisible",
+            queue_attr::APPROXIMATE_NUMBER_OF_MESSAGES_NOT_VISIBLE,
             "Received and not yet deleted or visible again.",
         ),
         (
             "spool_queue_messages_delayed",
-            "ApproximateNumberOfMessagesDelayed",
+            queue_attr::APPROXIMATE_NUMBER_OF_MESSAGES_DELAYED,
             "Delayed messages.",
         ),
     ];
@@ -126,7 +128,7 @@ async fn queue_names(gw: &Gateway) -> Vec<String> {
     while names.len() < MAX_SCRAPED_QUEUES {
         let req = WireRequest::ListQueues {
             prefix: "".into(),
-            max_results: 1000,
+            max_results: MAX_LIST_RESULTS as u16,
             next_token: token.as_deref().map(Into::into),
         };
         match gw.upstream.call(&req).await {

@@ -17,14 +17,12 @@ use std::time::Duration;
 
 use spool_protocol::{Request, Response};
 
+use super::actions::rules::DEFAULT_MOVE_RATE_PER_S;
 use super::Gateway;
 
 /// Finished tasks remembered for ListMessageMoveTasks.
 pub const MAX_TASKS_KEPT: usize = 1000;
-/// Rate when the request names none (AWS: "system optimized").
-pub const DEFAULT_RATE: u32 = 10_000;
-/// Highest rate a request may ask for (AWS: 500 per second).
-pub use spool_model::limits::MOVE_TASK_RATE_MAX_PER_S as MAX_RATE;
+/// A task moves a tenth of its rate every this often.
 const STEP: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +198,10 @@ impl MoveTasks {
 }
 
 async fn run(gw: Arc<Gateway>, task: Arc<Task>) {
-    let rate = task.max_per_second.unwrap_or(DEFAULT_RATE).max(1);
+    let rate = task
+        .max_per_second
+        .unwrap_or(DEFAULT_MOVE_RATE_PER_S)
+        .max(1);
     // A tenth of the rate per 100 ms step; at least one message per step.
     let per_step = (rate / 10).max(1);
     let mut tick = tokio::time::interval(STEP);

@@ -24,12 +24,14 @@ use crate::shared::{GatewayCall, Shared};
 /// Calls out at once per shard.
 pub const MAX_IN_FLIGHT: usize = 4096;
 
+/// Why a call into the shards got no reply.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("the storage shard connection is closed (the daemon is shutting down)")]
+    /// The shard went away before it answered: it dropped the call (for an SQS request on
+    /// a shard's thread, or a gateway call queued for it). That happens only when the
+    /// daemon shuts down.
+    #[error("the shard stopped before it answered (the daemon is shutting down)")]
     Closed,
-    #[error("request could not be encoded: {0}")]
-    Encode(String),
 }
 
 /// The gateway's calls into every shard.

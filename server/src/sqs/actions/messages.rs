@@ -1,0 +1,256 @@
+//! The message actions: SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch) and
+//! ChangeMessageVisibility(Batch). Sends and receives compute what SQS adds on the way
+//! (MD5 digests, message ids, system attributes); deletes and visibility changes go
+//! through the by-handle path of [`super::by_handle`].
+
+use std::collections::BTreeMap;
+
+use spool_protocol::message::{Message, MessageAttribute, SendEntry};
+use spool_protocol::sqs::md5::{
+    md5_of_body, md5_of_message_attributes, md5_of_message_system_attributes,
+};
+use spool_protocol::sqs::request::MAX_WAIT_TIME_SECONDS;
+use spool_protocol::sqs::{
+    BatchEntry, BatchFailure, ReceiveMessageRequest, ReceivedSqsMessage,
+    SendMessageBatchResultEntry, SendMessageEntry, SendMessageResult, SqsResponse,
+    VisibilityChange,
+};
+use spool_protocol::{Request, Response};
+
+use super::by_handle::{ChangeVisibility, Delete};
+use super::rules::{message_attr, queue_attr};
+use super::{internal, split_batch, unexpected, uuid, Ctx, Result};
+use crate::errors::sqs_error;
+use crate::handle;
+
+/// The MD5 digests of a message to send: body, message attributes, system attributes.
+type SendDigests = (String, Option<String>, Option<String>);
+
+impl Ctx<'_> {
+    pub(super) async fn send_message(
+        &self,
+        queue_url: &str,
+        message: SendMessageEntry,
+    ) -> Result<SqsResponse> {
+        let name = self.queue(queue_url)?;
+        let mut results = self.send(&name, vec![message]).await?;
+        match results.pop() {
+            Some(Ok(r)) => Ok(SqsResponse::SendMessage(r)),
+            Some(Err(e)) => Err(e),
+            None => Err(internal("no result for the message")),
+        }
+    }
+
+    pub(super) async fn send_message_batch(
+        &self,
+        queue_url: &str,
+        entries: Vec<BatchEntry<SendMessageEntry>>,
+    ) -> Result<SqsResponse> {
+        let name = self.queue(queue_url)?;
+        let (ids, good, mut failed) = split_batch(entries);
+        let mut successful = Vec::new();
+        if !good.is_empty() {
+            let results = self.send(&name, good).await?;
+            for (id, r) in ids.into_iter().zip(results) {
+                match r {
+                    Ok(result) => successful.push(SendMessageBatchResultEntry { id, result }),
+                    Err(e) => failed.push(BatchFailure::from_error(id, &e)),
+                }
+            }
+        }
+        Ok(SqsResponse::SendMessageBatch { successful, failed })
+    }
+
+    pub(super) async fn delete_message(
+        &self,
+        queue_url: &str,
+        receipt_handle: String,
+    ) -> Result<SqsResponse> {
+        self.one_by_handle::<Delete>(queue_url, (receipt_handle, ()))
+            .await
+    }
+
+    pub(super) async fn delete_message_batch(
+        &self,
+        queue_url: &str,
+        entries: Vec<BatchEntry<String>>,
+    ) -> Result<SqsResponse> {
+        let (successful, failed) = self
+            .batch_by_handle::<Delete, _>(queue_url, entries, |h| (h, ()))
+            .await?;
+        Ok(SqsResponse::DeleteMessageBatch { successful, failed })
+    }
+
+    pub(super) async fn change_message_visibility(
+        &self,
+        queue_url: &str,
+        receipt_handle: String,
+        visibility_timeout: u32,
+    ) -> Result<SqsResponse> {
+        self.one_by_handle::<ChangeVisibility>(queue_url, (receipt_handle, visibility_timeout))
+            .await
+    }
+
+    pub(super) async fn change_message_visibility_batch(
+        &self,
+        queue_url: &str,
+        entries: Vec<BatchEntry<VisibilityChange>>,
+    ) -> Result<SqsResponse> {
+        // An entry without a timeout gets 0, as SQS gives it.
+        let (successful, failed) = self
+            .batch_by_handle::<ChangeVisibility, _>(queue_url, entries, |c| {
+                (c.receipt_handle, c.visibility_timeout.unwrap_or(0))
+            })
+            .await?;
+        Ok(SqsResponse::ChangeMessageVisibilityBatch { successful, failed })
+    }
+
+    /// Sends messages (one binary Send) and returns one result per message, in order.
+    async fn send(
+        &self,
+        queue: &str,
+        msgs: Vec<SendMessageEntry>,
+    ) -> Result<Vec<Result<SendMessageResult>>> {
+        let md5s: Vec<SendDigests> = msgs
+            .iter()
+            .map(|m| {
+                (
+                    md5_of_body(m.body.as_bytes()),
+                    (!m.message_attributes.is_empty())
+                        .then(|| md5_of_message_attributes(&m.message_attributes)),
+                    (!m.message_system_attributes.is_empty())
+                        .then(|| md5_of_message_system_attributes(&m.message_system_attributes)),
+                )
+            })
+            .collect();
+        let entries = msgs
+            .into_iter()
+            .map(|m| SendEntry {
+                body: m.body.into_bytes().into(),
+                attributes: m.message_attributes,
+                system_attributes: m.message_system_attributes,
+                delay_s: m.delay_seconds,
+                group_id: m.message_group_id.map(Into::into),
+                dedup_id: m.message_deduplication_id.map(Into::into),
+            })
+            .collect();
+        let r = self
+            .call(Request::Send {
+                queue: queue.into(),
+                entries,
+            })
+            .await?;
+        let Response::Sent { results } = r else {
+            return Err(unexpected(&r));
+        };
+        if results.len() != md5s.len() {
+            return Err(internal("a result per message"));
+        }
+        Ok(results
+            .into_iter()
+            .zip(md5s)
+            .map(|(r, (body, attrs, sys))| match r {
+                Ok(ok) => Ok(SendMessageResult {
+                    message_id: uuid(&ok.message_id),
+                    md5_of_message_body: body,
+                    md5_of_message_attributes: attrs,
+                    md5_of_message_system_attributes: sys,
+                    sequence_number: ok.sequence_number.map(|s| s.to_string()),
+                }),
+                Err(e) => Err(sqs_error(&e)),
+            })
+            .collect())
+    }
+
+    pub(super) async fn receive_message(&self, r: ReceiveMessageRequest) -> Result<SqsResponse> {
+        let name = self.queue(&r.queue_url)?;
+        // Without WaitTimeSeconds the queue's ReceiveMessageWaitTimeSeconds applies.
+        let wait_s = match r.wait_time_seconds {
+            Some(w) => w,
+            None => self
+                .attribute(&name, queue_attr::RECEIVE_MESSAGE_WAIT_TIME_SECONDS)
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        };
+        let req = Request::Receive {
+            queue: name.as_str().into(),
+            max_messages: r.max_number_of_messages.unwrap_or(1),
+            visibility_timeout_s: r.visibility_timeout,
+            wait_time_ms: wait_s.min(MAX_WAIT_TIME_SECONDS) * 1000,
+            attribute_names: r
+                .message_attribute_names
+                .iter()
+                .map(|n| n.as_str().into())
+                .collect(),
+            system_attributes: r.wants_system_attribute(message_attr::AWS_TRACE_HEADER),
+        };
+        let resp = self.call(req).await?;
+        let Response::Received { messages } = resp else {
+            return Err(unexpected(&resp));
+        };
+        Ok(SqsResponse::ReceiveMessage {
+            messages: messages.into_iter().map(|m| self.received(&r, m)).collect(),
+        })
+    }
+
+    /// A received message as SQS shows it: with the system and message attributes asked
+    /// for, and their digests.
+    fn received(&self, r: &ReceiveMessageRequest, m: Message<'static>) -> ReceivedSqsMessage {
+        // Bodies sent over SQS are text; one sent as raw bytes over the binary protocol is
+        // shown with invalid UTF-8 replaced, and its MD5 is of the text shown.
+        let body = match String::from_utf8(m.body.into_owned()) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        let mut attributes = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            if r.wants_system_attribute(k) {
+                attributes.insert(k.to_string(), v);
+            }
+        };
+        put(message_attr::SENDER_ID, self.gw.cfg.account_id.clone());
+        put(message_attr::SENT_TIMESTAMP, m.sent_ms.to_string());
+        put(
+            message_attr::APPROXIMATE_RECEIVE_COUNT,
+            m.receive_count.to_string(),
+        );
+        put(
+            message_attr::APPROXIMATE_FIRST_RECEIVE_TIMESTAMP,
+            m.first_receive_ms.to_string(),
+        );
+        if let Some(g) = &m.group_id {
+            put(message_attr::MESSAGE_GROUP_ID, g.to_string());
+        }
+        if let Some(d) = &m.dedup_id {
+            put(message_attr::MESSAGE_DEDUPLICATION_ID, d.to_string());
+        }
+        if let Some(s) = m.sequence_number {
+            put(message_attr::SEQUENCE_NUMBER, s.to_string());
+        }
+        if let Some(src) = &m.dead_letter_source {
+            put(message_attr::DEAD_LETTER_QUEUE_SOURCE_ARN, self.arn(src));
+        }
+        for a in &m.system_attributes {
+            if let spool_protocol::AttributeValue::String(v) = &a.value {
+                put(&a.name, v.to_string());
+            }
+        }
+        let message_attributes: Vec<MessageAttribute<'static>> = m
+            .attributes
+            .into_iter()
+            .filter(|a| r.wants_message_attribute(&a.name))
+            .collect();
+        let md5_of_message_attributes = (!message_attributes.is_empty())
+            .then(|| md5_of_message_attributes(&message_attributes));
+        ReceivedSqsMessage {
+            message_id: uuid(&m.message_id),
+            receipt_handle: handle::to_text(&m.receipt_handle),
+            md5_of_message_attributes,
+            md5_of_body: md5_of_body(body.as_bytes()),
+            body,
+            attributes,
+            message_attributes,
+        }
+    }
+}
