@@ -40,6 +40,7 @@ use spool_engine::{
 
 mod compare;
 mod daemon;
+mod failures;
 mod sqs;
 
 const QUEUE: &str = "bench";

@@ -35,6 +35,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::daemon::{self, hist, median, process_cpu_s, DaemonArgs, Figures};
+use crate::failures::Failures;
 use crate::BoxResult;
 
 const QUEUE: &str = "bench-sqs";
@@ -363,11 +364,65 @@ pub(crate) struct Client {
 /// Largest response head or body the client accepts (a receive of 10 × 1 MiB is ~14 MiB).
 const MAX_RESPONSE: usize = 64 << 20;
 
+/// Why a call of the load generator's SQS client failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HttpError {
+    #[error("only http:// endpoints are supported, not {0:?}")]
+    NotHttp(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Any status but 200, with the response body (SQS's error document).
+    #[error("{action}: HTTP {status}: {text}")]
+    Status {
+        action: String,
+        status: u16,
+        text: String,
+    },
+    #[error(transparent)]
+    Head(#[from] httparse::Error),
+    #[error("bad Content-Length {0:?}")]
+    ContentLength(String),
+    #[error("bad chunk size line {0:?}")]
+    ChunkSize(String),
+    #[error("a response body of {0} bytes is too large")]
+    BodyTooLarge(usize),
+    #[error("a chunked response body is too large")]
+    ChunkedTooLarge,
+    #[error("a response head is too large")]
+    HeadTooLarge,
+    #[error("the server closed the connection before its response ended")]
+    Closed,
+}
+
+/// Why a producer or consumer task of `spool-bench sqs` stopped.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("{role}: {source}")]
+    Call {
+        role: &'static str,
+        source: HttpError,
+    },
+    #[error("{role}: unreadable reply: {source}")]
+    Reply {
+        role: &'static str,
+        source: serde_json::Error,
+    },
+    /// A batch call answered 200 with some entries failed.
+    #[error("{role}: {what} partly failed: {text}")]
+    Partial {
+        role: &'static str,
+        what: &'static str,
+        text: String,
+    },
+    #[error("a load task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 impl Client {
-    pub(crate) async fn connect(url: &str) -> BoxResult<Client> {
+    pub(crate) async fn connect(url: &str) -> Result<Client, HttpError> {
         let host = url
             .strip_prefix("http://")
-            .ok_or_else(|| format!("only http:// endpoints are supported, not {url:?}"))?
+            .ok_or_else(|| HttpError::NotHttp(url.to_string()))?
             .trim_end_matches('/')
             .to_string();
         let stream = tokio::net::TcpStream::connect(&host).await?;
@@ -383,7 +438,7 @@ impl Client {
 
     /// Sends one request whose JSON text is `body`; returns the response body, or an error
     /// naming the action for any status but 200.
-    pub(crate) async fn call(&mut self, action: &str, body: String) -> BoxResult<Bytes> {
+    pub(crate) async fn call(&mut self, action: &str, body: String) -> Result<Bytes, HttpError> {
         use tokio::io::AsyncWriteExt;
         if self.closing {
             *self = Client::connect(&format!("http://{}", self.host)).await?;
@@ -409,14 +464,17 @@ impl Client {
         self.stream.write_all(&self.out).await?;
         let (status, reply) = self.read_response().await?;
         if status != 200 {
-            let text = String::from_utf8_lossy(&reply);
-            return Err(format!("{action}: HTTP {status}: {text}").into());
+            return Err(HttpError::Status {
+                action: action.to_string(),
+                status,
+                text: String::from_utf8_lossy(&reply).into_owned(),
+            });
         }
         Ok(reply)
     }
 
     /// Reads one whole response: its status and body.
-    async fn read_response(&mut self) -> BoxResult<(u16, Bytes)> {
+    async fn read_response(&mut self) -> Result<(u16, Bytes), HttpError> {
         enum Framing {
             Length(usize),
             Chunked,
@@ -432,7 +490,14 @@ impl Client {
                     self.closing = r.version == Some(0);
                     for h in r.headers.iter() {
                         if h.name.eq_ignore_ascii_case("content-length") {
-                            let v = std::str::from_utf8(h.value)?.trim().parse::<usize>()?;
+                            let v = std::str::from_utf8(h.value)
+                                .ok()
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .ok_or_else(|| {
+                                    HttpError::ContentLength(
+                                        String::from_utf8_lossy(h.value).into_owned(),
+                                    )
+                                })?;
                             framing = Framing::Length(v);
                         } else if h.name.eq_ignore_ascii_case("transfer-encoding")
                             && h.value.eq_ignore_ascii_case(b"chunked")
@@ -451,7 +516,7 @@ impl Client {
         let body = match framing {
             Framing::Length(n) => {
                 if n > MAX_RESPONSE {
-                    return Err(format!("a response body of {n} bytes is too large").into());
+                    return Err(HttpError::BodyTooLarge(n));
                 }
                 while self.inbuf.len() < n {
                     self.fill().await?;
@@ -469,7 +534,7 @@ impl Client {
     }
 
     /// A chunked body, decoded (trailers are skipped).
-    async fn read_chunked(&mut self) -> BoxResult<Bytes> {
+    async fn read_chunked(&mut self) -> Result<Bytes, HttpError> {
         let mut body = BytesMut::new();
         loop {
             let line = loop {
@@ -478,8 +543,11 @@ impl Client {
                 }
                 self.fill().await?;
             };
-            let text = std::str::from_utf8(&self.inbuf[..line])?;
-            let size = usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)?;
+            let text = &self.inbuf[..line];
+            let size = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| usize::from_str_radix(t.split(';').next()?.trim(), 16).ok())
+                .ok_or_else(|| HttpError::ChunkSize(String::from_utf8_lossy(text).into_owned()))?;
             self.inbuf.advance(line + 2);
             if size == 0 {
                 // Trailers, then an empty line.
@@ -497,7 +565,7 @@ impl Client {
                 }
             }
             if body.len() + size > MAX_RESPONSE {
-                return Err("a chunked response body is too large".into());
+                return Err(HttpError::ChunkedTooLarge);
             }
             while self.inbuf.len() < size + 2 {
                 self.fill().await?;
@@ -508,16 +576,16 @@ impl Client {
     }
 
     /// Reads more bytes; the end of the stream is an error (a response was due).
-    async fn fill(&mut self) -> BoxResult<()> {
+    async fn fill(&mut self) -> Result<(), HttpError> {
         use tokio::io::AsyncReadExt;
         if self.inbuf.len() > MAX_RESPONSE {
-            return Err("a response head is too large".into());
+            return Err(HttpError::HeadTooLarge);
         }
         self.inbuf.reserve(16 << 10);
         let n = self.stream.read_buf(&mut self.inbuf).await?;
         if n == 0 {
             self.closing = true;
-            return Err("the server closed the connection before its response ended".into());
+            return Err(HttpError::Closed);
         }
         Ok(())
     }
@@ -579,7 +647,7 @@ async fn produce(
     mut c: Client,
     queue_url: String,
     size: usize,
-) -> Result<(), String> {
+) -> Result<(), LoadError> {
     let mut h = hist();
     let pad = "x".repeat(size - 16);
     while !sh.stop.load(Ordering::Relaxed) {
@@ -601,11 +669,20 @@ async fn produce(
         let bytes = c
             .call("SendMessageBatch", req)
             .await
-            .map_err(|e| format!("producer: {e}"))?;
-        let r: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .map_err(|source| LoadError::Call {
+                role: "producer",
+                source,
+            })?;
+        let r: BatchResult = serde_json::from_slice(&bytes).map_err(|source| LoadError::Reply {
+            role: "producer",
+            source,
+        })?;
         if r.successful.len() != BATCH {
-            let text = String::from_utf8_lossy(&bytes);
-            return Err(format!("producer: batch partly failed: {text}"));
+            return Err(LoadError::Partial {
+                role: "producer",
+                what: "batch",
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
         if sh.measuring.load(Ordering::Relaxed) {
             h.saturating_record((at.elapsed().as_micros() as u64).max(1));
@@ -621,7 +698,7 @@ async fn consume(
     mut c: Client,
     queue_url: String,
     wait: u32,
-) -> Result<(), String> {
+) -> Result<(), LoadError> {
     let mut h = hist();
     let receive = format!(
         "{{\"QueueUrl\":\"{queue_url}\",\"MaxNumberOfMessages\":{BATCH},\"WaitTimeSeconds\":{wait}}}"
@@ -630,8 +707,14 @@ async fn consume(
         let bytes = c
             .call("ReceiveMessage", receive.clone())
             .await
-            .map_err(|e| format!("consumer: {e}"))?;
-        let r: Received = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .map_err(|source| LoadError::Call {
+                role: "consumer",
+                source,
+            })?;
+        let r: Received = serde_json::from_slice(&bytes).map_err(|source| LoadError::Reply {
+            role: "consumer",
+            source,
+        })?;
         if r.messages.is_empty() {
             continue;
         }
@@ -651,11 +734,20 @@ async fn consume(
         let bytes = c
             .call("DeleteMessageBatch", body)
             .await
-            .map_err(|e| format!("consumer: {e}"))?;
-        let d: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .map_err(|source| LoadError::Call {
+                role: "consumer",
+                source,
+            })?;
+        let d: BatchResult = serde_json::from_slice(&bytes).map_err(|source| LoadError::Reply {
+            role: "consumer",
+            source,
+        })?;
         if d.successful.len() != n {
-            let text = String::from_utf8_lossy(&bytes);
-            return Err(format!("consumer: deletes partly failed: {text}"));
+            return Err(LoadError::Partial {
+                role: "consumer",
+                what: "deletes",
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
         if sh.measuring.load(Ordering::Relaxed) {
             sh.completed.fetch_add(n as u64, Ordering::Relaxed);
@@ -732,11 +824,11 @@ async fn run_load(a: &SqsArgs, url: &str, server_pid: Option<u32>) -> BoxResult<
         match t.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => errors.push(e),
-            Err(e) => errors.push(format!("a load task failed: {e}")),
+            Err(e) => errors.push(LoadError::Task(e)),
         }
     }
     if !errors.is_empty() {
-        return Err(errors.join("; ").into());
+        return Err(Failures(errors).into());
     }
     let msgs_per_s = done as f64 / elapsed;
     let send_ack = sh.send_ack.lock().expect("not poisoned").clone();
