@@ -25,6 +25,7 @@ use hdrhistogram::Histogram;
 use spool_client::{ClientConfig, Connection};
 use spool_protocol::{Request, Response};
 
+use crate::failures::Failures;
 use crate::BoxResult;
 
 const QUEUE: &str = "bench-daemon";
@@ -109,21 +110,71 @@ impl Drop for Spawned {
     }
 }
 
-fn spoold_path() -> BoxResult<PathBuf> {
+/// Why a producer or consumer thread of one run stopped: which one, and the cause.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("{role} {index}: {cause}")]
+    Thread {
+        role: &'static str,
+        index: usize,
+        cause: LoadCause,
+    },
+    #[error("a load thread panicked")]
+    Panicked,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LoadCause {
+    #[error(transparent)]
+    Client(#[from] spool_client::ClientError),
+    #[error("unexpected response id {0}")]
+    UnexpectedId(u64),
+    /// A send, receive or delete was answered with something else than success.
+    #[error("{what} failed: {response}")]
+    Refused {
+        what: &'static str,
+        response: String,
+    },
+    #[error("{failed} of {of} deletes failed")]
+    DeletesFailed { failed: usize, of: usize },
+}
+
+impl LoadCause {
+    fn of(self, role: &'static str, index: usize) -> LoadError {
+        LoadError::Thread {
+            role,
+            index,
+            cause: self,
+        }
+    }
+}
+
+/// Why the spoold of a run did not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpawnError {
+    #[error(
+        "{} not found: build it (cargo build --release -p spool-server) or pass --addr",
+        .0.display()
+    )]
+    NotBuilt(PathBuf),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Its stdout ended before the `listening` line.
+    #[error("spoold did not start (see its stderr above)")]
+    NoListeningLine,
+}
+
+fn spoold_path() -> Result<PathBuf, SpawnError> {
     let me = std::env::current_exe()?;
     let p = me.with_file_name("spoold");
     if !p.exists() {
-        return Err(format!(
-            "{} not found: build it (cargo build --release -p spool-server) or pass --addr",
-            p.display()
-        )
-        .into());
+        return Err(SpawnError::NotBuilt(p));
     }
     Ok(p)
 }
 
 /// Starts a spoold for the run; with `sqs`, its SQS API listens on a free port too.
-pub(crate) fn spawn(a: &DaemonArgs, sqs: bool) -> BoxResult<Spawned> {
+pub(crate) fn spawn(a: &DaemonArgs, sqs: bool) -> Result<Spawned, SpawnError> {
     std::fs::create_dir_all(&a.dir)?;
     let dir = tempfile::Builder::new()
         .prefix("spoold-")
@@ -157,7 +208,7 @@ pub(crate) fn spawn(a: &DaemonArgs, sqs: bool) -> BoxResult<Spawned> {
     let addr = loop {
         let mut line = String::new();
         if out.read_line(&mut line)? == 0 {
-            return Err("spoold did not start (see its stderr above)".into());
+            return Err(SpawnError::NoListeningLine);
         }
         if let Some(u) = line.trim().strip_prefix("sqs ") {
             sqs_url = Some(u.to_string());
@@ -308,7 +359,8 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
         } else {
             a.rate as f64 / a.producers as f64
         };
-        threads.push(std::thread::spawn(move || -> Result<(), String> {
+        let fail = move |cause: LoadCause| cause.of("producer", p);
+        threads.push(std::thread::spawn(move || -> Result<(), LoadError> {
             let mut h = hist();
             let mut out: VecDeque<(u64, Instant)> = VecDeque::new();
             let mut bodies: Vec<Vec<u8>> = (0..batch).map(|_| vec![b'x'; size]).collect();
@@ -342,27 +394,30 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
                         queue: QUEUE.into(),
                         entries,
                     };
-                    let id = c.submit(&req).map_err(|e| format!("producer {p}: {e}"))?;
+                    let id = c.submit(&req).map_err(|e| fail(e.into()))?;
                     out.push_back((id, Instant::now()));
                     sent += batch as u64;
                 }
-                let (id, resp) = c
-                    .next_response_ref()
-                    .map_err(|e| format!("producer {p}: {e}"))?;
+                let (id, resp) = c.next_response_ref().map_err(|e| fail(e.into()))?;
                 let Some(pos) = out.iter().position(|(i, _)| *i == id) else {
-                    return Err(format!("producer {p}: unexpected response id {id}"));
+                    return Err(fail(LoadCause::UnexpectedId(id)));
                 };
                 let (_, at) = out.remove(pos).expect("position is valid");
                 match resp {
                     Response::Sent { results } if results.iter().all(Result::is_ok) => {}
-                    other => return Err(format!("producer {p}: send failed: {other:?}")),
+                    other => {
+                        return Err(fail(LoadCause::Refused {
+                            what: "send",
+                            response: format!("{other:?}"),
+                        }))
+                    }
                 }
                 if measuring.load(Ordering::Relaxed) {
                     h.saturating_record((at.elapsed().as_micros() as u64).max(1));
                 }
             }
             while !out.is_empty() {
-                let (id, _) = c.next_response().map_err(|e| e.to_string())?;
+                let (id, _) = c.next_response().map_err(|e| fail(e.into()))?;
                 out.retain(|(i, _)| *i != id);
             }
             send_ack
@@ -383,7 +438,8 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
             e2e.clone(),
         );
         let (batch, pipeline) = (a.batch as u32, a.pipeline.max(1));
-        threads.push(std::thread::spawn(move || -> Result<(), String> {
+        let fail = move |cause: LoadCause| cause.of("consumer", k);
+        threads.push(std::thread::spawn(move || -> Result<(), LoadError> {
             let mut h = hist();
             let mut receives = 0usize;
             let mut deletes: VecDeque<(u64, usize)> = VecDeque::new();
@@ -404,21 +460,22 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
                             attribute_names: vec![],
                             system_attributes: false,
                         })
-                        .map_err(|e| format!("consumer {k}: {e}"))?;
+                        .map_err(|e| fail(e.into()))?;
                     receive_ids.push(id);
                     receives += 1;
                 }
                 if receives == 0 && deletes.is_empty() {
                     break;
                 }
-                let (id, resp) = c
-                    .next_response_ref()
-                    .map_err(|e| format!("consumer {k}: {e}"))?;
+                let (id, resp) = c.next_response_ref().map_err(|e| fail(e.into()))?;
                 if let Some(pos) = receive_ids.iter().position(|i| *i == id) {
                     receive_ids.swap_remove(pos);
                     receives -= 1;
                     let Response::Received { messages } = resp else {
-                        return Err(format!("consumer {k}: receive failed: {resp:?}"));
+                        return Err(fail(LoadCause::Refused {
+                            what: "receive",
+                            response: format!("{resp:?}"),
+                        }));
                     };
                     if messages.is_empty() {
                         continue;
@@ -454,22 +511,28 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
                             queue: QUEUE.into(),
                             receipt_handles: handles,
                         })
-                        .map_err(|e| format!("consumer {k}: {e}"))?;
+                        .map_err(|e| fail(e.into()))?;
                     deletes.push_back((id, n));
                 } else if let Some(pos) = deletes.iter().position(|(i, _)| *i == id) {
                     let (_, n) = deletes.remove(pos).expect("position is valid");
                     let Response::Deleted { results } = resp else {
-                        return Err(format!("consumer {k}: delete failed: {resp:?}"));
+                        return Err(fail(LoadCause::Refused {
+                            what: "delete",
+                            response: format!("{resp:?}"),
+                        }));
                     };
                     let ok = results.iter().filter(|r| r.is_ok()).count();
                     if ok != n {
-                        return Err(format!("consumer {k}: {} of {n} deletes failed", n - ok));
+                        return Err(fail(LoadCause::DeletesFailed {
+                            failed: n - ok,
+                            of: n,
+                        }));
                     }
                     if measuring.load(Ordering::Relaxed) {
                         completed.fetch_add(n as u64, Ordering::Relaxed);
                     }
                 } else {
-                    return Err(format!("consumer {k}: unexpected response id {id}"));
+                    return Err(fail(LoadCause::UnexpectedId(id)));
                 }
             }
             e2e.lock()
@@ -495,11 +558,11 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
         match t.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => errors.push(e),
-            Err(_) => errors.push("a load thread panicked".into()),
+            Err(_) => errors.push(LoadError::Panicked),
         }
     }
     if !errors.is_empty() {
-        return Err(errors.join("; ").into());
+        return Err(Failures(errors).into());
     }
     let msgs_per_s = done as f64 / elapsed;
     let send_ack = send_ack.lock().expect("not poisoned").clone();

@@ -40,6 +40,7 @@ use spool_engine::{
 
 mod compare;
 mod daemon;
+mod failures;
 mod sqs;
 
 const QUEUE: &str = "bench";
@@ -127,14 +128,23 @@ struct BacklogArgs {
     dir: PathBuf,
 }
 
-fn main() -> BoxResult<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.cmd {
+    let done = match cli.cmd {
         Cmd::Engine(a) => run_engine(a),
         Cmd::Backlog(a) => run_backlog(a),
         Cmd::Daemon(a) => daemon::run(a),
         Cmd::Sqs(a) => sqs::run(a),
         Cmd::Compare(a) => compare::run(a),
+    };
+    // Printed with Display: the typed errors' messages, not their Debug form (which is
+    // what returning the error from main would print).
+    match done {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

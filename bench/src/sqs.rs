@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use clap::Args;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
@@ -35,7 +35,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::daemon::{self, hist, median, process_cpu_s, DaemonArgs, Figures};
+use crate::failures::Failures;
 use crate::BoxResult;
+
+mod client;
+pub(crate) use client::{Client, HttpError};
 
 const QUEUE: &str = "bench-sqs";
 
@@ -338,189 +342,28 @@ impl Drop for Moto {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection speaking AWS JSON 1.0, one request in flight (as an
-/// SDK client's connection has).
-///
-/// Written on a bare tokio `TcpStream` rather than hyper's client: the load generator shares
-/// this machine's two cores with the server it measures, and hyper's client connection runs
-/// as a task of its own that every request reaches through a channel (two task wake-ups per
-/// call) and builds a header map for. Here a call is one `write` of head and body and as
-/// many `read`s as the response takes, parsed with `httparse` (hyper's own parser). It
-/// speaks only what these servers answer with: `Content-Length` or chunked bodies, and
-/// `Connection: close` (moto's server closes after every response), after which the next
-/// call reconnects, as SDK clients do.
-pub(crate) struct Client {
-    stream: tokio::net::TcpStream,
-    host: String,
-    /// Request head and body, reused.
-    out: Vec<u8>,
-    /// Bytes read and not yet consumed.
-    inbuf: BytesMut,
-    /// The server said it will close the connection after the last response.
-    closing: bool,
-}
-
-/// Largest response head or body the client accepts (a receive of 10 × 1 MiB is ~14 MiB).
-const MAX_RESPONSE: usize = 64 << 20;
-
-impl Client {
-    pub(crate) async fn connect(url: &str) -> BoxResult<Client> {
-        let host = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("only http:// endpoints are supported, not {url:?}"))?
-            .trim_end_matches('/')
-            .to_string();
-        let stream = tokio::net::TcpStream::connect(&host).await?;
-        stream.set_nodelay(true)?;
-        Ok(Client {
-            stream,
-            host,
-            out: Vec::with_capacity(4 << 10),
-            inbuf: BytesMut::with_capacity(16 << 10),
-            closing: false,
-        })
-    }
-
-    /// Sends one request whose JSON text is `body`; returns the response body, or an error
-    /// naming the action for any status but 200.
-    pub(crate) async fn call(&mut self, action: &str, body: String) -> BoxResult<Bytes> {
-        use tokio::io::AsyncWriteExt;
-        if self.closing {
-            *self = Client::connect(&format!("http://{}", self.host)).await?;
-        }
-        self.out.clear();
-        self.out.extend_from_slice(b"POST / HTTP/1.1\r\nHost: ");
-        self.out.extend_from_slice(self.host.as_bytes());
-        self.out.extend_from_slice(
-            b"\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.",
-        );
-        self.out.extend_from_slice(action.as_bytes());
-        // Well-formed SigV4 shape; the signature itself is not checked by these servers.
-        self.out.extend_from_slice(
-            b"\r\nAuthorization: AWS4-HMAC-SHA256 \
-              Credential=bench/20260101/us-east-1/sqs/aws4_request, \
-              SignedHeaders=host;x-amz-date, Signature=00\r\n\
-              X-Amz-Date: 20260101T000000Z\r\nContent-Length: ",
-        );
-        self.out
-            .extend_from_slice(body.len().to_string().as_bytes());
-        self.out.extend_from_slice(b"\r\n\r\n");
-        self.out.extend_from_slice(body.as_bytes());
-        self.stream.write_all(&self.out).await?;
-        let (status, reply) = self.read_response().await?;
-        if status != 200 {
-            let text = String::from_utf8_lossy(&reply);
-            return Err(format!("{action}: HTTP {status}: {text}").into());
-        }
-        Ok(reply)
-    }
-
-    /// Reads one whole response: its status and body.
-    async fn read_response(&mut self) -> BoxResult<(u16, Bytes)> {
-        enum Framing {
-            Length(usize),
-            Chunked,
-            UntilClose,
-        }
-        let (status, head_len, framing) = loop {
-            let mut headers = [httparse::EMPTY_HEADER; 32];
-            let mut r = httparse::Response::new(&mut headers);
-            match r.parse(&self.inbuf)? {
-                httparse::Status::Complete(n) => {
-                    let status = r.code.unwrap_or(0);
-                    let mut framing = Framing::UntilClose;
-                    self.closing = r.version == Some(0);
-                    for h in r.headers.iter() {
-                        if h.name.eq_ignore_ascii_case("content-length") {
-                            let v = std::str::from_utf8(h.value)?.trim().parse::<usize>()?;
-                            framing = Framing::Length(v);
-                        } else if h.name.eq_ignore_ascii_case("transfer-encoding")
-                            && h.value.eq_ignore_ascii_case(b"chunked")
-                        {
-                            framing = Framing::Chunked;
-                        } else if h.name.eq_ignore_ascii_case("connection") {
-                            self.closing = h.value.eq_ignore_ascii_case(b"close");
-                        }
-                    }
-                    break (status, n, framing);
-                }
-                httparse::Status::Partial => self.fill().await?,
-            }
-        };
-        self.inbuf.advance(head_len);
-        let body = match framing {
-            Framing::Length(n) => {
-                if n > MAX_RESPONSE {
-                    return Err(format!("a response body of {n} bytes is too large").into());
-                }
-                while self.inbuf.len() < n {
-                    self.fill().await?;
-                }
-                self.inbuf.split_to(n).freeze()
-            }
-            Framing::Chunked => self.read_chunked().await?,
-            Framing::UntilClose => {
-                self.closing = true;
-                while self.fill().await.is_ok() {}
-                self.inbuf.split().freeze()
-            }
-        };
-        Ok((status, body))
-    }
-
-    /// A chunked body, decoded (trailers are skipped).
-    async fn read_chunked(&mut self) -> BoxResult<Bytes> {
-        let mut body = BytesMut::new();
-        loop {
-            let line = loop {
-                if let Some(i) = self.inbuf.windows(2).position(|w| w == b"\r\n") {
-                    break i;
-                }
-                self.fill().await?;
-            };
-            let text = std::str::from_utf8(&self.inbuf[..line])?;
-            let size = usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)?;
-            self.inbuf.advance(line + 2);
-            if size == 0 {
-                // Trailers, then an empty line.
-                loop {
-                    let end = loop {
-                        if let Some(i) = self.inbuf.windows(2).position(|w| w == b"\r\n") {
-                            break i;
-                        }
-                        self.fill().await?;
-                    };
-                    self.inbuf.advance(end + 2);
-                    if end == 0 {
-                        return Ok(body.freeze());
-                    }
-                }
-            }
-            if body.len() + size > MAX_RESPONSE {
-                return Err("a chunked response body is too large".into());
-            }
-            while self.inbuf.len() < size + 2 {
-                self.fill().await?;
-            }
-            body.extend_from_slice(&self.inbuf[..size]);
-            self.inbuf.advance(size + 2);
-        }
-    }
-
-    /// Reads more bytes; the end of the stream is an error (a response was due).
-    async fn fill(&mut self) -> BoxResult<()> {
-        use tokio::io::AsyncReadExt;
-        if self.inbuf.len() > MAX_RESPONSE {
-            return Err("a response head is too large".into());
-        }
-        self.inbuf.reserve(16 << 10);
-        let n = self.stream.read_buf(&mut self.inbuf).await?;
-        if n == 0 {
-            self.closing = true;
-            return Err("the server closed the connection before its response ended".into());
-        }
-        Ok(())
-    }
+/// Why a producer or consumer task of `spool-bench sqs` stopped.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("{role}: {source}")]
+    Call {
+        role: &'static str,
+        source: HttpError,
+    },
+    #[error("{role}: unreadable reply: {source}")]
+    Reply {
+        role: &'static str,
+        source: serde_json::Error,
+    },
+    /// A batch call answered 200 with some entries failed.
+    #[error("{role}: {what} partly failed: {text}")]
+    Partial {
+        role: &'static str,
+        what: &'static str,
+        text: String,
+    },
+    #[error("a load task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 #[derive(Deserialize)]
@@ -579,7 +422,7 @@ async fn produce(
     mut c: Client,
     queue_url: String,
     size: usize,
-) -> Result<(), String> {
+) -> Result<(), LoadError> {
     let mut h = hist();
     let pad = "x".repeat(size - 16);
     while !sh.stop.load(Ordering::Relaxed) {
@@ -601,11 +444,20 @@ async fn produce(
         let bytes = c
             .call("SendMessageBatch", req)
             .await
-            .map_err(|e| format!("producer: {e}"))?;
-        let r: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .map_err(|source| LoadError::Call {
+                role: "producer",
+                source,
+            })?;
+        let r: BatchResult = serde_json::from_slice(&bytes).map_err(|source| LoadError::Reply {
+            role: "producer",
+            source,
+        })?;
         if r.successful.len() != BATCH {
-            let text = String::from_utf8_lossy(&bytes);
-            return Err(format!("producer: batch partly failed: {text}"));
+            return Err(LoadError::Partial {
+                role: "producer",
+                what: "batch",
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
         if sh.measuring.load(Ordering::Relaxed) {
             h.saturating_record((at.elapsed().as_micros() as u64).max(1));
@@ -621,7 +473,7 @@ async fn consume(
     mut c: Client,
     queue_url: String,
     wait: u32,
-) -> Result<(), String> {
+) -> Result<(), LoadError> {
     let mut h = hist();
     let receive = format!(
         "{{\"QueueUrl\":\"{queue_url}\",\"MaxNumberOfMessages\":{BATCH},\"WaitTimeSeconds\":{wait}}}"
@@ -630,8 +482,14 @@ async fn consume(
         let bytes = c
             .call("ReceiveMessage", receive.clone())
             .await
-            .map_err(|e| format!("consumer: {e}"))?;
-        let r: Received = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .map_err(|source| LoadError::Call {
+                role: "consumer",
+                source,
+            })?;
+        let r: Received = serde_json::from_slice(&bytes).map_err(|source| LoadError::Reply {
+            role: "consumer",
+            source,
+        })?;
         if r.messages.is_empty() {
             continue;
         }
@@ -651,11 +509,20 @@ async fn consume(
         let bytes = c
             .call("DeleteMessageBatch", body)
             .await
-            .map_err(|e| format!("consumer: {e}"))?;
-        let d: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .map_err(|source| LoadError::Call {
+                role: "consumer",
+                source,
+            })?;
+        let d: BatchResult = serde_json::from_slice(&bytes).map_err(|source| LoadError::Reply {
+            role: "consumer",
+            source,
+        })?;
         if d.successful.len() != n {
-            let text = String::from_utf8_lossy(&bytes);
-            return Err(format!("consumer: deletes partly failed: {text}"));
+            return Err(LoadError::Partial {
+                role: "consumer",
+                what: "deletes",
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
         if sh.measuring.load(Ordering::Relaxed) {
             sh.completed.fetch_add(n as u64, Ordering::Relaxed);
@@ -732,11 +599,11 @@ async fn run_load(a: &SqsArgs, url: &str, server_pid: Option<u32>) -> BoxResult<
         match t.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => errors.push(e),
-            Err(e) => errors.push(format!("a load task failed: {e}")),
+            Err(e) => errors.push(LoadError::Task(e)),
         }
     }
     if !errors.is_empty() {
-        return Err(errors.join("; ").into());
+        return Err(Failures(errors).into());
     }
     let msgs_per_s = done as f64 / elapsed;
     let send_ack = sh.send_ack.lock().expect("not poisoned").clone();

@@ -38,7 +38,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use spool_client::{ClientConfig, Connection, Message, ReceiveOptions, SendEntry};
+use spool_client::{ClientConfig, ClientError, Connection, Message, ReceiveOptions, SendEntry};
 
 const STD_QUEUE: &str = "crashloop-std";
 const FIFO_QUEUE: &str = "crashloop-fifo.fifo";
@@ -86,7 +86,16 @@ struct Args {
     keep_data: bool,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// A `--duration-per-round` refused.
+#[derive(Debug, thiserror::Error)]
+enum DurationError {
+    #[error("not a duration: {0:?} (e.g. 1500ms, 2s)")]
+    NotADuration(String),
+    #[error("a round's load lasts between 10 ms and an hour")]
+    OutOfRange,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     let (num, scale) = if let Some(v) = s.strip_suffix("ms") {
         (v, 1.0)
@@ -98,9 +107,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("not a duration: {s:?} (e.g. 1500ms, 2s)"))?;
+        .map_err(|_| DurationError::NotADuration(s.to_string()))?;
     if !(v * scale >= 10.0 && v * scale <= 3_600_000.0) {
-        return Err("a round's load lasts between 10 ms and an hour".into());
+        return Err(DurationError::OutOfRange);
     }
     Ok(Duration::from_millis((v * scale) as u64))
 }
@@ -194,24 +203,46 @@ fn make_body(id: Id, round: u64, len: usize) -> Vec<u8> {
     b
 }
 
+/// What is wrong with a received body (a violation).
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("no header line")]
+    NoHeader,
+    #[error("header is not UTF-8")]
+    HeaderNotUtf8,
+    #[error("malformed header {0:?}")]
+    Malformed(String),
+    #[error("bad number in {0:?}")]
+    BadNumber(String),
+    #[error("bad kind in {0:?}")]
+    BadKind(String),
+    #[error("{id}: payload of {got} bytes, header says {said}")]
+    Length { id: Id, got: usize, said: usize },
+    #[error("{id}: CRC {crc:08x}, header says {said}")]
+    Crc { id: Id, crc: u32, said: String },
+}
+
 /// The identity and round of an intact body, or what is wrong with it.
-fn parse_body(b: &[u8]) -> Result<(Id, u64), String> {
-    let nl = b.iter().position(|&c| c == b'\n').ok_or("no header line")?;
-    let head = std::str::from_utf8(&b[..nl]).map_err(|_| "header is not UTF-8")?;
+fn parse_body(b: &[u8]) -> Result<(Id, u64), BodyError> {
+    let nl = b
+        .iter()
+        .position(|&c| c == b'\n')
+        .ok_or(BodyError::NoHeader)?;
+    let head = std::str::from_utf8(&b[..nl]).map_err(|_| BodyError::HeaderNotUtf8)?;
     let payload = &b[nl + 1..];
     let f: Vec<&str> = head.split(' ').collect();
     if f.len() != 7 || f[0] != MAGIC {
-        return Err(format!("malformed header {head:?}"));
+        return Err(BodyError::Malformed(head.to_string()));
     }
     let num = |s: &str| {
         s.parse::<u64>()
-            .map_err(|_| format!("bad number in {head:?}"))
+            .map_err(|_| BodyError::BadNumber(head.to_string()))
     };
     let id = Id {
         fifo: match f[1] {
             "f" => true,
             "s" => false,
-            _ => return Err(format!("bad kind in {head:?}")),
+            _ => return Err(BodyError::BadKind(head.to_string())),
         },
         stream: num(f[2])? as usize,
         seq: num(f[3])?,
@@ -219,15 +250,20 @@ fn parse_body(b: &[u8]) -> Result<(Id, u64), String> {
     let round = num(f[4])?;
     let len = num(f[5])? as usize;
     if payload.len() != len {
-        return Err(format!(
-            "{id}: payload of {} bytes, header says {len}",
-            payload.len()
-        ));
+        return Err(BodyError::Length {
+            id,
+            got: payload.len(),
+            said: len,
+        });
     }
     let prefix_len = head.len() - f[6].len();
     let crc = crc32(&[&b[..prefix_len], payload]);
     if format!("{crc:08x}") != f[6] {
-        return Err(format!("{id}: CRC {crc:08x}, header says {}", f[6]));
+        return Err(BodyError::Crc {
+            id,
+            crc,
+            said: f[6].to_string(),
+        });
     }
     Ok((id, round))
 }
@@ -416,6 +452,32 @@ struct DaemonCfg {
     segment_mib: u32,
 }
 
+/// Why a daemon lifetime did not start, or did not stop when asked.
+#[derive(Debug, thiserror::Error)]
+enum DaemonError {
+    #[error("open {}: {source}", .path.display())]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start {}: {source}", .path.display())]
+    Spawn {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("spoold did not print `listening` within {STARTUP_TIMEOUT:?}")]
+    NotListening,
+    #[error(
+        "spoold exited during start-up ({})",
+        .0.map(|s| s.to_string()).unwrap_or_default()
+    )]
+    ExitedDuringStartup(Option<std::process::ExitStatus>),
+    #[error(transparent)]
+    Wait(std::io::Error),
+    #[error("spoold did not exit within 30 s of SIGTERM")]
+    NoExitOnSigterm,
+}
+
 struct Daemon {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -427,12 +489,15 @@ struct Daemon {
 impl Daemon {
     /// Starts spoold; `rng` picks the I/O settings of this lifetime (the flusher, O_DIRECT,
     /// reads from retained batches or from the mmap), so the loop covers each path.
-    fn spawn(cfg: &DaemonCfg, life: u64, round: u64, rng: &mut Rng) -> Result<Daemon, String> {
+    fn spawn(cfg: &DaemonCfg, life: u64, round: u64, rng: &mut Rng) -> Result<Daemon, DaemonError> {
         let mut log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&cfg.log)
-            .map_err(|e| format!("open {}: {e}", cfg.log.display()))?;
+            .map_err(|source| DaemonError::Log {
+                path: cfg.log.clone(),
+                source,
+            })?;
         let flusher = if rng.chance(50) { "uring" } else { "pwrite" };
         let direct = if rng.chance(50) { "true" } else { "false" };
         let retain = if rng.chance(50) { "0" } else { "4096" };
@@ -454,7 +519,10 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", cfg.spoold.display()))?;
+            .map_err(|source| DaemonError::Spawn {
+                path: cfg.spoold.clone(),
+                source,
+            })?;
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -493,7 +561,7 @@ impl Daemon {
     }
 
     /// Waits (bounded) for `listening <addr>`.
-    fn wait_listening(&mut self) -> Result<String, String> {
+    fn wait_listening(&mut self) -> Result<String, DaemonError> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         while self.addr.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -503,14 +571,9 @@ impl Daemon {
                         self.addr = Some(a.trim().to_string());
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!(
-                        "spoold did not print `listening` within {STARTUP_TIMEOUT:?}"
-                    ))
-                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(DaemonError::NotListening),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let st = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                    return Err(format!("spoold exited during start-up ({st})"));
+                    return Err(DaemonError::ExitedDuringStartup(self.child.wait().ok()));
                 }
             }
         }
@@ -529,7 +592,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then wait (bounded) for its exit code.
-    fn terminate(&mut self) -> Result<Option<i32>, String> {
+    fn terminate(&mut self) -> Result<Option<i32>, DaemonError> {
         // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet (so
         // the pid cannot have been reused); no memory is involved.
         unsafe {
@@ -537,12 +600,12 @@ impl Daemon {
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(st) = self.child.try_wait().map_err(|e| e.to_string())? {
+            if let Some(st) = self.child.try_wait().map_err(DaemonError::Wait)? {
                 return Ok(st.code());
             }
             if Instant::now() > deadline {
                 self.kill9();
-                return Err("spoold did not exit within 30 s of SIGTERM".into());
+                return Err(DaemonError::NoExitOnSigterm);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -771,10 +834,29 @@ fn consumer(addr: String, state: Shared, stop: Arc<AtomicBool>, fifo: bool, mut 
 
 // ----- verification -------------------------------------------------------------------------
 
+/// Why a drain stopped before it finished (what it found wrong are violations).
+#[derive(Debug, thiserror::Error)]
+enum DrainError {
+    #[error("cannot connect to the restarted daemon")]
+    Connect,
+    #[error("draining {queue} took over {DRAIN_TIMEOUT:?}")]
+    Timeout { queue: &'static str },
+    #[error("drain receive: {0}")]
+    Receive(ClientError),
+    /// `what` is `delete` or `release`.
+    #[error("drain {what} failed")]
+    Ack { what: &'static str },
+    #[error("get attributes of {queue}: {source}")]
+    Attributes {
+        queue: &'static str,
+        source: ClientError,
+    },
+}
+
 /// Drains both queues on a freshly started daemon and checks that every acknowledged,
 /// never-deleted send came back. The standard queue keeps a random 30 % (released again).
-fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), String> {
-    let mut c = connect(addr).ok_or("cannot connect to the restarted daemon")?;
+fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), DrainError> {
+    let mut c = connect(addr).ok_or(DrainError::Connect)?;
     {
         let mut guard = state.lock().unwrap();
         let s = &mut *guard;
@@ -790,16 +872,14 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Str
     let mut empties = 0;
     while empties < 2 {
         if Instant::now() > deadline {
-            return Err(format!("draining {STD_QUEUE} took over {DRAIN_TIMEOUT:?}"));
+            return Err(DrainError::Timeout { queue: STD_QUEUE });
         }
         let opts = ReceiveOptions {
             max_messages: 1000,
             wait_time_ms: 200,
             ..Default::default()
         };
-        let ms = c
-            .receive(STD_QUEUE, &opts)
-            .map_err(|e| format!("drain receive: {e}"))?;
+        let ms = c.receive(STD_QUEUE, &opts).map_err(DrainError::Receive)?;
         if ms.is_empty() {
             empties += 1;
             continue;
@@ -816,16 +896,14 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Str
     empties = 0;
     while empties < 2 {
         if Instant::now() > deadline {
-            return Err(format!("draining {FIFO_QUEUE} took over {DRAIN_TIMEOUT:?}"));
+            return Err(DrainError::Timeout { queue: FIFO_QUEUE });
         }
         let opts = ReceiveOptions {
             max_messages: 10,
             wait_time_ms: 200,
             ..Default::default()
         };
-        let ms = c
-            .receive(FIFO_QUEUE, &opts)
-            .map_err(|e| format!("drain receive: {e}"))?;
+        let ms = c.receive(FIFO_QUEUE, &opts).map_err(DrainError::Receive)?;
         if ms.is_empty() {
             empties += 1;
             continue;
@@ -841,7 +919,7 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Str
             }
         }
         if !delete_all(&mut c, state, true, &del) {
-            return Err("drain delete failed".into());
+            return Err(DrainError::Ack { what: "delete" });
         }
     }
     // Every acknowledged send whose delete was never attempted must have come back.
@@ -881,12 +959,12 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Str
     }
     for chunk in del.chunks(1000) {
         if !delete_all(&mut c, state, false, chunk) {
-            return Err("drain delete failed".into());
+            return Err(DrainError::Ack { what: "delete" });
         }
     }
     for chunk in rel.chunks(1000) {
         if !release_all(&mut c, state, false, chunk) {
-            return Err("drain release failed".into());
+            return Err(DrainError::Ack { what: "release" });
         }
     }
     // Nothing else runs now: the queues' counts must settle on the exact numbers. (They
@@ -904,7 +982,7 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Str
         loop {
             let a = c
                 .get_queue_attributes(queue, &names)
-                .map_err(|e| format!("get attributes of {queue}: {e}"))?;
+                .map_err(|source| DrainError::Attributes { queue, source })?;
             let got: Vec<String> = names
                 .iter()
                 .map(|n| a.get(*n).cloned().unwrap_or_else(|| "?".into()))
@@ -974,7 +1052,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &Args) -> Result<bool, String> {
+/// A usage or setup error (exit code 2).
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(
+        "no spoold at {} (build it: cargo build --release -p spool-server --bin spoold, or pass --spoold)",
+        .0.display()
+    )]
+    NoSpoold(PathBuf),
+    #[error("{} exists and is not empty", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("{}: {source}", .path.display())]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error("cannot connect to spoold")]
+    Connect,
+    #[error("create {queue}: {source}")]
+    CreateQueue {
+        queue: &'static str,
+        source: ClientError,
+    },
+}
+
+fn run(args: &Args) -> Result<bool, SetupError> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -985,31 +1091,32 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut rng = Rng(seed);
     let spoold = match &args.spoold {
         Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("spoold"),
+        None => std::env::current_exe()?.with_file_name("spoold"),
     };
     if !spoold.is_file() {
-        return Err(format!(
-            "no spoold at {} (build it: cargo build --release -p spool-server --bin spoold, or pass --spoold)",
-            spoold.display()
-        ));
+        return Err(SetupError::NoSpoold(spoold));
     }
     let root = match &args.data_dir {
         Some(d) => {
             if d.exists()
                 && std::fs::read_dir(d)
-                    .map_err(|e| e.to_string())?
+                    .map_err(|source| SetupError::Dir {
+                        path: d.clone(),
+                        source,
+                    })?
                     .next()
                     .is_some()
             {
-                return Err(format!("{} exists and is not empty", d.display()));
+                return Err(SetupError::NotEmpty(d.clone()));
             }
             d.clone()
         }
         None => std::env::temp_dir().join(format!("spool-crashloop-{}-{seed}", std::process::id())),
     };
-    std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    std::fs::create_dir_all(&root).map_err(|source| SetupError::Dir {
+        path: root.clone(),
+        source,
+    })?;
     let cfg = DaemonCfg {
         spoold,
         data: root.join("data"),
@@ -1038,14 +1145,20 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut d = Daemon::spawn(&cfg, life, 0, &mut rng)?;
     let addr = d.wait_listening()?;
     {
-        let mut c = connect(&addr).ok_or("cannot connect to spoold")?;
+        let mut c = connect(&addr).ok_or(SetupError::Connect)?;
         c.create_queue(STD_QUEUE, &[("VisibilityTimeout", VISIBILITY_S)])
-            .map_err(|e| format!("create {STD_QUEUE}: {e}"))?;
+            .map_err(|source| SetupError::CreateQueue {
+                queue: STD_QUEUE,
+                source,
+            })?;
         c.create_queue(
             FIFO_QUEUE,
             &[("FifoQueue", "true"), ("VisibilityTimeout", VISIBILITY_S)],
         )
-        .map_err(|e| format!("create {FIFO_QUEUE}: {e}"))?;
+        .map_err(|source| SetupError::CreateQueue {
+            queue: FIFO_QUEUE,
+            source,
+        })?;
     }
 
     let mut ok = true;
@@ -1200,7 +1313,7 @@ fn run(args: &Args) -> Result<bool, String> {
         };
         startup_time = d.spawned.elapsed();
         if let Err(e) = drain_and_verify(&addr, &state, &mut rng) {
-            state.lock().unwrap().violation(e);
+            state.lock().unwrap().violation(e.to_string());
         }
         life_logs.push(read_life_log(&d.log_text(&cfg), &state));
         let repaired: u64 = life_logs.iter().map(|l| l.repaired).sum();
@@ -1247,7 +1360,7 @@ fn run(args: &Args) -> Result<bool, String> {
             }
             Err(e) => {
                 let mut s = state.lock().unwrap();
-                s.violation(e);
+                s.violation(e.to_string());
                 report_failure(&s, &cfg, &root, seed);
                 ok = false;
             }

@@ -22,6 +22,7 @@
 //! each target's ratio to the best peer, `results.json` with every figure, and SVG plots
 //! (throughput by message size; latency percentiles by target) in `--out`.
 
+mod error;
 mod nats;
 mod proc_stats;
 mod rabbitmq;
@@ -41,11 +42,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::daemon::hist;
+use crate::failures::Failures;
 use crate::BoxResult;
+pub(crate) use error::{peer, CompareError};
 pub(crate) use workload::{Durability, Kind, SizeSpec, Workload};
 
-/// Errors that cross threads.
-pub(crate) type Res<T> = Result<T, String>;
+/// What targets, producers and consumers return (their errors cross threads).
+pub(crate) type Res<T> = Result<T, CompareError>;
 
 /// A server under test, started for one durability and stopped on drop.
 pub(crate) trait Target {
@@ -397,7 +400,7 @@ fn start_target(
         "redis" => Ok(Box::new(redis::RedisTarget::start(d, dir)?)),
         "rabbitmq" => Ok(Box::new(rabbitmq::RabbitTarget::start(d, dir)?)),
         "nats" => Ok(Box::new(nats::NatsTarget::start(d, dir)?)),
-        other => Err(format!("unknown target {other:?}")),
+        other => Err(CompareError::UnknownTarget(other.to_string())),
     }
 }
 
@@ -429,7 +432,7 @@ fn run_one(
 ) -> RunResult {
     let mut r = RunResult::unmeasured(target, w, d, kind, size, rate);
     if let Err(e) = measure(server, w, kind, size, rate, bar, &mut r) {
-        r.error = Some(e);
+        r.error = Some(e.to_string());
     }
     r
 }
@@ -517,7 +520,11 @@ fn measure(
                 // producers writing the same group at once.
                 let group = ((p as u64 + b * producers as u64) % groups as u64) as usize;
                 prod.send(&bodies, group)
-                    .map_err(|e| format!("producer {p}: {e}"))?;
+                    .map_err(|e| CompareError::Thread {
+                        role: "producer",
+                        index: p,
+                        source: Box::new(e),
+                    })?;
                 b += 1;
                 sent += batch as u64;
                 if sh.measuring.load(Ordering::Relaxed) {
@@ -536,9 +543,11 @@ fn measure(
             let mut got = Vec::new();
             while !sh.stop.load(Ordering::Relaxed) {
                 got.clear();
-                let acked = cons
-                    .receive(&mut got)
-                    .map_err(|e| format!("consumer {c}: {e}"))?;
+                let acked = cons.receive(&mut got).map_err(|e| CompareError::Thread {
+                    role: "consumer",
+                    index: c,
+                    source: Box::new(e),
+                })?;
                 if !sh.measuring.load(Ordering::Relaxed) {
                     continue;
                 }
@@ -595,12 +604,12 @@ fn measure(
         match t.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => errors.push(e),
-            Err(_) => errors.push("a load thread panicked".to_string()),
+            Err(_) => errors.push(CompareError::Panicked),
         }
     }
     if !errors.is_empty() {
         errors.truncate(3);
-        return Err(errors.join("; "));
+        return Err(CompareError::Load(Failures(errors)));
     }
     let done = sh.completed.load(Ordering::SeqCst);
     r.seconds = elapsed;

@@ -19,7 +19,9 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
 use super::server_process::{find_binary, free_port, ServerProcess};
-use super::{Acked, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
+use super::{
+    peer, Acked, CompareError, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target,
+};
 
 pub(crate) struct NatsTarget {
     server: ServerProcess,
@@ -28,8 +30,7 @@ pub(crate) struct NatsTarget {
 
 impl NatsTarget {
     pub(crate) fn start(_d: Durability, parent: &Path) -> Res<NatsTarget> {
-        let bin = find_binary(&["nats-server"])
-            .ok_or("nats-server is not installed (bench/install-peers.sh)")?;
+        let bin = find_binary(&["nats-server"]).ok_or(CompareError::NotInstalled("nats-server"))?;
         let port = free_port()?;
         let mut server = ServerProcess::start("nats", parent, |dir| {
             let mut c = Command::new(&bin);
@@ -47,8 +48,7 @@ impl NatsTarget {
     fn open(&self) -> Res<(tokio::runtime::Runtime, jetstream::Context)> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         // The JetStream context spawns a task: build it inside the runtime.
         let js = rt
             .block_on(async {
@@ -56,7 +56,7 @@ impl NatsTarget {
                     .await
                     .map(jetstream::new)
             })
-            .map_err(|e| format!("nats: {e}"))?;
+            .map_err(peer("nats"))?;
         Ok((rt, js))
     }
 }
@@ -99,7 +99,7 @@ impl Target for NatsTarget {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| format!("nats create_stream: {e}"))?;
+                .map_err(peer("nats create_stream"))?;
             for subject in subjects(q) {
                 st.create_consumer(consumer::pull::Config {
                     durable_name: Some(consumer_name(&subject)),
@@ -109,7 +109,7 @@ impl Target for NatsTarget {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| format!("nats create_consumer: {e}"))?;
+                .map_err(peer("nats create_consumer"))?;
             }
             Ok(())
         })
@@ -144,7 +144,7 @@ impl Target for NatsTarget {
                 }
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(v)
             })
-            .map_err(|e| format!("nats get_consumer: {e}"))?;
+            .map_err(peer("nats get_consumer"))?;
         Ok(Box::new(NatsConsumer {
             rt,
             consumers,
@@ -181,11 +181,11 @@ impl Producer for NatsProducer {
                 acks.push(
                     js.publish(subject.clone(), bytes::Bytes::copy_from_slice(b))
                         .await
-                        .map_err(|e| format!("nats publish: {e}"))?,
+                        .map_err(peer("nats publish"))?,
                 );
             }
             for a in acks {
-                a.await.map_err(|e| format!("nats publish ack: {e}"))?;
+                a.await.map_err(peer("nats publish ack"))?;
             }
             Ok(())
         })
@@ -217,14 +217,14 @@ impl Consumer for NatsConsumer {
                 .expires(Duration::from_millis(100))
                 .messages()
                 .await
-                .map_err(|e| format!("nats fetch: {e}"))?;
+                .map_err(peer("nats fetch"))?;
             while let Some(m) = msgs.next().await {
-                let m = m.map_err(|e| format!("nats fetch: {e}"))?;
+                let m = m.map_err(peer("nats fetch"))?;
                 // A one-way publish to the reply subject: no answer to wait for.
-                m.ack().await.map_err(|e| format!("nats ack: {e}"))?;
+                m.ack().await.map_err(peer("nats ack"))?;
                 out.push(m.payload.to_vec());
             }
-            Ok::<(), String>(())
+            Ok::<(), CompareError>(())
         })?;
         Ok(Acked::of(out))
     }

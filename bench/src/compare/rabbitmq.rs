@@ -26,7 +26,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 use super::server_process::{find_binary, free_port, ServerProcess};
-use super::{Acked, Consumer, Kind, Producer, QueueSpec, Res, Target};
+use super::{peer, Acked, CompareError, Consumer, Kind, Producer, QueueSpec, Res, Target};
 use crate::compare::Durability;
 
 pub(crate) struct RabbitTarget {
@@ -42,7 +42,7 @@ impl RabbitTarget {
                 let p = Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server");
                 p.is_file().then(|| p.to_path_buf())
             })
-            .ok_or("rabbitmq-server is not installed (bench/install-peers.sh)")?;
+            .ok_or(CompareError::NotInstalled("rabbitmq-server"))?;
         let (port, dist) = (free_port()?, free_port()?);
         let node = format!("spoolbench{}x{port}@localhost", std::process::id());
         let mut server = ServerProcess::start("rabbitmq", parent, |dir| {
@@ -75,15 +75,14 @@ impl RabbitTarget {
     fn open(&self) -> Res<(tokio::runtime::Runtime, Connection, Channel)> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         let (conn, ch) = rt
             .block_on(async {
                 let conn = Connection::connect(&self.uri, ConnectionProperties::default()).await?;
                 let ch = conn.create_channel().await?;
                 Ok::<_, lapin::Error>((conn, ch))
             })
-            .map_err(|e| format!("rabbitmq: {e}"))?;
+            .map_err(peer("rabbitmq"))?;
         Ok((rt, conn, ch))
     }
 }
@@ -113,13 +112,13 @@ impl Target for RabbitTarget {
             }
             Ok::<_, lapin::Error>(())
         })
-        .map_err(|e| format!("rabbitmq queue_declare: {e}"))
+        .map_err(peer("rabbitmq queue_declare"))
     }
 
     fn producer(&self, q: &QueueSpec, _index: usize) -> Res<Box<dyn Producer>> {
         let (rt, conn, ch) = self.open()?;
         rt.block_on(ch.confirm_select(ConfirmSelectOptions::default()))
-            .map_err(|e| format!("rabbitmq confirm_select: {e}"))?;
+            .map_err(peer("rabbitmq confirm_select"))?;
         Ok(Box::new(RabbitProducer {
             rt,
             _conn: conn,
@@ -154,7 +153,7 @@ impl Target for RabbitTarget {
                 }
                 Ok::<_, lapin::Error>(v)
             })
-            .map_err(|e| format!("rabbitmq basic_consume: {e}"))?;
+            .map_err(peer("rabbitmq basic_consume"))?;
         Ok(Box::new(RabbitConsumer {
             rt,
             _conn: conn,
@@ -203,12 +202,12 @@ impl Producer for RabbitProducer {
                 }
                 for c in confirms {
                     if !c.await?.is_ack() {
-                        return Ok(Err("a publish was nacked".to_string()));
+                        return Ok(Err(CompareError::Nacked));
                     }
                 }
                 Ok::<_, lapin::Error>(Ok(()))
             })
-            .map_err(|e| format!("rabbitmq publish: {e}"))?
+            .map_err(peer("rabbitmq publish"))?
     }
 }
 
@@ -229,8 +228,13 @@ impl Consumer for RabbitConsumer {
             let first = match tokio::time::timeout(Duration::from_millis(100), stream.next()).await
             {
                 Err(_) => return Ok(()),
-                Ok(None) => return Err("rabbitmq: the consumer was cancelled".into()),
-                Ok(Some(d)) => d.map_err(|e| e.to_string())?,
+                Ok(None) => {
+                    return Err(CompareError::Protocol {
+                        peer: "rabbitmq",
+                        what: "the consumer was cancelled".into(),
+                    })
+                }
+                Ok(Some(d)) => d.map_err(peer("rabbitmq delivery"))?,
             };
             // Deliveries from several queues interleave on the channel, so tags arrive
             // out of order across them: ack each one (a multiple-ack could cover a tag
@@ -241,7 +245,7 @@ impl Consumer for RabbitConsumer {
             while tags.len() < batch {
                 match stream.next().now_or_never() {
                     Some(Some(d)) => {
-                        let d = d.map_err(|e| e.to_string())?;
+                        let d = d.map_err(peer("rabbitmq delivery"))?;
                         tags.push(d.delivery_tag);
                         out.push(d.data);
                     }
@@ -251,9 +255,9 @@ impl Consumer for RabbitConsumer {
             for tag in tags {
                 ch.basic_ack(tag, BasicAckOptions { multiple: false })
                     .await
-                    .map_err(|e| format!("rabbitmq ack: {e}"))?;
+                    .map_err(peer("rabbitmq ack"))?;
             }
-            Ok::<(), String>(())
+            Ok::<(), CompareError>(())
         })?;
         Ok(Acked::of(out))
     }

@@ -16,7 +16,9 @@ use std::time::Duration;
 use redis::Value;
 
 use super::server_process::{find_binary, free_port, ServerProcess};
-use super::{Acked, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
+use super::{
+    peer, Acked, CompareError, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target,
+};
 
 pub(crate) struct RedisTarget {
     server: ServerProcess,
@@ -25,8 +27,8 @@ pub(crate) struct RedisTarget {
 
 impl RedisTarget {
     pub(crate) fn start(d: Durability, parent: &Path) -> Res<RedisTarget> {
-        let bin = find_binary(&["redis-server"])
-            .ok_or("redis-server is not installed (bench/install-peers.sh)")?;
+        let bin =
+            find_binary(&["redis-server"]).ok_or(CompareError::NotInstalled("redis-server"))?;
         let port = free_port()?;
         let fsync = match d {
             Durability::Sync => "always",
@@ -51,7 +53,7 @@ impl RedisTarget {
     fn connect(&self) -> Res<redis::Connection> {
         redis::Client::open(self.url.as_str())
             .and_then(|c| c.get_connection())
-            .map_err(|e| format!("redis: {e}"))
+            .map_err(peer("redis"))
     }
 }
 
@@ -79,7 +81,7 @@ impl Target for RedisTarget {
                 .arg("$")
                 .arg("MKSTREAM")
                 .query::<()>(&mut c)
-                .map_err(|e| format!("redis XGROUP CREATE: {e}"))?;
+                .map_err(peer("redis XGROUP CREATE"))?;
         }
         Ok(())
     }
@@ -135,8 +137,7 @@ impl Producer for RedisProducer {
         for b in bodies {
             p.cmd("XADD").arg(key).arg("*").arg("b").arg(b.as_slice());
         }
-        p.query::<()>(&mut self.c)
-            .map_err(|e| format!("redis XADD: {e}"))
+        p.query::<()>(&mut self.c).map_err(peer("redis XADD"))
     }
 }
 
@@ -183,12 +184,13 @@ impl Consumer for RedisConsumer {
         }
         let mut reply: Vec<Value> = p
             .query(&mut self.c)
-            .map_err(|e| format!("redis XACK/XDEL/XREADGROUP: {e}"))?;
+            .map_err(peer("redis XACK/XDEL/XREADGROUP"))?;
         let acked = std::mem::take(&mut self.unacked_size);
         self.unacked.clear();
-        let reply = reply
-            .pop()
-            .ok_or("redis: no XREADGROUP reply in the pipeline")?;
+        let reply = reply.pop().ok_or_else(|| CompareError::Protocol {
+            peer: "redis",
+            what: "no XREADGROUP reply in the pipeline".into(),
+        })?;
         for (key, entries) in streams(&reply)? {
             let mut ids = Vec::new();
             for e in entries {
@@ -216,7 +218,10 @@ fn bytes(v: &Value) -> Option<Vec<u8>> {
 
 /// `[[key, [entry, ...]], ...]` (RESP2) or a map (RESP3) or nil (the wait ended).
 fn streams(v: &Value) -> Res<Vec<(Vec<u8>, &Vec<Value>)>> {
-    let bad = || format!("redis: unexpected XREADGROUP reply {v:?}");
+    let bad = || CompareError::Protocol {
+        peer: "redis",
+        what: format!("unexpected XREADGROUP reply {v:?}"),
+    };
     match v {
         Value::Nil => Ok(Vec::new()),
         Value::Array(items) => items
@@ -242,7 +247,10 @@ fn streams(v: &Value) -> Res<Vec<(Vec<u8>, &Vec<Value>)>> {
 
 /// `[id, [field, value]]`.
 fn entry(v: &Value) -> Res<(Vec<u8>, Vec<u8>)> {
-    let bad = || format!("redis: unexpected stream entry {v:?}");
+    let bad = || CompareError::Protocol {
+        peer: "redis",
+        what: format!("unexpected stream entry {v:?}"),
+    };
     let Value::Array(parts) = v else {
         return Err(bad());
     };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::Res;
+use super::{CompareError, Res};
 
 pub(crate) struct ServerProcess {
     pub child: Child,
@@ -29,8 +29,8 @@ pub(crate) fn find_binary(names: &[&str]) -> Option<PathBuf> {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub(crate) fn free_port() -> Res<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
 }
 
 impl ServerProcess {
@@ -41,22 +41,21 @@ impl ServerProcess {
         parent: &Path,
         configure: impl FnOnce(&Path) -> Command,
     ) -> Res<ServerProcess> {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(parent)?;
         let dir = tempfile::Builder::new()
             .prefix(&format!("{name}-"))
-            .tempdir_in(parent)
-            .map_err(|e| e.to_string())?;
-        let log =
-            std::fs::File::create(dir.path().join("server.log")).map_err(|e| e.to_string())?;
-        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+            .tempdir_in(parent)?;
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let log2 = log.try_clone()?;
         let mut cmd = configure(dir.path());
         cmd.stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
             .process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let child = cmd.spawn().map_err(|source| CompareError::Spawn {
+            name: name.to_string(),
+            source,
+        })?;
         Ok(ServerProcess { child, dir })
     }
 
@@ -69,13 +68,16 @@ impl ServerProcess {
                 return Ok(());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("exited ({status}): {}", self.log_tail()));
+                return Err(CompareError::Exited {
+                    status,
+                    log: self.log_tail(),
+                });
             }
             if Instant::now() > end {
-                return Err(format!(
-                    "not listening after {limit:?}: {}",
-                    self.log_tail()
-                ));
+                return Err(CompareError::NotListening {
+                    limit,
+                    log: self.log_tail(),
+                });
             }
             std::thread::sleep(Duration::from_millis(100));
         }

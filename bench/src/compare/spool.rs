@@ -13,7 +13,7 @@ use std::path::Path;
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
 use spool_protocol::message::SendEntry;
 
-use super::{Acked, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
+use super::{Acked, CompareError, Consumer, Durability, Kind, Producer, QueueSpec, Res, Target};
 use crate::daemon::{self, DaemonArgs, Spawned};
 use crate::sqs::{delete_batch_body, BatchResult, Client, Received};
 
@@ -43,31 +43,23 @@ impl SpoolTarget {
             rate: 0,
             dir: dir.to_path_buf(),
         };
-        let server = daemon::spawn(&args, sqs).map_err(|e| e.to_string())?;
+        let server = daemon::spawn(&args, sqs)?;
         Ok(SpoolTarget { server, sqs })
     }
 
     fn connect(&self) -> Res<Connection> {
-        Connection::connect(&ClientConfig {
+        Ok(Connection::connect(&ClientConfig {
             addr: self.server.addr.clone(),
             ..Default::default()
-        })
-        .map_err(|e| e.to_string())
+        })?)
     }
 
     fn sqs_client(&self) -> Res<(tokio::runtime::Runtime, Client)> {
-        let url = self
-            .server
-            .sqs_url
-            .clone()
-            .ok_or("spoold printed no SQS URL")?;
+        let url = self.server.sqs_url.clone().ok_or(CompareError::NoSqsUrl)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let c = rt
-            .block_on(Client::connect(&url))
-            .map_err(|e| e.to_string())?;
+            .build()?;
+        let c = rt.block_on(Client::connect(&url))?;
         Ok((rt, c))
     }
 
@@ -91,9 +83,7 @@ impl Target for SpoolTarget {
     }
 
     fn prepare(&self, q: &QueueSpec) -> Res<()> {
-        self.connect()?
-            .create_queue(&q.name, &attributes(q))
-            .map_err(|e| e.to_string())?;
+        self.connect()?.create_queue(&q.name, &attributes(q))?;
         Ok(())
     }
 
@@ -178,12 +168,12 @@ impl Producer for BinaryProducer {
                 }
             })
             .collect();
-        let results = self
-            .c
-            .send(&self.queue, &entries)
-            .map_err(|e| e.to_string())?;
+        let results = self.c.send(&self.queue, &entries)?;
         match results.into_iter().find_map(Result::err) {
-            Some(e) => Err(format!("send failed: {e:?}")),
+            Some(e) => Err(CompareError::Refused {
+                what: "send",
+                detail: format!("{e:?}"),
+            }),
             None => Ok(()),
         }
     }
@@ -202,24 +192,21 @@ impl Consumer for BinaryConsumer {
     fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked> {
         // The previous batch's delete is already on the wire; receive the next batch while
         // its group commit runs, then collect the delete's answer.
-        let msgs = self
-            .c
-            .receive(&self.queue, &self.opts)
-            .map_err(|e| e.to_string())?;
+        let msgs = self.c.receive(&self.queue, &self.opts)?;
         let mut acked = Acked::default();
         if let Some((id, n, size)) = self.unanswered.take() {
-            let results = self.c.delete_results(id, n).map_err(|e| e.to_string())?;
+            let results = self.c.delete_results(id, n)?;
             if let Some(e) = results.into_iter().find_map(Result::err) {
-                return Err(format!("delete failed: {e:?}"));
+                return Err(CompareError::Refused {
+                    what: "delete",
+                    detail: format!("{e:?}"),
+                });
             }
             acked = size;
         }
         if !msgs.is_empty() {
             let handles: Vec<&[u8]> = msgs.iter().map(|m| m.receipt_handle.as_ref()).collect();
-            let id = self
-                .c
-                .submit_delete(&self.queue, &handles)
-                .map_err(|e| e.to_string())?;
+            let id = self.c.submit_delete(&self.queue, &handles)?;
             let (n, first) = (msgs.len(), out.len());
             out.extend(msgs.into_iter().map(|m| m.body.into_owned()));
             self.unanswered = Some((id, n, Acked::of(&out[first..])));
@@ -245,7 +232,7 @@ impl Producer for SqsProducer {
             let _ = write!(req, "{{\"QueueUrl\":\"{}\",\"Entries\":[", self.url);
             for (i, b) in chunk.iter().enumerate() {
                 self.seq += 1;
-                let body = std::str::from_utf8(b).map_err(|e| e.to_string())?;
+                let body = std::str::from_utf8(b)?;
                 let comma = if i > 0 { "," } else { "" };
                 let _ = write!(req, "{comma}{{\"Id\":\"{i}\",\"MessageBody\":\"{body}\"");
                 if self.fifo {
@@ -258,16 +245,13 @@ impl Producer for SqsProducer {
                 req.push('}');
             }
             req.push_str("]}");
-            let bytes = self
-                .rt
-                .block_on(self.c.call("SendMessageBatch", req))
-                .map_err(|e| e.to_string())?;
-            let r: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            let bytes = self.rt.block_on(self.c.call("SendMessageBatch", req))?;
+            let r: BatchResult = serde_json::from_slice(&bytes)?;
             if r.successful.len() != chunk.len() {
-                return Err(format!(
-                    "batch partly failed: {}",
-                    String::from_utf8_lossy(&bytes)
-                ));
+                return Err(CompareError::Partial {
+                    what: "batch",
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                });
             }
         }
         Ok(())
@@ -286,23 +270,19 @@ impl Consumer for SqsConsumer {
     fn receive(&mut self, out: &mut Vec<Vec<u8>>) -> Res<Acked> {
         let bytes = self
             .rt
-            .block_on(self.c.call("ReceiveMessage", self.receive.clone()))
-            .map_err(|e| e.to_string())?;
-        let r: Received = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            .block_on(self.c.call("ReceiveMessage", self.receive.clone()))?;
+        let r: Received = serde_json::from_slice(&bytes)?;
         if r.messages.is_empty() {
             return Ok(Acked::default());
         }
         let body = delete_batch_body(&self.url, &r.messages);
-        let bytes = self
-            .rt
-            .block_on(self.c.call("DeleteMessageBatch", body))
-            .map_err(|e| e.to_string())?;
-        let d: BatchResult = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        let bytes = self.rt.block_on(self.c.call("DeleteMessageBatch", body))?;
+        let d: BatchResult = serde_json::from_slice(&bytes)?;
         if d.successful.len() != r.messages.len() {
-            return Err(format!(
-                "deletes partly failed: {}",
-                String::from_utf8_lossy(&bytes)
-            ));
+            return Err(CompareError::Partial {
+                what: "deletes",
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            });
         }
         let first = out.len();
         out.extend(r.messages.iter().map(|m| m.body.as_bytes().to_vec()));

@@ -8,8 +8,6 @@ use std::path::Path;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::BoxResult;
-
 /// Every target the harness knows, in the order runs and tables use.
 pub(crate) const ALL_TARGETS: [&str; 5] =
     ["spool-binary", "spool-sqs", "redis", "rabbitmq", "nats"];
@@ -56,6 +54,45 @@ impl fmt::Display for Kind {
     }
 }
 
+/// Why a size (`--sizes`, `sizes = [...]`) was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SizeSpecError {
+    #[error("not a size: {0:?} (e.g. 100, 1KiB, 64KiB)")]
+    NotASize(String),
+    #[error("size too large: {0:?}")]
+    TooLarge(String),
+    #[error("size range {0:?} runs backwards")]
+    Backwards(String),
+    #[error("size {0:?} out of range: bodies are {MIN_SIZE} B to 1 MiB")]
+    OutOfRange(String),
+}
+
+/// Why a workload (file, flags, or the two together) was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WorkloadError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Toml {
+        path: std::path::PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("unknown target {name:?} (known: {})", ALL_TARGETS.join(", "))]
+    UnknownTarget { name: String },
+    #[error(transparent)]
+    Size(#[from] SizeSpecError),
+    #[error("unknown queue kind {0:?} (standard, fifo)")]
+    UnknownKind(String),
+    #[error("unknown durability {0:?} (sync, batch)")]
+    UnknownDurability(String),
+    /// A setting out of its range, or an empty list: the message names the flag.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
 /// A body size: fixed, or uniform between two sizes (inclusive).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum SizeSpec {
@@ -65,8 +102,8 @@ pub(crate) enum SizeSpec {
 
 impl SizeSpec {
     /// `100`, `1KiB`, `64k`, `1MiB`, or a range `100-4KiB`.
-    pub(crate) fn parse(s: &str) -> Result<SizeSpec, String> {
-        let one = |t: &str| -> Result<usize, String> {
+    pub(crate) fn parse(s: &str) -> Result<SizeSpec, SizeSpecError> {
+        let one = |t: &str| -> Result<usize, SizeSpecError> {
             let t = t.trim();
             let lower = t.to_ascii_lowercase();
             let (num, mult) = if let Some(n) = lower
@@ -85,9 +122,9 @@ impl SizeSpec {
             let n: usize = num
                 .trim()
                 .parse()
-                .map_err(|_| format!("not a size: {t:?} (e.g. 100, 1KiB, 64KiB)"))?;
+                .map_err(|_| SizeSpecError::NotASize(t.to_string()))?;
             n.checked_mul(mult)
-                .ok_or_else(|| format!("size too large: {t:?}"))
+                .ok_or_else(|| SizeSpecError::TooLarge(t.to_string()))
         };
         let spec = match s.split_once('-') {
             Some((a, b)) => SizeSpec::Uniform(one(a)?, one(b)?),
@@ -95,12 +132,10 @@ impl SizeSpec {
         };
         let (lo, hi) = spec.bounds();
         if lo > hi {
-            return Err(format!("size range {s:?} runs backwards"));
+            return Err(SizeSpecError::Backwards(s.to_string()));
         }
         if lo < MIN_SIZE || hi > MAX_SIZE {
-            return Err(format!(
-                "size {s:?} out of range: bodies are {MIN_SIZE} B to 1 MiB"
-            ));
+            return Err(SizeSpecError::OutOfRange(s.to_string()));
         }
         Ok(spec)
     }
@@ -284,11 +319,15 @@ impl Workload {
         }
     }
 
-    pub(crate) fn apply_file(&mut self, path: &Path) -> BoxResult<()> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let f: WorkloadFile =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub(crate) fn apply_file(&mut self, path: &Path) -> Result<(), WorkloadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let f: WorkloadFile = toml::from_str(&text).map_err(|source| WorkloadError::Toml {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.apply(WorkloadFlags {
             targets: f.targets,
             sizes: f.sizes,
@@ -307,19 +346,15 @@ impl Workload {
         })
     }
 
-    pub(crate) fn apply_flags(&mut self, f: &WorkloadFlags) -> BoxResult<()> {
+    pub(crate) fn apply_flags(&mut self, f: &WorkloadFlags) -> Result<(), WorkloadError> {
         self.apply(f.clone())
     }
 
-    fn apply(&mut self, f: WorkloadFlags) -> BoxResult<()> {
+    fn apply(&mut self, f: WorkloadFlags) -> Result<(), WorkloadError> {
         if let Some(t) = f.targets {
             for name in &t {
                 if !ALL_TARGETS.contains(&name.as_str()) {
-                    return Err(format!(
-                        "unknown target {name:?} (known: {})",
-                        ALL_TARGETS.join(", ")
-                    )
-                    .into());
+                    return Err(WorkloadError::UnknownTarget { name: name.clone() });
                 }
             }
             self.targets = t;
@@ -336,7 +371,7 @@ impl Workload {
                 .map(|x| match x.as_str() {
                     "standard" => Ok(Kind::Standard),
                     "fifo" => Ok(Kind::Fifo),
-                    other => Err(format!("unknown queue kind {other:?} (standard, fifo)")),
+                    other => Err(WorkloadError::UnknownKind(other.to_string())),
                 })
                 .collect::<Result<_, _>>()?;
         }
@@ -346,7 +381,7 @@ impl Workload {
                 .map(|x| match x.as_str() {
                     "sync" => Ok(Durability::Sync),
                     "batch" => Ok(Durability::Batch),
-                    other => Err(format!("unknown durability {other:?} (sync, batch)")),
+                    other => Err(WorkloadError::UnknownDurability(other.to_string())),
                 })
                 .collect::<Result<_, _>>()?;
         }
@@ -368,12 +403,12 @@ impl Workload {
         Ok(())
     }
 
-    pub(crate) fn validate(&self) -> BoxResult<()> {
-        let check = |ok: bool, what: &str| -> BoxResult<()> {
+    pub(crate) fn validate(&self) -> Result<(), WorkloadError> {
+        let check = |ok: bool, what: &'static str| -> Result<(), WorkloadError> {
             if ok {
                 Ok(())
             } else {
-                Err(what.to_string().into())
+                Err(WorkloadError::Invalid(what))
             }
         };
         check(!self.targets.is_empty(), "no targets")?;

@@ -182,11 +182,16 @@ pub struct StatsArgs {
     pub queue: Option<String>,
 }
 
+/// A `K=V` argument without `=`, or with an empty key.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected KEY=VALUE, got {0:?}")]
+pub struct KeyValueError(String);
+
 /// `K=V` → (K, V); the value may contain `=`.
-fn parse_key_value(s: &str) -> Result<(String, String), String> {
+fn parse_key_value(s: &str) -> Result<(String, String), KeyValueError> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+        _ => Err(KeyValueError(s.to_string())),
     }
 }
 
