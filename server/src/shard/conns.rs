@@ -300,37 +300,23 @@ impl Shard {
     fn serve_frame(&mut self, slot: usize, generation: u64, head: FrameHead, rbuf: &[u8]) -> bool {
         let Some(frame) = head.frame(rbuf) else {
             debug_assert!(false, "a frame's payload is not where next_frame cut it");
-            let to = ReplyTo::Conn {
+            return self.end_with(
                 slot,
                 generation,
-                id: CONNECTION_ERROR_REQUEST_ID,
-            };
-            self.deliver(
-                to,
-                Response::error(
-                    ErrorCode::InternalError,
-                    "a request frame could not be read",
-                ),
+                ErrorCode::InternalError,
+                "a request frame could not be read",
             );
-            return true;
         };
         if frame.request_id == CONNECTION_ERROR_REQUEST_ID {
             // An Error with id 0 means "this connection is ending" (docs/protocol.md); a
             // request that carries it could not be told apart from one, so it is refused
             // and the connection closed, as for any frame the stream cannot be trusted after.
-            let to = ReplyTo::Conn {
+            return self.end_with(
                 slot,
                 generation,
-                id: CONNECTION_ERROR_REQUEST_ID,
-            };
-            self.deliver(
-                to,
-                Response::error(
-                    ErrorCode::MalformedFrame,
-                    "request id 0 is reserved for the server's connection-level errors",
-                ),
+                ErrorCode::MalformedFrame,
+                "request id 0 is reserved for the server's connection-level errors",
             );
-            return true;
         }
         let (id, req) = (frame.request_id, Request::from_frame(&frame));
         if let Ok(r) = &req {
@@ -352,6 +338,24 @@ impl Shard {
                 fatal
             }
         }
+    }
+
+    /// Answers the frame being served with a connection-level error (request id 0) and
+    /// returns true: the caller closes the connection once the error is written.
+    fn end_with(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        code: ErrorCode,
+        message: &'static str,
+    ) -> bool {
+        let to = ReplyTo::Conn {
+            slot,
+            generation,
+            id: CONNECTION_ERROR_REQUEST_ID,
+        };
+        self.deliver(to, Response::error(code, message));
+        true
     }
 
     fn close_after_write(&mut self, slot: usize) {
