@@ -21,7 +21,7 @@
 //! The header's `durable_count` promises that slots `[0, durable_count)` describe records
 //! that were durable in the `.log`, and that every state change made before those records
 //! were committed was synced too. It is written only after an index sync wave (see
-//! `Partition::sync_index`), so it may lag; recovery rescans the log from there.
+//! `Engine::sync_index`), so it may lag; recovery rescans the log from there.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsRawFd, RawFd};

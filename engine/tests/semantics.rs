@@ -218,10 +218,8 @@ fn interrupted_dead_letter_move_is_finished_by_recovery() {
     assert!(e.receive("src", 1, Some(1)).unwrap().is_empty());
     // Write the dead-letter copy but "crash" before the source slot is released: flush
     // only the dead-letter queue's partition.
-    let now = e.now_ms();
-    let mut fl = spool_engine::PwriteFlusher;
-    let dq = e.queue_ref_mut("dlq").unwrap();
-    assert_eq!(dq.partitions_mut()[0].flush(now, &mut fl).unwrap(), 1);
+    let flushed = spool_engine::testing::flush_partition_only(&mut e, "dlq", 0);
+    assert_eq!(flushed.unwrap().unwrap(), 1);
     drop(e);
     let (mut e, report) = Engine::open(d.path(), cfg(), Arc::new(clock.clone())).unwrap();
     assert_eq!(report.moves_finished, 1);
