@@ -182,15 +182,17 @@ impl Partition {
                 seq,
                 queue_name,
             });
-            {
-                let seg = &mut self.segs[i];
-                seg.index.set_state(k, SlotState::Moving);
-                seg.transition(k, SlotState::Ready, SlotState::Moving, slot.len);
-            }
+            // Staged before the original is taken out: if staging fails (no room for a
+            // new segment: a full disk), the original is left ready, as it was.
+            self.stage_record(&rec, Some(seq))?;
             // The original stays in the ready count until its copy commits and takes its
             // place (`commit_entry`), so the count does not dip while the copy waits for
-            // its group commit.
-            let _new_seq = self.stage_record(&rec, Some(seq))?;
+            // its group commit. Rolling to a new segment only appends to `segs`, so `i`
+            // still names the original's.
+            let seg = &mut self.segs[i];
+            debug_assert_eq!(seg.slot(k).state, SlotState::Ready, "slot of seq {seq}");
+            seg.index.set_state(k, SlotState::Moving);
+            seg.transition(k, SlotState::Ready, SlotState::Moving, slot.len);
             copied += 1;
         }
         Ok(CompactionStep::Copied {
