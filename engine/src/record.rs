@@ -173,7 +173,7 @@ pub const REPLY_OVERHEAD: usize = 256;
 
 impl Record {
     /// Bytes a reply holding this message costs: body, attributes, ids, and
-    /// [`REPLY_OVERHEAD`] for the fixed fields and the receipt handle.
+    /// `REPLY_OVERHEAD` for the fixed fields and the receipt handle.
     pub fn payload_len(&self) -> usize {
         let attrs =
             |v: &[MessageAttribute]| -> usize { v.iter().map(MessageAttribute::size).sum() };

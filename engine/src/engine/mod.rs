@@ -293,7 +293,7 @@ impl Engine {
     }
 
     /// Records found damaged when read back and skipped, over all partitions (see
-    /// [`Partition::corrupt_records`]).
+    /// `Partition::corrupt_records`).
     pub fn corrupt_records(&self) -> u64 {
         self.corrupt_retired
             + self
