@@ -41,7 +41,7 @@ pub enum CompactionStep {
 
 impl Partition {
     /// Runs one bounded compaction step. Copies are staged: the caller flushes as usual.
-    pub fn compact_step(&mut self, now_ms: u64, budget: usize) -> Result<CompactionStep> {
+    pub(crate) fn compact_step(&mut self, now_ms: u64, budget: usize) -> Result<CompactionStep> {
         // A flush out may write a sealed segment's index: nothing is removed under it.
         // Staged sends only touch the head, so removal and expiry go on under load; copying
         // forward waits for a quiet moment, since copies join the head's staged records.
@@ -64,7 +64,7 @@ impl Partition {
             if s.live == 0 || below_floor {
                 // If it holds deletion markers for other segments' deletes, it stays
                 // until an index sync has made those durable where they belong (its
-                // header then vouches for all of it; see `Partition::sync_index`).
+                // header then vouches for all of it; see `Engine::sync_index`).
                 if s.has_markers && s.header_durable < s.count && !below_floor {
                     continue;
                 }
@@ -182,15 +182,17 @@ impl Partition {
                 seq,
                 queue_name,
             });
-            {
-                let seg = &mut self.segs[i];
-                seg.index.set_state(k, SlotState::Moving);
-                seg.transition(k, SlotState::Ready, SlotState::Moving, slot.len);
-            }
+            // Staged before the original is taken out: if staging fails (no room for a
+            // new segment: a full disk), the original is left ready, as it was.
+            self.stage_record(&rec, Some(seq))?;
             // The original stays in the ready count until its copy commits and takes its
             // place (`commit_entry`), so the count does not dip while the copy waits for
-            // its group commit.
-            let _new_seq = self.stage_record(&rec, Some(seq))?;
+            // its group commit. Rolling to a new segment only appends to `segs`, so `i`
+            // still names the original's.
+            let seg = &mut self.segs[i];
+            debug_assert_eq!(seg.slot(k).state, SlotState::Ready, "slot of seq {seq}");
+            seg.index.set_state(k, SlotState::Moving);
+            seg.transition(k, SlotState::Ready, SlotState::Moving, slot.len);
             copied += 1;
         }
         Ok(CompactionStep::Copied {

@@ -21,7 +21,7 @@
 //! The header's `durable_count` promises that slots `[0, durable_count)` describe records
 //! that were durable in the `.log`, and that every state change made before those records
 //! were committed was synced too. It is written only after an index sync wave (see
-//! `Partition::sync_index`), so it may lag; recovery rescans the log from there.
+//! `Engine::sync_index`), so it may lag; recovery rescans the log from there.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsRawFd, RawFd};
@@ -33,8 +33,26 @@ use crate::error::{EngineError, Result};
 
 pub const SLOT_LEN: usize = 32;
 pub const HEADER_PAGE: usize = 4096;
+/// Bytes of the header at the start of the header page: magic to CRC.
+const HEADER_LEN: usize = 44;
+/// A disk sector: the unit within which a write is never torn.
+const SECTOR_BYTES: usize = 512;
 const MAGIC: &[u8; 4] = b"SPIX";
 const VERSION: u32 = 1;
+
+// What docs/format.md (and recovery) rely on, checked at compile time.
+// The slot's fields fill it exactly: offset, len, visible_at_ms, first_receive_ms,
+// receive_count, state, reserved, generation.
+const _: () = assert!(4 + 4 + 8 + 8 + 2 + 1 + 1 + 4 == SLOT_LEN);
+// The header's fields fill its 44 bytes: magic, version, base_seq, capacity,
+// durable_count, log_capacity, max_sent_ms, crc.
+const _: () = assert!(4 + 4 + 8 + 4 + 4 + 8 + 8 + 4 == HEADER_LEN);
+// A slot never straddles a sector (slots start on a sector boundary and divide it), so a
+// torn index write leaves each slot wholly old or wholly new.
+const _: () =
+    assert!(SECTOR_BYTES.is_multiple_of(SLOT_LEN) && HEADER_PAGE.is_multiple_of(SECTOR_BYTES));
+// The header lies in the first sector of its page, so its write is never torn.
+const _: () = assert!(HEADER_LEN <= SECTOR_BYTES && SECTOR_BYTES <= HEADER_PAGE);
 
 /// Per-message state. Stored as one byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,8 +154,12 @@ pub struct IndexHeader {
     pub capacity: u32,
     pub durable_count: u32,
     pub log_capacity: u64,
-    /// Newest sent time of the records `[0, durable_count)`: lets recovery skip segments
-    /// too old to hold FIFO deduplication ids still inside their window.
+    /// Newest sent time of every record of the segment committed when the header was
+    /// written: this may cover more than `[0, durable_count)`, since headers lag commits
+    /// (`Partition::advance_headers` writes the segment's running maximum). Recovery
+    /// starts from it and raises it over the records it rescans. Lets recovery skip
+    /// segments too old to hold FIFO deduplication ids still inside their window, and
+    /// compaction expire a whole segment.
     pub max_sent_ms: u64,
 }
 
@@ -215,7 +237,7 @@ impl Index {
     }
 
     fn read_header(&self) -> Option<IndexHeader> {
-        let h = &self.map[..64];
+        let h = &self.map[..HEADER_LEN];
         if &h[0..4] != MAGIC || u32::from_le_bytes(h[4..8].try_into().ok()?) != VERSION {
             return None;
         }
@@ -234,7 +256,7 @@ impl Index {
 
     /// Rewrites the header. Its 44 bytes sit in one sector, so they are written whole.
     pub fn write_header(&mut self, h: &IndexHeader) {
-        let b = &mut self.map[..44];
+        let b = &mut self.map[..HEADER_LEN];
         b[0..4].copy_from_slice(MAGIC);
         b[4..8].copy_from_slice(&VERSION.to_le_bytes());
         b[8..16].copy_from_slice(&h.base_seq.to_le_bytes());

@@ -209,13 +209,14 @@ impl Queue {
         self.meta.attrs.fifo
     }
 
-    /// Its partitions.
+    /// Its partitions, to read (sizes, counts, sequence numbers).
     pub fn partitions(&self) -> &[Partition] {
         &self.partitions
     }
 
-    /// Its partitions, mutably.
-    pub fn partitions_mut(&mut self) -> &mut [Partition] {
+    /// Its partitions, mutably (crate-private: a partition's own methods skip the
+    /// engine's bookkeeping).
+    pub(crate) fn partitions_mut(&mut self) -> &mut [Partition] {
         &mut self.partitions
     }
 

@@ -76,6 +76,8 @@ const BODY_LEN: usize = 1 + 2 + 8 + 4 + 4;
 const TAG_LEN: usize = 16;
 /// Length of a sealed handle.
 pub const HANDLE_LEN: usize = BODY_LEN + TAG_LEN;
+// The handle layout docs/format.md gives (35 bytes: a 19-byte body, then the tag).
+const _: () = assert!(BODY_LEN == 19 && HANDLE_LEN == 35);
 
 /// A sealed receipt handle: [`HANDLE_LEN`] opaque bytes (see the module docs).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -56,6 +56,16 @@ pub const MAX_MARKER_SEQS: usize = 8192;
 /// Upper bound on any record: a 1 MiB body plus generous room for attributes and ids.
 pub const MAX_RECORD_LEN: usize = 4 << 20;
 
+// What docs/format.md relies on, checked at compile time.
+// The header's fields fill its 80 bytes: len, crc, version, flags, group_len,
+// stored_body_len, seq, sent_at_ms, visible_at_ms, message id, receive_count, body_len,
+// first_receive_ms, dedup_len, reserved, attrs_len.
+const _: () = assert!(4 + 4 + 1 + 1 + 2 + 4 + 8 + 8 + 8 + 16 + 4 + 4 + 8 + 2 + 2 + 4 == HEADER_LEN);
+// A record's length fits its `len` field and an index slot's (both u32).
+const _: () = assert!(MAX_RECORD_LEN <= u32::MAX as usize);
+// The fullest deletion marker is a valid record.
+const _: () = assert!(HEADER_LEN + MAX_MARKER_SEQS * 8 <= MAX_RECORD_LEN);
+
 /// A 128-bit message id, printed as a UUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct MessageId(pub [u8; 16]);
@@ -163,7 +173,7 @@ pub const REPLY_OVERHEAD: usize = 256;
 
 impl Record {
     /// Bytes a reply holding this message costs: body, attributes, ids, and
-    /// [`REPLY_OVERHEAD`] for the fixed fields and the receipt handle.
+    /// `REPLY_OVERHEAD` for the fixed fields and the receipt handle.
     pub fn payload_len(&self) -> usize {
         let attrs =
             |v: &[MessageAttribute]| -> usize { v.iter().map(MessageAttribute::size).sum() };

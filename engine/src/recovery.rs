@@ -98,7 +98,7 @@ fn read_meta(dir: &Path) -> Result<Option<Meta>> {
 
 impl Partition {
     /// Opens (or creates) the partition stored in `dir`, recovering it.
-    pub fn open(
+    pub(crate) fn open(
         queue_id: u64,
         dir: &Path,
         number: u16,

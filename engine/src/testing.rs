@@ -10,9 +10,26 @@
 
 use std::path::Path;
 
-use crate::partition::PartitionConfig;
-pub use crate::partition::{DeadLetter, Delivered, Partition, QueueParams};
+use crate::partition::{Partition, PartitionConfig, QueueParams};
 pub use crate::receipt::{Receipt, ReceiptKey, KEY_LEN};
+use crate::{Engine, PwriteFlusher, Result};
+
+/// Flushes what is staged in partition `partition` of queue `queue` alone, skipping the
+/// engine's bookkeeping: a move whose copy this makes durable is not finished at its
+/// source, as if the process crashed right after this write (crash tests). Returns the
+/// number of messages committed, or None if there is no such queue or partition.
+pub fn flush_partition_only(
+    e: &mut Engine,
+    queue: &str,
+    partition: usize,
+) -> Option<Result<usize>> {
+    let now = e.now_ms();
+    let p = e
+        .queue_ref_mut(queue)?
+        .partitions_mut()
+        .get_mut(partition)?;
+    Some(p.flush(now, &mut PwriteFlusher))
+}
 
 /// The record codec (`.log` records).
 pub mod record {

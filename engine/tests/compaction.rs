@@ -246,3 +246,82 @@ fn the_ready_count_holds_while_compaction_copies_wait_for_their_commit() {
         assert_eq!(received, live);
     }
 }
+
+/// Compaction marked a message it copies forward `Moving` before it staged the copy; when
+/// staging failed because no new segment could be created (a full disk), the message
+/// stayed `Moving`: counted as ready, never delivered, until the next restart. A copy that
+/// fails must leave its message as it was.
+#[test]
+fn a_copy_forward_that_cannot_create_a_segment_leaves_its_message_ready() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    // Segments of 8 slots, so the head fills after a few messages.
+    let cfg = EngineConfig {
+        partition: PartitionConfig {
+            segment_bytes: 64 << 10,
+            segment_slots: 8,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut e = Engine::open(d.path(), cfg, Arc::new(clock.clone()))
+        .unwrap()
+        .0;
+    e.create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    let send = |e: &mut Engine, range: std::ops::Range<usize>| {
+        let batch: Vec<SendRequest> = range
+            .map(|i| SendRequest {
+                body: body(i),
+                ..Default::default()
+            })
+            .collect();
+        for r in e.send("q", &batch).unwrap() {
+            r.unwrap();
+        }
+        e.flush().unwrap();
+    };
+    // Segment 0 (seqs 0..8): messages 0..7, five of them deleted, and the deletion marker:
+    // sparse, so compaction copies its two live messages forward.
+    send(&mut e, 0..7);
+    let got = e.receive("q", 5, Some(3600)).unwrap();
+    assert_eq!(got.len(), 5);
+    for m in &got {
+        assert_eq!(
+            e.delete_message("q", &m.receipt_handle).unwrap(),
+            DeleteOutcome::Deleted
+        );
+    }
+    e.flush().unwrap();
+    // Segment 1 (seqs 8..16) full: a copy needs a new segment, base seq 16.
+    send(&mut e, 7..15);
+    assert_eq!(e.counters("q").unwrap().ready, 10);
+    let part = d
+        .path()
+        .join(format!("queues/{}/0", e.queue_ref("q").unwrap().id()));
+    assert!(part.join(format!("{:020}.log", 8)).exists(), "segment 1");
+    // As on a full disk, the new segment cannot be created: a directory holds its path.
+    let blocker = part.join(format!("{:020}.log", 16));
+    std::fs::create_dir(&blocker).unwrap();
+    assert!(e.compact(1000).is_err(), "the copy needed a new segment");
+    assert_eq!(e.counters("q").unwrap().ready, 10);
+    // Space again: compaction finishes, and every message is delivered once.
+    std::fs::remove_dir(&blocker).unwrap();
+    let mut rounds = 0;
+    while e.compact(1000).unwrap() > 0 {
+        rounds += 1;
+        assert!(rounds < 100, "compaction does not converge");
+    }
+    let mut seen = Vec::new();
+    loop {
+        let got = e.receive("q", 10, Some(3600)).unwrap();
+        if got.is_empty() {
+            break;
+        }
+        seen.extend(got.iter().map(|m| m.body.clone()));
+    }
+    seen.sort();
+    let want: Vec<Vec<u8>> = (5..15).map(body).collect();
+    assert_eq!(seen, want, "every ready message delivered once");
+    assert_eq!(e.counters("q").unwrap().ready, 0);
+}

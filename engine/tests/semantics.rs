@@ -98,13 +98,11 @@ fn send_is_visible_only_after_flush_and_redelivered_after_visibility_timeout() {
 }
 
 #[test]
-fn change_visibility_and_forged_handles() {
+fn change_visibility_makes_visible_at_once_or_extends_and_refuses_past_12_hours() {
     let d = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
     let mut e = open(d.path(), &clock);
     e.create_queue("q", &BTreeMap::new(), &BTreeMap::new())
-        .unwrap();
-    e.create_queue("other", &BTreeMap::new(), &BTreeMap::new())
         .unwrap();
     send_all(&mut e, "q", &[body("a"), body("b")]);
     let got = e.receive("q", 1, Some(100)).unwrap();
@@ -122,6 +120,24 @@ fn change_visibility_and_forged_handles() {
         e.change_visibility("q", &got2[0].receipt_handle, 43_201),
         Err(EngineError::InvalidParameter { .. })
     ));
+    // The first handle's receive is over (the message was received again since).
+    assert!(matches!(
+        e.change_visibility("q", &h, 10),
+        Err(EngineError::MessageNotInflight)
+    ));
+}
+
+#[test]
+fn forged_damaged_and_other_queues_receipt_handles_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(d.path(), &clock);
+    e.create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    e.create_queue("other", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    send_all(&mut e, "q", &[body("a")]);
+    let h = e.receive("q", 1, Some(100)).unwrap()[0].receipt_handle;
     // Forged and corrupted handles are rejected without a lookup.
     let mut bad = h.to_vec();
     bad[5] ^= 1;
@@ -133,35 +149,38 @@ fn change_visibility_and_forged_handles() {
     }
     // A handle of one queue is not valid on another.
     assert!(matches!(
-        e.delete_message("other", &got3[0].receipt_handle),
+        e.delete_message("other", &h),
         Err(EngineError::ReceiptHandleIsInvalid(_))
-    ));
-    assert!(matches!(
-        e.change_visibility("q", &h, 10),
-        Err(EngineError::MessageNotInflight)
     ));
 }
 
-#[test]
-fn dead_letter_after_max_receive_count_and_redrive_back() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let mut e = open(d.path(), &clock);
-    e.create_queue("dlq", &BTreeMap::new(), &BTreeMap::new())
-        .unwrap();
-    let policy =
-        r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"2"}"#;
-    e.create_queue("src", &map(&[("RedrivePolicy", policy)]), &BTreeMap::new())
-        .unwrap();
-    assert_eq!(e.dead_letter_source_queues("dlq").unwrap(), ["src"]);
-    let attrs = vec![MessageAttribute {
+const DLQ_POLICY: &str =
+    r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"2"}"#;
+
+fn poison_attributes() -> Vec<MessageAttribute> {
+    vec![MessageAttribute {
         name: "k".into(),
         data_type: "String".into(),
         value: AttributeValue::String("v".into()),
-    }];
+    }]
+}
+
+/// Queue "src" with dead-letter queue "dlq" (maxReceiveCount 2), and one message, "poison",
+/// received twice and then moved to "dlq" by the third receive (flushed). Returns the
+/// engine and the message's id.
+fn dead_lettered_poison(dir: &Path, clock: &ManualClock) -> (Engine, spool_engine::MessageId) {
+    let mut e = open(dir, clock);
+    e.create_queue("dlq", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    e.create_queue(
+        "src",
+        &map(&[("RedrivePolicy", DLQ_POLICY)]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     let r = SendRequest {
         body: b"poison".to_vec(),
-        attributes: attrs.clone(),
+        attributes: poison_attributes(),
         ..Default::default()
     };
     let id = e.send("src", &[r]).unwrap()[0].as_ref().unwrap().message_id;
@@ -174,19 +193,40 @@ fn dead_letter_after_max_receive_count_and_redrive_back() {
     // Third receive would pass maxReceiveCount: the message moves instead.
     assert!(e.receive("src", 1, Some(1)).unwrap().is_empty());
     e.flush().unwrap();
+    (e, id)
+}
+
+#[test]
+fn a_message_past_max_receive_count_moves_to_the_dead_letter_queue_exactly_once() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let (mut e, id) = dead_lettered_poison(d.path(), &clock);
+    assert_eq!(e.dead_letter_source_queues("dlq").unwrap(), ["src"]);
     let c = e.counters("src").unwrap();
     assert_eq!((c.ready, c.in_flight), (0, 0));
     let dl = e.receive("dlq", 10, None).unwrap();
     assert_eq!(bodies(&dl), ["poison"]);
     assert_eq!(dl[0].message_id, id, "message id kept");
     assert_eq!(dl[0].sent_at_ms, T0, "original sent time kept");
-    assert_eq!(dl[0].attributes, attrs);
+    assert_eq!(dl[0].attributes, poison_attributes());
     assert_eq!(dl[0].dead_letter_source.as_deref(), Some("src"));
     // Exactly once, also across a restart.
     drop(e);
     let mut e = open(d.path(), &clock);
     clock.advance_ms(60_000);
     assert!(e.receive("src", 10, None).unwrap().is_empty());
+    let dl = e.receive("dlq", 10, Some(1)).unwrap();
+    assert_eq!(dl.len(), 1);
+}
+
+#[test]
+fn redrive_moves_a_dead_letter_back_to_its_source_queue() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let (e, id) = dead_lettered_poison(d.path(), &clock);
+    drop(e);
+    let mut e = open(d.path(), &clock);
+    clock.advance_ms(60_000);
     let dl = e.receive("dlq", 10, Some(1)).unwrap();
     assert_eq!(dl.len(), 1);
     clock.advance_ms(2_000);
@@ -218,10 +258,8 @@ fn interrupted_dead_letter_move_is_finished_by_recovery() {
     assert!(e.receive("src", 1, Some(1)).unwrap().is_empty());
     // Write the dead-letter copy but "crash" before the source slot is released: flush
     // only the dead-letter queue's partition.
-    let now = e.now_ms();
-    let mut fl = spool_engine::PwriteFlusher;
-    let dq = e.queue_ref_mut("dlq").unwrap();
-    assert_eq!(dq.partitions_mut()[0].flush(now, &mut fl).unwrap(), 1);
+    let flushed = spool_engine::testing::flush_partition_only(&mut e, "dlq", 0);
+    assert_eq!(flushed.unwrap().unwrap(), 1);
     drop(e);
     let (mut e, report) = Engine::open(d.path(), cfg(), Arc::new(clock.clone())).unwrap();
     assert_eq!(report.moves_finished, 1);
@@ -230,17 +268,20 @@ fn interrupted_dead_letter_move_is_finished_by_recovery() {
     assert_eq!(bodies(&e.receive("dlq", 10, None).unwrap()), ["x"]);
 }
 
-#[test]
-fn fifo_group_order_lock_and_dedup_across_restart() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let mut e = open(d.path(), &clock);
+/// FIFO queue "f.fifo" with content-based deduplication.
+fn open_fifo(dir: &Path, clock: &ManualClock) -> Engine {
+    let mut e = open(dir, clock);
     e.create_queue(
         "f.fifo",
         &map(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]),
         &BTreeMap::new(),
     )
     .unwrap();
+    e
+}
+
+/// Sends a1, b1, a2, b2, a3 (groups a and b) to "f.fifo" and flushes.
+fn send_two_groups(e: &mut Engine) {
     let batch: Vec<_> = ["a1", "b1", "a2", "b2", "a3"]
         .iter()
         .map(|s| fifo_msg(s, &s[..1]))
@@ -252,6 +293,14 @@ fn fifo_group_order_lock_and_dedup_across_restart() {
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     e.flush().unwrap();
+}
+
+#[test]
+fn fifo_groups_are_delivered_in_order_and_locked_while_one_is_in_flight() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open_fifo(d.path(), &clock);
+    send_two_groups(&mut e);
     let got = e.receive("f.fifo", 1, Some(30)).unwrap();
     assert_eq!(bodies(&got), ["a1"]);
     // Group a waits while a1 is in flight; one receive takes several messages of a group,
@@ -274,6 +323,14 @@ fn fifo_group_order_lock_and_dedup_across_restart() {
         e.delete_message("f.fifo", &got_b[0].receipt_handle),
         Err(EngineError::ReceiptHandleExpired)
     ));
+}
+
+#[test]
+fn fifo_content_based_deduplication_lasts_five_minutes_across_a_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open_fifo(d.path(), &clock);
+    send_two_groups(&mut e);
     // Content-based deduplication: the same body within 5 minutes is dropped, also
     // after a restart.
     let dup = e.send("f.fifo", &[fifo_msg("a1", "a")]).unwrap();
@@ -288,7 +345,13 @@ fn fifo_group_order_lock_and_dedup_across_restart() {
     clock.advance_ms(5 * 60_000);
     let fresh = e.send("f.fifo", &[fifo_msg("b2", "b")]).unwrap();
     assert!(!fresh[0].as_ref().unwrap().duplicate, "window is 5 minutes");
-    // FIFO rules on send.
+}
+
+#[test]
+fn fifo_sends_need_a_group_and_take_no_per_message_delay() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open_fifo(d.path(), &clock);
     assert!(matches!(
         e.send("f.fifo", &[body("nogroup")]).unwrap()[0],
         Err(EngineError::MissingParameter("MessageGroupId"))
@@ -304,17 +367,23 @@ fn fifo_group_order_lock_and_dedup_across_restart() {
     ));
 }
 
-#[test]
-fn delays_retention_and_purge() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let mut e = open(d.path(), &clock);
+/// Queue "q" with a 10 s delay and a 60 s retention period.
+fn open_delayed(dir: &Path, clock: &ManualClock) -> Engine {
+    let mut e = open(dir, clock);
     e.create_queue(
         "q",
         &map(&[("DelaySeconds", "10"), ("MessageRetentionPeriod", "60")]),
         &BTreeMap::new(),
     )
     .unwrap();
+    e
+}
+
+#[test]
+fn the_queue_delay_holds_a_message_back_unless_the_send_sets_its_own() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open_delayed(d.path(), &clock);
     let mut now = body("now");
     now.delay_s = Some(0);
     send_all(&mut e, "q", &[body("queue-delay"), now]);
@@ -325,9 +394,29 @@ fn delays_retention_and_purge() {
         bodies(&e.receive("q", 10, Some(1)).unwrap()),
         ["queue-delay"]
     );
+}
+
+#[test]
+fn a_message_past_the_retention_period_is_not_delivered() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open_delayed(d.path(), &clock);
+    send_all(&mut e, "q", &[body("queue-delay")]);
+    clock.advance_ms(10_000);
+    assert_eq!(
+        bodies(&e.receive("q", 10, Some(1)).unwrap()),
+        ["queue-delay"]
+    );
     // Retention: after 60 s from sending, nothing is delivered.
     clock.advance_ms(50_000);
     assert!(e.receive("q", 10, None).unwrap().is_empty());
+}
+
+#[test]
+fn purge_removes_everything_once_a_minute_and_durably() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open_delayed(d.path(), &clock);
     // Purge removes everything, in flight included, and only once per minute.
     send_all(&mut e, "q", &[body("x"), body("y")]);
     clock.advance_ms(10_000);
@@ -351,18 +440,19 @@ fn delays_retention_and_purge() {
     assert_eq!(bodies(&e.receive("q", 10, None).unwrap()), ["after"]);
 }
 
+/// An engine whose queues hold at most 3 messages in flight.
+fn open_in_flight_3(dir: &Path, clock: &ManualClock) -> Engine {
+    let mut c = cfg();
+    c.partition.max_in_flight = 3;
+    Engine::open(dir, c, Arc::new(clock.clone())).unwrap().0
+}
+
 #[test]
 fn in_flight_limit_reports_over_limit_on_standard_queues() {
     let d = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
-    let mut c = cfg();
-    c.partition.max_in_flight = 3;
-    let mut e = Engine::open(d.path(), c, Arc::new(clock.clone()))
-        .unwrap()
-        .0;
+    let mut e = open_in_flight_3(d.path(), &clock);
     e.create_queue("q", &BTreeMap::new(), &BTreeMap::new())
-        .unwrap();
-    e.create_queue("f.fifo", &map(&[("FifoQueue", "true")]), &BTreeMap::new())
         .unwrap();
     send_all(&mut e, "q", &[body("1"), body("2"), body("3"), body("4")]);
     assert_eq!(e.receive("q", 10, None).unwrap().len(), 3);
@@ -370,6 +460,15 @@ fn in_flight_limit_reports_over_limit_on_standard_queues() {
         e.receive("q", 10, None),
         Err(EngineError::OverLimit { limit: 3 })
     ));
+}
+
+#[test]
+fn in_flight_limit_returns_nothing_on_fifo_queues() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open_in_flight_3(d.path(), &clock);
+    e.create_queue("f.fifo", &map(&[("FifoQueue", "true")]), &BTreeMap::new())
+        .unwrap();
     let batch: Vec<_> = (0..4)
         .map(|i| SendRequest {
             body: format!("{i}").into_bytes(),
@@ -387,7 +486,7 @@ fn in_flight_limit_reports_over_limit_on_standard_queues() {
 }
 
 #[test]
-fn queue_management_rules() {
+fn create_queue_is_idempotent_only_with_the_same_attributes() {
     let d = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
     let mut e = open(d.path(), &clock);
@@ -401,6 +500,13 @@ fn queue_management_rules() {
         e.create_queue("q1", &map(&[("VisibilityTimeout", "46")]), &BTreeMap::new()),
         Err(EngineError::Attr(_))
     ));
+}
+
+#[test]
+fn create_queue_refuses_bad_names_and_out_of_range_attributes_and_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(d.path(), &clock);
     for bad in ["", "has space", &"x".repeat(81), "bad.fifo"] {
         assert!(
             e.create_queue(bad, &BTreeMap::new(), &BTreeMap::new())
@@ -416,6 +522,15 @@ fn queue_management_rules() {
         )
         .is_err());
     assert!(!e.queue_exists("q2"), "failed create changes nothing");
+}
+
+#[test]
+fn list_queues_by_prefix_and_default_attributes() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(d.path(), &clock);
+    e.create_queue("q1", &map(&[("VisibilityTimeout", "45")]), &BTreeMap::new())
+        .unwrap();
     e.create_queue("q2", &BTreeMap::new(), &BTreeMap::new())
         .unwrap();
     e.create_queue("other", &BTreeMap::new(), &BTreeMap::new())
@@ -426,6 +541,15 @@ fn queue_management_rules() {
     assert_eq!(attrs["MessageRetentionPeriod"], "345600");
     assert_eq!(attrs["MaximumMessageSize"], "1048576");
     assert_eq!(attrs["QueueArn"], "arn:aws:sqs:us-east-1:000000000000:q1");
+}
+
+#[test]
+fn sends_are_checked_against_the_queue_s_size_limit_and_the_attribute_count() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(d.path(), &clock);
+    e.create_queue("q1", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
     e.set_queue_attributes("q1", &map(&[("MaximumMessageSize", "262144")]))
         .unwrap();
     assert!(e
@@ -453,6 +577,17 @@ fn queue_management_rules() {
     };
     assert!(e.send("q1", &[many]).unwrap()[0].is_err());
     assert_eq!(e.counters("q1").unwrap(), Default::default());
+}
+
+#[test]
+fn tags_and_attributes_survive_a_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(d.path(), &clock);
+    e.create_queue("q1", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    e.set_queue_attributes("q1", &map(&[("MaximumMessageSize", "262144")]))
+        .unwrap();
     // Tags and persistence of the catalog.
     e.tag_queue("q1", &map(&[("team", "a"), ("env", "dev")]))
         .unwrap();
@@ -464,6 +599,15 @@ fn queue_management_rules() {
         e.get_queue_attributes("q1").unwrap()["MaximumMessageSize"],
         "262144"
     );
+}
+
+#[test]
+fn a_deleted_queue_is_gone_and_its_name_free_again_after_60_s() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(d.path(), &clock);
+    e.create_queue("q2", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
     // Delete, and the 60 s before the name can be reused.
     e.delete_queue("q2").unwrap();
     assert!(matches!(

@@ -256,7 +256,7 @@ impl Engine {
     }
 
     /// Syncs every index and advances durable points, in two phases across all
-    /// partitions (see [`Partition::sync_index_files`]).
+    /// partitions (see `Partition::sync_index_files`).
     pub fn sync_index(&mut self) -> Result<()> {
         let mut all_synced = true;
         for q in self.queues.values_mut() {

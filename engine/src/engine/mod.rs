@@ -270,13 +270,15 @@ impl Engine {
             .ok_or_else(|| EngineError::QueueDoesNotExist(name.to_string()))
     }
 
-    /// Queue `name`, if it exists.
+    /// Queue `name`, if it exists, to read (its name, attributes, partitions' sizes).
     pub fn queue_ref(&self, name: &str) -> Option<&Queue> {
         self.queues.get(name)
     }
 
-    /// Queue `name`, mutably (tests drive its partitions directly).
-    pub fn queue_ref_mut(&mut self, name: &str) -> Option<&mut Queue> {
+    /// Queue `name`, mutably. Crate-private: its partitions' methods skip the engine's
+    /// bookkeeping (moves, staged bytes, catalog); tests reach it through
+    /// [`crate::testing::flush_partition_only`].
+    pub(crate) fn queue_ref_mut(&mut self, name: &str) -> Option<&mut Queue> {
         self.queues.get_mut(name)
     }
 
@@ -291,7 +293,7 @@ impl Engine {
     }
 
     /// Records found damaged when read back and skipped, over all partitions (see
-    /// [`Partition::corrupt_records`]).
+    /// `Partition::corrupt_records`).
     pub fn corrupt_records(&self) -> u64 {
         self.corrupt_retired
             + self

@@ -70,7 +70,7 @@ impl PreparedFlush {
 impl Partition {
     /// Takes the staged batch out for writing. Returns None if there is nothing to do or a
     /// flush is already out (one at a time keeps commit order equal to log order).
-    pub fn prepare_flush(&mut self) -> Option<PreparedFlush> {
+    pub(crate) fn prepare_flush(&mut self) -> Option<PreparedFlush> {
         self.prepare_flush_with_index(false)
     }
 
@@ -79,7 +79,7 @@ impl Partition {
     /// thread: the flush then also syncs every index file with changes (and is taken
     /// even with nothing staged). Once every partition's flush of the wave succeeded,
     /// call [`Partition::advance_headers`] on each.
-    pub fn prepare_flush_with_index(&mut self, index: bool) -> Option<PreparedFlush> {
+    pub(crate) fn prepare_flush_with_index(&mut self, index: bool) -> Option<PreparedFlush> {
         if self.flushing || self.failed.is_some() {
             return None;
         }
@@ -157,7 +157,7 @@ impl Partition {
     ///
     /// On failure the partition is marked failed: after a failed fdatasync the state of
     /// the file is unknown, so the only safe path is to reopen and recover.
-    pub fn complete_flush(
+    pub(crate) fn complete_flush(
         &mut self,
         now_ms: u64,
         p: PreparedFlush,
@@ -262,7 +262,7 @@ impl Partition {
 
     /// Stages nothing new; writes and syncs whatever is staged with `flusher`, then
     /// commits. Returns the number of messages committed.
-    pub fn flush(&mut self, now_ms: u64, flusher: &mut dyn Flusher) -> Result<usize> {
+    pub(crate) fn flush(&mut self, now_ms: u64, flusher: &mut dyn Flusher) -> Result<usize> {
         self.check_ok()?;
         let Some(p) = self.prepare_flush() else {
             return Ok(0);
@@ -275,22 +275,14 @@ impl Partition {
         self.complete_flush(now_ms, p, io)
     }
 
-    /// Syncs every index file with unsynced changes, then advances each segment's
-    /// durable point to what is committed. Call it periodically (the daemon carries a wave
-    /// on a group commit once a second instead: `Engine::begin_flush_with_index`) and
-    /// before a clean close; it bounds how much of the log recovery must rescan.
-    pub fn sync_index(&mut self) -> Result<()> {
-        if self.sync_index_files()? {
-            self.advance_headers();
-        }
-        Ok(())
-    }
-
-    /// Phase one of [`Partition::sync_index`]: sync every index file whose slots changed
-    /// or whose header is about to advance. Returns false if a flush is out (try later).
+    /// Phase one of an index sync wave ([`Engine::sync_index`](crate::Engine::sync_index),
+    /// or one carried by a group commit: `Engine::begin_flush_with_index`): sync every
+    /// index file whose slots changed or whose header is about to advance; phase two is
+    /// [`Partition::advance_headers`]. Waves bound how much of the log recovery must
+    /// rescan. Returns false if a flush is out (try later).
     /// An engine runs phase one on every partition before phase two on any, so that a
     /// header never vouches for a moved record whose source slot is not yet durable.
-    pub fn sync_index_files(&mut self) -> Result<bool> {
+    pub(crate) fn sync_index_files(&mut self) -> Result<bool> {
         self.check_ok()?;
         if self.flushing {
             return Ok(false);
@@ -312,7 +304,7 @@ impl Partition {
     }
 
     /// Phase two: write each segment's durable point as of phase one.
-    pub fn advance_headers(&mut self) {
+    pub(crate) fn advance_headers(&mut self) {
         let committed = self.header_target;
         for s in self.segs.iter_mut() {
             let durable = s.durable_count(committed);

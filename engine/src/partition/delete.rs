@@ -33,7 +33,7 @@ impl Partition {
     /// message already gone, deletes nothing and succeeds (standard queues) or reports an
     /// expired handle (FIFO queues, as SQS does). The deletion is durable after the next
     /// flush.
-    pub fn delete(&mut self, now_ms: u64, r: &Receipt) -> Result<DeleteOutcome> {
+    pub(crate) fn delete(&mut self, now_ms: u64, r: &Receipt) -> Result<DeleteOutcome> {
         self.check_ok()?;
         self.tick(now_ms);
         let found = self.current(r);
@@ -72,7 +72,7 @@ impl Partition {
 
     /// Deletes every message sent before now, in flight or not, in O(segments): the
     /// purge floor is persisted and everything below it reads as deleted.
-    pub fn purge(&mut self) -> Result<()> {
+    pub(crate) fn purge(&mut self) -> Result<()> {
         self.check_ok()?;
         self.purge_floor = self.next_seq;
         crate::recovery::write_meta(&self.dir, self.epoch, self.purge_floor)?;

@@ -255,7 +255,7 @@ impl Partition {
     }
 
     /// Follows changed queue attributes.
-    pub fn set_params(&mut self, p: QueueParams) {
+    pub(crate) fn set_params(&mut self, p: QueueParams) {
         self.params = p;
     }
 

@@ -14,7 +14,7 @@ use crate::record;
 
 impl Partition {
     /// The move of `seq` to another queue is durable there: it is gone from here.
-    pub fn finish_move(&mut self, seq: u64) {
+    pub(crate) fn finish_move(&mut self, seq: u64) {
         if let Some((pos, slot)) = self.slot_of(seq) {
             if slot.state.is_live() {
                 match slot.state {
@@ -37,7 +37,7 @@ impl Partition {
     }
 
     /// The move of `seq` failed: it becomes ready again.
-    pub fn abort_move(&mut self, seq: u64) {
+    pub(crate) fn abort_move(&mut self, seq: u64) {
         if let Some((pos, slot)) = self.slot_of(seq) {
             if slot.state == SlotState::Moving {
                 self.set_state(pos, seq, SlotState::Moving, SlotState::Ready, slot.len);
@@ -51,7 +51,7 @@ impl Partition {
 
     /// Takes up to `max` ready messages out for a move (redrive): they are marked Moving
     /// and returned; finish or abort each.
-    pub fn take_for_move(&mut self, now_ms: u64, max: usize) -> Result<Vec<DeadLetter>> {
+    pub(crate) fn take_for_move(&mut self, now_ms: u64, max: usize) -> Result<Vec<DeadLetter>> {
         self.check_ok()?;
         self.tick(now_ms);
         let mut taken = Vec::new();

@@ -41,7 +41,7 @@ pub struct DeadLetter {
 impl Partition {
     /// Receives up to `max` messages, making each invisible for `visibility_ms`.
     /// Messages past maxReceiveCount are appended to `dead` instead (see [`DeadLetter`]).
-    pub fn receive(
+    pub(crate) fn receive(
         &mut self,
         now_ms: u64,
         max: usize,

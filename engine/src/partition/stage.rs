@@ -81,7 +81,7 @@ fn splitmix(state: &mut u64) -> u64 {
 impl Partition {
     /// Encodes a message into the write buffer. It is neither durable nor visible until
     /// the flush that carries it completes.
-    pub fn stage(&mut self, now_ms: u64, m: &NewMessage<'_>) -> Result<Staged> {
+    pub(crate) fn stage(&mut self, now_ms: u64, m: &NewMessage<'_>) -> Result<Staged> {
         self.check_ok()?;
         let fingerprint = m.dedup_key.as_ref().map(|k| self.dedup.fingerprint(k));
         if let Some(fp) = fingerprint {

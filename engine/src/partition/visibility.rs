@@ -16,7 +16,7 @@ pub use spool_model::limits::VISIBILITY_TIMEOUT_MAX_MS as MAX_VISIBILITY_MS;
 
 impl Partition {
     /// Moves expired visibility timeouts and elapsed delays to ready. Bounded work.
-    pub fn tick(&mut self, now_ms: u64) {
+    pub(crate) fn tick(&mut self, now_ms: u64) {
         let mut out = std::mem::take(&mut self.timer_out);
         out.clear();
         self.timers
@@ -71,7 +71,12 @@ impl Partition {
     }
 
     /// Changes the visibility timeout of an in-flight message; 0 makes it visible now.
-    pub fn change_visibility(&mut self, now_ms: u64, r: &Receipt, timeout_ms: u64) -> Result<()> {
+    pub(crate) fn change_visibility(
+        &mut self,
+        now_ms: u64,
+        r: &Receipt,
+        timeout_ms: u64,
+    ) -> Result<()> {
         self.check_ok()?;
         self.tick(now_ms);
         if timeout_ms > MAX_VISIBILITY_MS {
