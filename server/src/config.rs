@@ -13,9 +13,9 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::sqs::actions::rules::{
-    is_valid_account_id, is_valid_region, ACCOUNT_ID_LEN, DEFAULT_ACCOUNT_ID, DEFAULT_REGION,
-    MAX_REGION_LEN,
+use spool_model::account::{
+    is_valid_account_id, is_valid_region, ACCOUNT_ID_DIGITS, DEFAULT_ACCOUNT_ID, DEFAULT_REGION,
+    REGION_MAX_CHARS,
 };
 
 /// Default address of the binary protocol.
@@ -92,9 +92,9 @@ pub enum ConfigError {
         setting: &'static str,
         given: String,
     },
-    #[error("region {given:?} must be 1 to {MAX_REGION_LEN} of a-z, 0-9 and -")]
+    #[error("region {given:?} must be 1 to {REGION_MAX_CHARS} of a-z, 0-9 and -")]
     Region { given: String },
-    #[error("account_id {given:?} must be {ACCOUNT_ID_LEN} digits")]
+    #[error("account_id {given:?} must be {ACCOUNT_ID_DIGITS} digits")]
     AccountId { given: String },
 }
 
