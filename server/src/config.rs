@@ -26,8 +26,8 @@ pub const DEFAULT_SQS_LISTEN: &str = "127.0.0.1:9324";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9325";
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./spool-data";
-/// Smallest maximum frame the daemon accepts: a Receive reply must hold a 1 MiB message
-/// with room to spare (see `dispatch::reply_budget`).
+/// Smallest maximum frame the daemon accepts: a Receive reply must hold a largest message
+/// (`MESSAGE_SIZE_MAX_BYTES` of [`spool_model::limits`]) with room to spare (see `dispatch::reply_budget`).
 pub const MIN_MAX_FRAME: u32 = 4 << 20;
 
 /// Most shards a daemon runs (and a data directory may hold).

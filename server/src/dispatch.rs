@@ -127,7 +127,7 @@ fn page(
 }
 
 /// Room for message bytes in one Receive reply: the frame maximum less one largest message
-/// (1 MiB with attributes) and generous per-message overhead, so the message that crosses
+/// (`MESSAGE_SIZE_MAX_BYTES` of [`spool_model::limits`], with attributes) and generous per-message overhead, so the message that crosses
 /// the budget still fits. The daemon refuses a maximum frame below 4 MiB.
 pub fn reply_budget(max_frame: u32) -> usize {
     (max_frame as usize).saturating_sub(2 << 20).max(64 << 10)

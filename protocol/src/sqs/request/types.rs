@@ -50,7 +50,7 @@ pub struct BatchEntry<T> {
 /// A message to send (SendMessage, or one SendMessageBatch entry), validated.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SendMessageEntry {
-    /// 1 byte to 1 MiB of XML-allowed characters.
+    /// 1 byte to [`crate::limits::MAX_MESSAGE_SIZE`] of XML-allowed characters.
     pub body: String,
     /// In `DELAY_RANGE_S` ([`spool_model::limits`]); None = the queue's delay.
     pub delay_seconds: Option<u32>,
