@@ -3,6 +3,13 @@
 and no non-test function over 120 lines in the crates' src/ trees. Prints each breach and
 exits 1 if there is one. Usage: check-sizes.py [--limit N] DIR...
 
+With --sqs-literals it checks the other rule instead: every SQS limit and name rule is
+defined once, in model/ (spool-model). The values most often copied (the 12-hour
+visibility ceiling, the 14-day retention, the 256 KiB and 1 MiB message sizes, in any
+digit grouping) may not appear in non-test code, strings or comments under DIR, nor may
+the FIFO suffix appear in a string or comment; use the model's named constants
+(spool_model::limits, spool_model::name::FIFO_SUFFIX) instead.
+
 A function's length counts from its `fn` line to its closing brace. Code inside a
 `#[cfg(test)]` item, a `#[test]` function, or under a `tests/` directory (or a file named
 tests.rs) is skipped. Brace matching skips strings, chars, raw strings and comments."""
@@ -99,16 +106,46 @@ def scan(path, limit, report_files):
             print(f"FN {path}:{start_line} {m.group(1)}: {n} lines (over {limit})")
             breaches += 1
 
+# SQS limits written as numbers (any `_` grouping), and the FIFO suffix in text.
+SQS_LIMIT_LITERAL = re.compile(r'43_?200|1_?209_?600|262_?144|1_?048_?576')
+FIFO_SUFFIX_TEXT = re.compile(r'\.fifo\b')
+
+def scan_literals(path):
+    """Reports SQS limits written outside model/ in non-test code (code, strings, comments)."""
+    global breaches
+    src = open(path, encoding='utf-8', errors='replace').read()
+    s = strip(src)  # same length as src: strings and comments blanked
+    spans = test_ranges(s)
+    def report(m, what):
+        global breaches
+        if any(a <= m.start() <= b for a, b in spans): return
+        line = src.count('\n', 0, m.start()) + 1
+        print(f"SQS {path}:{line}: {what} {m.group(0)!r}; use the spool-model constant "
+              f"(spool_model::limits / spool_model::name::FIFO_SUFFIX), or move it to a test")
+        breaches += 1
+    for m in SQS_LIMIT_LITERAL.finditer(src):
+        report(m, "SQS limit written as a literal:")
+    for m in FIFO_SUFFIX_TEXT.finditer(src):
+        # `x.fifo` in code is a field; only strings and comments (blanked by strip) count.
+        if s[m.start()] == ' ':
+            report(m, "FIFO suffix written as a literal:")
+
 def main():
-    args = sys.argv[1:]; limit = FN_MAX_LINES; files = True
+    args = sys.argv[1:]; limit = FN_MAX_LINES; files = True; literals = False
     if '--limit' in args:
         k = args.index('--limit'); limit = int(args[k+1]); del args[k:k+2]
+    if '--sqs-literals' in args:
+        args.remove('--sqs-literals'); literals = True
     for d in args or ['.']:
         for root, dirs, fs in os.walk(d):
             dirs[:] = [x for x in dirs if x not in ('target', 'tests', 'node_modules', '.git')]
             for f in fs:
                 if f.endswith('.rs') and f != 'tests.rs':
-                    scan(os.path.join(root, f), limit, files)
+                    path = os.path.join(root, f)
+                    if literals:
+                        scan_literals(path)
+                    else:
+                        scan(path, limit, files)
 
 main()
 sys.exit(1 if breaches else 0)

@@ -14,7 +14,7 @@ pub const PARTITION: &str = "aws";
 /// The service part of a queue ARN.
 pub const SQS_SERVICE: &str = "sqs";
 /// Longest account id in an ARN (AWS account ids are exactly this long).
-pub const ACCOUNT_ID_MAX_DIGITS: usize = 12;
+pub const ACCOUNT_ID_MAX_DIGITS: usize = crate::account::ACCOUNT_ID_DIGITS;
 
 /// The ARN of queue `name` in `region` and `account`.
 pub fn queue_arn(region: &str, account: &str, name: &str) -> String {

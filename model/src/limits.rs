@@ -125,8 +125,14 @@ pub const QUEUE_TAGS_MAX: usize = 50;
 pub const LIST_RESULTS_MAX: u32 = 1_000;
 /// The largest page of ListMessageMoveTasks (`MaxResults`).
 pub const MOVE_TASK_RESULTS_MAX: u32 = 10;
+/// Tasks ListMessageMoveTasks returns when the request names no `MaxResults`.
+pub const MOVE_TASK_RESULTS_DEFAULT: u32 = 1;
 /// The fastest StartMessageMoveTask `MaxNumberOfMessagesPerSecond`.
 pub const MOVE_TASK_RATE_MAX_PER_S: u32 = 500;
+/// Messages per second a message move task moves when the request names no rate. AWS
+/// says only "system optimized"; this is Spool's choice, above what a request may ask
+/// for ([`MOVE_TASK_RATE_MAX_PER_S`]).
+pub const MOVE_TASK_RATE_DEFAULT_PER_S: u32 = 10_000;
 
 // ----- time windows ---------------------------------------------------------------------
 

@@ -14,6 +14,28 @@ use crate::limits::{
 /// The only message system attribute a sender may set (of data type `String`).
 pub const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
 
+/// Message system attribute names, exactly as SQS spells them: what a ReceiveMessage may
+/// ask for (`MessageSystemAttributeNames`) and the daemon fills in.
+pub mod system_names {
+    pub use super::AWS_TRACE_HEADER;
+    /// The sender's account id.
+    pub const SENDER_ID: &str = "SenderId";
+    /// When the message was sent (epoch milliseconds).
+    pub const SENT_TIMESTAMP: &str = "SentTimestamp";
+    /// How many times the message has been received.
+    pub const APPROXIMATE_RECEIVE_COUNT: &str = "ApproximateReceiveCount";
+    /// When the message was first received (epoch milliseconds).
+    pub const APPROXIMATE_FIRST_RECEIVE_TIMESTAMP: &str = "ApproximateFirstReceiveTimestamp";
+    /// The FIFO message group id.
+    pub const MESSAGE_GROUP_ID: &str = "MessageGroupId";
+    /// The FIFO deduplication id.
+    pub const MESSAGE_DEDUPLICATION_ID: &str = "MessageDeduplicationId";
+    /// The FIFO sequence number.
+    pub const SEQUENCE_NUMBER: &str = "SequenceNumber";
+    /// The ARN of the queue a dead-lettered message came from.
+    pub const DEAD_LETTER_QUEUE_SOURCE_ARN: &str = "DeadLetterQueueSourceArn";
+}
+
 /// The base data types of a message attribute (a data type may add `.label`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataType {

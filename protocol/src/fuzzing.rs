@@ -61,7 +61,7 @@ pub fn fuzz_decode(data: &[u8]) {
 
 use crate::sqs::request::{
     is_valid_batch_id, validate_attribute_name, validate_body, MAX_BATCH_ENTRIES,
-    MAX_DELAY_SECONDS, MAX_ID_LEN, MAX_MESSAGE_SIZE, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT,
+    MAX_DELAY_SECONDS, MAX_MESSAGE_SIZE, MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT,
     MAX_WAIT_TIME_SECONDS,
 };
 use crate::sqs::{self, Action, HttpRequest, SendMessageEntry, SqsRequest, Wire};
@@ -191,13 +191,11 @@ fn check_entry(m: &SendMessageEntry) {
         .into_iter()
         .flatten()
     {
-        assert!(
-            !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
-        );
+        assert!(crate::limits::is_valid_message_id(id), "invalid id {id:?}");
     }
 }
 
-/// Batch structure: 1..=10 entries with distinct valid ids.
+/// Batch structure: 1 to `MAX_BATCH_ENTRIES` entries with distinct valid ids.
 fn check_ids<'a>(ids: impl Iterator<Item = &'a String>) {
     let ids: Vec<&String> = ids.collect();
     assert!(

@@ -1,77 +1,56 @@
 //! Every limit and name rule this crate enforces, in one place.
 //!
 //! Two kinds live here. The SQS domain rules (queue names, message size, batch sizes,
-//! delay / visibility / wait ranges, id and label rules) are Amazon SQS's and are meant
-//! to come from the shared SQS model once it exists; both codecs (binary and SQS HTTP)
-//! use them from here. The protocol's own caps (frame size, binary batch size, map and
-//! string lengths, HTTP body size) bound what a decoder accepts and are this crate's.
+//! delay / visibility / wait ranges, id and label rules) are Amazon SQS's and are
+//! defined in the SQS model ([`spool_model`]); this module only gives them the names the
+//! protocol has always used, for both codecs (binary and SQS HTTP). The protocol's own
+//! caps (frame size, binary batch size, map and string lengths, HTTP body size) bound
+//! what a decoder accepts and are this crate's.
 //!
 //! The items are re-exported where they have always been reachable: the binary caps and
 //! the queue-name rule at the crate root, the SQS API limits in [`crate::sqs::request`].
 
-// ----- SQS domain rules ----------------------------------------------------------------
+use spool_model::limits as sqs;
 
-/// Longest queue name, in bytes (the `.fifo` suffix included).
-pub const MAX_QUEUE_NAME_LEN: usize = 80;
-/// The suffix that names a FIFO queue.
-pub const FIFO_SUFFIX: &str = ".fifo";
+// ----- SQS domain rules (the model's, under the protocol's names) ------------------------
 
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
+pub use spool_model::message::is_valid_batch_entry_id as is_valid_batch_id;
+pub use spool_model::message::is_valid_message_id_parameter as is_valid_message_id;
+pub use spool_model::message::is_valid_permission_label as is_valid_label;
+pub use spool_model::name::{is_valid_queue_name, FIFO_SUFFIX};
 
-/// 1 to 80 bytes of `[A-Za-z0-9_-]`, optionally followed by `.fifo`.
-pub fn is_valid_queue_name(name: &str) -> bool {
-    let base = name.strip_suffix(FIFO_SUFFIX).unwrap_or(name);
-    !base.is_empty() && name.len() <= MAX_QUEUE_NAME_LEN && base.bytes().all(is_name_byte)
-}
-
+/// Longest queue name, in bytes (the FIFO suffix included): the model's
+/// [`sqs::QUEUE_NAME_MAX_CHARS`] (a valid name is ASCII).
+pub const MAX_QUEUE_NAME_LEN: usize = sqs::QUEUE_NAME_MAX_CHARS;
 /// Longest message group id, deduplication id or receive request attempt id, in bytes.
-pub const MAX_ID_LEN: usize = 128;
+pub const MAX_ID_LEN: usize = sqs::MESSAGE_ID_PARAMETER_MAX_CHARS;
 /// Longest message attribute name or data type, in bytes. The binary protocol also caps
 /// queue attribute names and tag keys at this length.
-pub const MAX_ATTRIBUTE_NAME_LEN: usize = 256;
+pub const MAX_ATTRIBUTE_NAME_LEN: usize = sqs::MESSAGE_ATTRIBUTE_NAME_MAX_CHARS;
 /// Most message attributes (and, separately, message system attributes) per message.
-pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+pub const MAX_MESSAGE_ATTRIBUTES: usize = sqs::MESSAGE_ATTRIBUTES_MAX;
 /// Largest message (body plus message attributes), and largest SQS batch, in bytes.
-pub const MAX_MESSAGE_SIZE: usize = 1 << 20;
+pub const MAX_MESSAGE_SIZE: usize = sqs::MESSAGE_SIZE_MAX_BYTES as usize;
 /// Most entries in one SQS API batch.
-pub const MAX_BATCH_ENTRIES: usize = 10;
+pub const MAX_BATCH_ENTRIES: usize = sqs::BATCH_ENTRIES_MAX;
 /// Longest SQS batch entry id, in bytes.
-pub const MAX_BATCH_ID_LEN: usize = 80;
-
-/// Whether `id` is a valid batch entry id: `[A-Za-z0-9_-]{1,80}`.
-pub fn is_valid_batch_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_BATCH_ID_LEN && id.bytes().all(is_name_byte)
-}
-
+pub const MAX_BATCH_ID_LEN: usize = sqs::BATCH_ENTRY_ID_MAX_CHARS;
 /// Largest DelaySeconds, in seconds.
-pub const MAX_DELAY_SECONDS: u32 = 900;
+pub const MAX_DELAY_SECONDS: u32 = sqs::DELAY_MAX_S;
 /// Largest visibility timeout, in seconds (12 hours).
-pub const MAX_VISIBILITY_TIMEOUT: u32 = 43_200;
+pub const MAX_VISIBILITY_TIMEOUT: u32 = sqs::VISIBILITY_TIMEOUT_MAX_S;
 /// Largest WaitTimeSeconds, in seconds.
-pub const MAX_WAIT_TIME_SECONDS: u32 = 20;
+pub const MAX_WAIT_TIME_SECONDS: u32 = sqs::RECEIVE_WAIT_TIME_MAX_S;
 /// Largest MaxNumberOfMessages of ReceiveMessage.
-pub const MAX_RECEIVE_MESSAGES: u32 = 10;
+pub const MAX_RECEIVE_MESSAGES: u32 = sqs::RECEIVE_MESSAGES_MAX;
 /// Largest MaxResults of ListQueues and ListDeadLetterSourceQueues.
-pub const MAX_LIST_RESULTS: u32 = 1000;
+pub const MAX_LIST_RESULTS: u32 = sqs::LIST_RESULTS_MAX;
 /// Largest MaxResults of ListMessageMoveTasks.
-pub const MAX_MOVE_TASK_RESULTS: u32 = 10;
+pub const MAX_MOVE_TASK_RESULTS: u32 = sqs::MOVE_TASK_RESULTS_MAX;
 /// Largest MaxNumberOfMessagesPerSecond of StartMessageMoveTask.
-pub const MAX_MOVE_RATE: u32 = 500;
+pub const MAX_MOVE_RATE: u32 = sqs::MOVE_TASK_RATE_MAX_PER_S;
 /// Longest permission label, in bytes.
-pub const MAX_LABEL_LEN: usize = 80;
-
-/// Whether `label` is a valid permission label: `[A-Za-z0-9_-]{1,80}`.
-pub fn is_valid_label(label: &str) -> bool {
-    !label.is_empty() && label.len() <= MAX_LABEL_LEN && label.bytes().all(is_name_byte)
-}
-
-/// Whether `id` is a valid message group id, deduplication id or receive request attempt
-/// id: 1 to 128 ASCII alphanumeric or punctuation characters.
-pub fn is_valid_message_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
-}
+pub const MAX_LABEL_LEN: usize = sqs::PERMISSION_LABEL_MAX_CHARS;
 
 // ----- the binary protocol's caps ------------------------------------------------------
 

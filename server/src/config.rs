@@ -13,9 +13,9 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
-use crate::sqs::actions::rules::{
-    is_valid_account_id, is_valid_region, ACCOUNT_ID_LEN, DEFAULT_ACCOUNT_ID, DEFAULT_REGION,
-    MAX_REGION_LEN,
+use spool_model::account::{
+    is_valid_account_id, is_valid_region, ACCOUNT_ID_DIGITS, DEFAULT_ACCOUNT_ID, DEFAULT_REGION,
+    REGION_MAX_CHARS,
 };
 
 /// Default address of the binary protocol.
@@ -26,8 +26,8 @@ pub const DEFAULT_SQS_LISTEN: &str = "127.0.0.1:9324";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9325";
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./spool-data";
-/// Smallest maximum frame the daemon accepts: a Receive reply must hold a 1 MiB message
-/// with room to spare (see `dispatch::reply_budget`).
+/// Smallest maximum frame the daemon accepts: a Receive reply must hold a largest message
+/// (`MESSAGE_SIZE_MAX_BYTES` of [`spool_model::limits`]) with room to spare (see `dispatch::reply_budget`).
 pub const MIN_MAX_FRAME: u32 = 4 << 20;
 
 /// Most shards a daemon runs (and a data directory may hold).
@@ -92,9 +92,9 @@ pub enum ConfigError {
         setting: &'static str,
         given: String,
     },
-    #[error("region {given:?} must be 1 to {MAX_REGION_LEN} of a-z, 0-9 and -")]
+    #[error("region {given:?} must be 1 to {REGION_MAX_CHARS} of a-z, 0-9 and -")]
     Region { given: String },
-    #[error("account_id {given:?} must be {ACCOUNT_ID_LEN} digits")]
+    #[error("account_id {given:?} must be {ACCOUNT_ID_DIGITS} digits")]
     AccountId { given: String },
 }
 

@@ -43,8 +43,8 @@ pub struct Dispatched {
     pub needs_flush: bool,
 }
 
-/// Default and largest page of ListQueues / ListDeadLetterSourceQueues (SQS: 1000).
-pub const MAX_LIST_RESULTS: usize = 1000;
+/// Default and largest page of ListQueues / ListDeadLetterSourceQueues.
+const MAX_LIST_RESULTS: usize = spool_model::limits::LIST_RESULTS_MAX as usize;
 
 fn reply(response: Response<'static>) -> Dispatched {
     Dispatched {
@@ -127,7 +127,7 @@ fn page(
 }
 
 /// Room for message bytes in one Receive reply: the frame maximum less one largest message
-/// (1 MiB with attributes) and generous per-message overhead, so the message that crosses
+/// (`MESSAGE_SIZE_MAX_BYTES` of [`spool_model::limits`], with attributes) and generous per-message overhead, so the message that crosses
 /// the budget still fits. The daemon refuses a maximum frame below 4 MiB.
 pub fn reply_budget(max_frame: u32) -> usize {
     (max_frame as usize).saturating_sub(2 << 20).max(64 << 10)
@@ -285,10 +285,13 @@ fn get_queue_attributes(
         Ok(all) => all,
         Err(e) => return error(&e),
     };
-    let every = attribute_names.is_empty() || attribute_names.iter().any(|n| n.as_ref() == "All");
+    let every = attribute_names.is_empty()
+        || attribute_names
+            .iter()
+            .any(|n| n.as_ref() == spool_model::attrs::names::ALL);
     if let Some(unknown) = attribute_names
         .iter()
-        .find(|n| !spool_engine::attrs::ALL_ATTRIBUTE_NAMES.contains(&n.as_ref()))
+        .find(|n| !spool_model::attrs::names::is_known_attribute_name(n))
     {
         return error(&EngineError::Attr(
             spool_engine::attrs::AttrError::InvalidAttributeName(unknown.to_string()),

@@ -205,21 +205,28 @@ impl Engine {
         let arn = self.queue_arn(name);
         let q = self.queue(name)?;
         let mut m = q.meta.attrs.to_map();
-        m.insert("ApproximateNumberOfMessages".into(), c.ready.to_string());
+        use spool_model::attrs::names;
         m.insert(
-            "ApproximateNumberOfMessagesNotVisible".into(),
+            names::APPROXIMATE_NUMBER_OF_MESSAGES.into(),
+            c.ready.to_string(),
+        );
+        m.insert(
+            names::APPROXIMATE_NUMBER_OF_MESSAGES_NOT_VISIBLE.into(),
             c.in_flight.to_string(),
         );
         m.insert(
-            "ApproximateNumberOfMessagesDelayed".into(),
+            names::APPROXIMATE_NUMBER_OF_MESSAGES_DELAYED.into(),
             c.delayed.to_string(),
         );
-        m.insert("CreatedTimestamp".into(), q.meta.created_s.to_string());
         m.insert(
-            "LastModifiedTimestamp".into(),
+            names::CREATED_TIMESTAMP.into(),
+            q.meta.created_s.to_string(),
+        );
+        m.insert(
+            names::LAST_MODIFIED_TIMESTAMP.into(),
             q.meta.modified_s.to_string(),
         );
-        m.insert("QueueArn".into(), arn);
+        m.insert(names::QUEUE_ARN.into(), arn);
         Ok(m)
     }
 

@@ -82,8 +82,8 @@ impl Default for EngineConfig {
             partition: PartitionConfig::default(),
             flusher: FlusherKind::Pwrite,
             partitions_per_queue: 1,
-            region: "us-east-1".into(),
-            account_id: "000000000000".into(),
+            region: spool_model::account::DEFAULT_REGION.into(),
+            account_id: spool_model::account::DEFAULT_ACCOUNT_ID.into(),
             spare_segments: 0,
         }
     }

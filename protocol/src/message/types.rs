@@ -162,7 +162,7 @@ pub enum Request<'a> {
     ListQueues {
         /// The prefix (may be empty); at most [`MAX_QUEUE_NAME_LEN`] bytes.
         prefix: Cow<'a, str>,
-        /// 0 = the server's default (1000).
+        /// 0 = the server's default (`LIST_RESULTS_MAX` of [`spool_model::limits`]).
         max_results: u16,
         /// The token of the page to return, from an earlier reply.
         next_token: Option<Cow<'a, str>>,
@@ -190,7 +190,7 @@ pub enum Request<'a> {
     ListDeadLetterSourceQueues {
         /// The dead-letter queue's name.
         name: Cow<'a, str>,
-        /// 0 = the server's default (1000).
+        /// 0 = the server's default (`LIST_RESULTS_MAX` of [`spool_model::limits`]).
         max_results: u16,
         /// The token of the page to return, from an earlier reply.
         next_token: Option<Cow<'a, str>>,

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use spool_engine::attrs::READ_ONLY_ATTRIBUTE_NAMES;
 use spool_engine::{Engine, EngineError};
 
-use crate::sqs::actions::rules::queue_attr;
+use spool_model::attrs::names as queue_attr;
 
 /// Why the shards' catalogs could not be made to agree at startup.
 #[derive(Debug, thiserror::Error)]

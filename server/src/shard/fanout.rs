@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use spool_model::attrs::COUNT_ATTRIBUTE_NAMES;
 use spool_protocol::message::{Map, WireError};
 use spool_protocol::{ErrorCode, Request, Response, SendOk};
 
@@ -283,12 +284,6 @@ fn merge_split(kind: SplitKind, results: Vec<Option<Entry>>) -> Response<'static
     }
 }
 
-const COUNT_ATTRIBUTES: [&str; 3] = [
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-];
-
 fn merge_fanout(merge: Merge, parts: Vec<Option<Response<'static>>>) -> Response<'static> {
     let mut parts: Vec<Response<'static>> = parts
         .into_iter()
@@ -314,7 +309,7 @@ fn merge_fanout(merge: Merge, parts: Vec<Option<Response<'static>>>) -> Response
             let mut sums = [0u64; 3];
             for p in &parts {
                 if let Response::QueueAttributes { attributes } = p {
-                    for (i, name) in COUNT_ATTRIBUTES.iter().enumerate() {
+                    for (i, name) in COUNT_ATTRIBUTE_NAMES.iter().enumerate() {
                         if let Some(v) = attributes.get(*name) {
                             sums[i] += v.parse::<u64>().unwrap_or(0);
                         }
@@ -324,7 +319,7 @@ fn merge_fanout(merge: Merge, parts: Vec<Option<Response<'static>>>) -> Response
             let mut first = parts.swap_remove(0);
             if let Response::QueueAttributes { attributes } = &mut first {
                 let attributes: &mut Map<'static> = attributes;
-                for (i, name) in COUNT_ATTRIBUTES.iter().enumerate() {
+                for (i, name) in COUNT_ATTRIBUTE_NAMES.iter().enumerate() {
                     if let Some(v) = attributes.get_mut(*name) {
                         *v = Cow::Owned(sums[i].to_string());
                     }

@@ -74,7 +74,7 @@ use crate::mailbox::{Receiver, Sender};
 use crate::sqs::host::HttpHost;
 
 pub use crate::shared::Shared;
-pub use route::{shard_of_group, MAX_WAIT_MS};
+pub use route::shard_of_group;
 
 use background::Timers;
 use conns::Conns;

@@ -20,9 +20,7 @@ use super::fanout::{push_part, Entry, Merge, Op, OpKind, Part, SplitKind};
 use super::{empty_received, is_nonempty_receive, wire_err, Envelope, ReplyTo, Shard};
 use crate::dispatch::dispatch;
 use crate::handle;
-
-/// Longest long poll (SQS: 20 s).
-pub const MAX_WAIT_MS: u32 = 20_000;
+use spool_model::limits::RECEIVE_WAIT_TIME_MAX_MS;
 
 /// Stable across restarts and builds (FNV-1a), so a FIFO group always lands on the same
 /// shard of a data directory.
@@ -299,12 +297,14 @@ impl Shard {
             unreachable!("route_receive takes receives");
         };
         let wait = *wait_time_ms;
-        if wait > MAX_WAIT_MS {
+        if wait > RECEIVE_WAIT_TIME_MAX_MS {
             return self.deliver(
                 to,
                 Response::error(
                     ErrorCode::InvalidParameter,
-                    format!("wait time {wait} ms is over the maximum of {MAX_WAIT_MS} ms"),
+                    format!(
+                        "wait time {wait} ms is over the maximum of {RECEIVE_WAIT_TIME_MAX_MS} ms"
+                    ),
                 ),
             );
         }

@@ -11,12 +11,12 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use spool_protocol::sqs::request::MAX_LIST_RESULTS;
+use spool_model::limits::LIST_RESULTS_MAX;
 use spool_protocol::{Request as WireRequest, Response as WireResponse};
 
-use super::actions::rules::queue_attr;
 use super::http::text;
 use super::Gateway;
+use spool_model::attrs::names as queue_attr;
 
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Most queues listed in one scrape (the gauges of more are left out).
@@ -128,7 +128,7 @@ async fn queue_names(gw: &Gateway) -> Vec<String> {
     while names.len() < MAX_SCRAPED_QUEUES {
         let req = WireRequest::ListQueues {
             prefix: "".into(),
-            max_results: MAX_LIST_RESULTS as u16,
+            max_results: LIST_RESULTS_MAX as u16,
             next_token: token.as_deref().map(Into::into),
         };
         match gw.upstream.call(&req).await {

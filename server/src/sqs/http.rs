@@ -24,7 +24,8 @@ use super::Gateway;
 
 /// Largest request head (request line and headers).
 pub const MAX_HEAD: usize = 64 << 10;
-/// Largest request body: a 1 MiB batch, form-encoded (every byte may take three), with room.
+/// Largest request body: a batch of `BATCH_REQUEST_MAX_BYTES` ([`spool_model::limits`]),
+/// form-encoded (every byte may take three), with room.
 pub const MAX_BODY: usize = 4 << 20;
 /// A request head must arrive within this long (unless `SPOOL_SQS_HEAD_TIMEOUT_MS` says
 /// otherwise: tests use a short one so that they need not wait 30 s).

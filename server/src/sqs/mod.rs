@@ -82,11 +82,6 @@ impl Gateway {
             r.record(reply.action, outcome, took.as_micros() as u64);
         }
     }
-
-    /// `arn:aws:sqs:<region>:<account>:<name>`.
-    pub fn queue_arn(&self, name: &str) -> String {
-        spool_model::arn::queue_arn(&self.cfg.region, &self.cfg.account_id, name)
-    }
 }
 
 /// Why the gateway could not start.

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use spool_protocol::{Request, Response};
 
-use super::actions::rules::DEFAULT_MOVE_RATE_PER_S;
 use super::Gateway;
+use spool_model::limits::MOVE_TASK_RATE_DEFAULT_PER_S;
 
 /// Finished tasks remembered for ListMessageMoveTasks.
 pub const MAX_TASKS_KEPT: usize = 1000;
@@ -200,7 +200,7 @@ impl MoveTasks {
 async fn run(gw: Arc<Gateway>, task: Arc<Task>) {
     let rate = task
         .max_per_second
-        .unwrap_or(DEFAULT_MOVE_RATE_PER_S)
+        .unwrap_or(MOVE_TASK_RATE_DEFAULT_PER_S)
         .max(1);
     // A tenth of the rate per 100 ms step; at least one message per step.
     let per_step = (rate / 10).max(1);

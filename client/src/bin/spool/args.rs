@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use spool_protocol::limits::FIFO_SUFFIX;
 
 /// Command-line client for the Spool message queue (binary protocol).
 #[derive(Parser, Debug)]
@@ -93,7 +94,9 @@ pub enum QueueCmd {
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
-    /// Queue name (FIFO queue names end in `.fifo`).
+    /// Queue name (FIFO queue names end in the FIFO suffix). The help text names the
+    /// suffix from the SQS model, where it is defined.
+    #[arg(help = format!("Queue name (FIFO queue names end in {FIFO_SUFFIX})"))]
     pub name: String,
     /// Queue attribute, e.g. VisibilityTimeout=60 (repeatable).
     #[arg(long = "attr", value_name = "K=V", value_parser = parse_key_value)]
@@ -101,8 +104,11 @@ pub struct CreateArgs {
     /// Tag (repeatable).
     #[arg(long = "tag", value_name = "K=V", value_parser = parse_key_value)]
     pub tags: Vec<(String, String)>,
-    /// Make a FIFO queue (sets FifoQueue=true; the name must end in `.fifo`).
-    #[arg(long)]
+    /// Make a FIFO queue (sets FifoQueue=true; the name must end in the FIFO suffix).
+    #[arg(
+        long,
+        help = format!("Make a FIFO queue (sets FifoQueue=true; the name must end in {FIFO_SUFFIX})")
+    )]
     pub fifo: bool,
 }
 

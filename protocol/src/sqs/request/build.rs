@@ -2,7 +2,13 @@
 //! member's presence, type and range checked (out-of-range values get AWS's wording).
 //! Batch entries whose values fail are kept as that entry's error, as SQS reports them.
 
-use super::object::{check_range, Obj};
+use spool_model::limits::{
+    LIST_RESULTS_MAX, MOVE_TASK_RATE_MAX_PER_S, MOVE_TASK_RESULTS_MAX, PERMISSION_LABEL_MAX_CHARS,
+    QUEUE_NAME_MAX_CHARS, RECEIVE_MESSAGES_MAX, RECEIVE_WAIT_TIME_RANGE_S,
+    VISIBILITY_TIMEOUT_RANGE_S,
+};
+
+use super::object::{check_range, Obj, RangeText};
 use super::types::*;
 use super::validate::*;
 use crate::limits::*;
@@ -21,12 +27,7 @@ pub(super) fn queue_url(o: &Obj<'_>, path_queue: Option<&str>) -> Result<String,
 }
 
 pub(super) fn list_results(o: &Obj<'_>, max: u32) -> Result<Option<u32>, SqsError> {
-    o.int_in(
-        "MaxResults",
-        1,
-        max,
-        &format!("MaxResults must be an integer between 1 and {max}."),
-    )
+    o.int_in("MaxResults", &(1..=max), RangeText::NamedIntegerBetween)
 }
 
 /// The typed request of `action` from `o`; `path_queue` is the request path when it has
@@ -46,7 +47,7 @@ pub(super) fn build(
         },
         Action::ListQueues => SqsRequest::ListQueues {
             queue_name_prefix: o.string_opt("QueueNamePrefix")?,
-            max_results: list_results(o, MAX_LIST_RESULTS)?,
+            max_results: list_results(o, LIST_RESULTS_MAX)?,
             next_token: o.string_opt("NextToken")?,
         },
         Action::GetQueueAttributes => SqsRequest::GetQueueAttributes {
@@ -90,7 +91,7 @@ pub(super) fn build(
         },
         Action::ListDeadLetterSourceQueues => SqsRequest::ListDeadLetterSourceQueues {
             queue_url: qurl()?,
-            max_results: list_results(o, MAX_LIST_RESULTS)?,
+            max_results: list_results(o, LIST_RESULTS_MAX)?,
             next_token: o.string_opt("NextToken")?,
         },
         Action::StartMessageMoveTask => SqsRequest::StartMessageMoveTask {
@@ -98,14 +99,13 @@ pub(super) fn build(
             destination_arn: o.string_opt("DestinationArn")?.filter(|s| !s.is_empty()),
             max_number_of_messages_per_second: o.int_in(
                 "MaxNumberOfMessagesPerSecond",
-                1,
-                MAX_MOVE_RATE,
-                "Must be between 1 and 500.",
+                &(1..=MOVE_TASK_RATE_MAX_PER_S),
+                RangeText::Between,
             )?,
         },
         Action::ListMessageMoveTasks => SqsRequest::ListMessageMoveTasks {
             source_arn: o.str_nonempty("SourceArn")?.to_string(),
-            max_results: list_results(o, MAX_MOVE_TASK_RESULTS)?,
+            max_results: list_results(o, MOVE_TASK_RESULTS_MAX)?,
         },
         Action::CancelMessageMoveTask => SqsRequest::CancelMessageMoveTask {
             task_handle: o.str_nonempty("TaskHandle")?.to_string(),
@@ -117,9 +117,9 @@ pub(super) fn build(
 fn create_queue(o: &Obj<'_>) -> Result<SqsRequest, SqsError> {
     let queue_name = o.str_req("QueueName")?;
     if !is_valid_queue_name(queue_name) {
-        return Err(invalid(
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
-        ));
+        return Err(invalid(format!(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to {QUEUE_NAME_MAX_CHARS} in length"
+        )));
     }
     let tags = match o.str_map("tags")? {
         Some(t) => t,
@@ -190,21 +190,18 @@ fn receive_message(o: &Obj<'_>, queue_url: String) -> Result<SqsRequest, SqsErro
         queue_url,
         max_number_of_messages: o.int_in(
             "MaxNumberOfMessages",
-            1,
-            MAX_RECEIVE_MESSAGES,
-            "Must be between 1 and 10, if provided.",
+            &(1..=RECEIVE_MESSAGES_MAX),
+            RangeText::BetweenIfProvided,
         )?,
         visibility_timeout: o.int_in(
             "VisibilityTimeout",
-            0,
-            MAX_VISIBILITY_TIMEOUT,
-            "Must be >= 0 and <= 43200, if provided.",
+            &VISIBILITY_TIMEOUT_RANGE_S,
+            RangeText::AtLeastAtMostIfProvided,
         )?,
         wait_time_seconds: o.int_in(
             "WaitTimeSeconds",
-            0,
-            MAX_WAIT_TIME_SECONDS,
-            "Must be >= 0 and <= 20, if provided.",
+            &RECEIVE_WAIT_TIME_RANGE_S,
+            RangeText::AtLeastAtMostIfProvided,
         )?,
         system_attribute_names,
         message_attribute_names: o.str_list("MessageAttributeNames")?.unwrap_or_default(),
@@ -288,9 +285,8 @@ pub(super) fn visibility(t: i64) -> Result<u32, SqsError> {
     check_range(
         "VisibilityTimeout",
         t,
-        0,
-        MAX_VISIBILITY_TIMEOUT,
-        "Must be between 0 and 43200, if provided.",
+        &VISIBILITY_TIMEOUT_RANGE_S,
+        RangeText::BetweenIfProvided,
     )
 }
 
@@ -300,7 +296,7 @@ pub(super) fn label(o: &Obj<'_>) -> Result<String, SqsError> {
         return Err(SqsError::invalid_value(
             "Label",
             label,
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length.",
+            &format!("Can only include alphanumeric characters, hyphens, or underscores. 1 to {PERMISSION_LABEL_MAX_CHARS} in length."),
         ));
     }
     Ok(label.to_string())

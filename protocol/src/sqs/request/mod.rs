@@ -32,10 +32,11 @@
 //! - out-of-range numbers, bad names, bad message attributes: `InvalidParameterValue`
 //!   with AWS's wording where recorded; body characters outside the XML set:
 //!   `InvalidMessageContents`;
-//! - batches: no entries `EmptyBatchRequest`, more than 10
-//!   `TooManyEntriesInBatchRequest`, an id not `[A-Za-z0-9_-]{1,80}`
-//!   `InvalidBatchEntryId`, a repeated id `BatchEntryIdsNotDistinct`, message bytes
-//!   (bodies plus attributes) over 1 MiB `BatchRequestTooLong`, and a missing `Id` or
+//! - batches: no entries `EmptyBatchRequest`, more than [`MAX_BATCH_ENTRIES`]
+//!   `TooManyEntriesInBatchRequest`, an id that is not a valid batch entry id
+//!   ([`is_valid_batch_id`]) `InvalidBatchEntryId`, a repeated id
+//!   `BatchEntryIdsNotDistinct`, message bytes (bodies plus attributes) over
+//!   [`MAX_MESSAGE_SIZE`] `BatchRequestTooLong`, and a missing `Id` or
 //!   other required entry member `MissingParameter`, all failing the whole call. Problems
 //!   with one entry's *values* (message contents, attributes, delay, ids of groups,
 //!   visibility timeout range, empty receipt handle) are that entry's
@@ -49,8 +50,8 @@
 //! Layout: `types.rs` (the typed request), `wire.rs` (detecting and reading both wires
 //! into one JSON-shaped object), `object.rs` (typed access to that object),
 //! `validate.rs` (contents, attributes, batch structure) and `build.rs` (one typed
-//! request per action). Limits and name rules are in [`crate::limits`] and re-exported
-//! here.
+//! request per action). Limits and name rules are the SQS model's ([`spool_model`]),
+//! named for this crate in [`crate::limits`] and re-exported here.
 
 mod build;
 mod object;

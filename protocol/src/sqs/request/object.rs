@@ -2,6 +2,8 @@
 //! strings, integers, lists, maps, blobs and raw message attributes, each with the error
 //! AWS gives for a member of the wrong JSON type on each wire.
 
+use std::ops::RangeInclusive;
+
 use base64::Engine as _;
 
 use super::types::{AttrMap, Wire};
@@ -89,13 +91,12 @@ impl<'a> Obj<'a> {
     pub(super) fn int_in(
         &self,
         name: &str,
-        min: u32,
-        max: u32,
-        reason: &str,
+        range: &RangeInclusive<u32>,
+        text: RangeText,
     ) -> Result<Option<u32>, SqsError> {
         match self.int_opt(name)? {
             None => Ok(None),
-            Some(v) => check_range(name, v, min, max, reason).map(Some),
+            Some(v) => check_range(name, v, range, text).map(Some),
         }
     }
 
@@ -205,15 +206,51 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// How AWS words a value out of its range, per parameter; the bounds come from the
+/// range checked, so each number is written once (in [`spool_model::limits`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum RangeText {
+    /// "Must be >= {min} and <= {max}, if provided."
+    AtLeastAtMostIfProvided,
+    /// "Must be between {min} and {max}, if provided."
+    BetweenIfProvided,
+    /// "Must be between {min} and {max}."
+    Between,
+    /// "{name} must be an integer between {min} and {max}."
+    NamedIntegerBetween,
+}
+
+impl RangeText {
+    fn reason(self, name: &str, range: &RangeInclusive<u32>) -> String {
+        let (min, max) = (range.start(), range.end());
+        match self {
+            RangeText::AtLeastAtMostIfProvided => {
+                format!("Must be >= {min} and <= {max}, if provided.")
+            }
+            RangeText::BetweenIfProvided => {
+                format!("Must be between {min} and {max}, if provided.")
+            }
+            RangeText::Between => format!("Must be between {min} and {max}."),
+            RangeText::NamedIntegerBetween => {
+                format!("{name} must be an integer between {min} and {max}.")
+            }
+        }
+    }
+}
+
+/// `v` as a `u32` if it lies in `range`, else InvalidParameterValue worded by `text`.
 pub(super) fn check_range(
     name: &str,
     v: i64,
-    min: u32,
-    max: u32,
-    reason: &str,
+    range: &RangeInclusive<u32>,
+    text: RangeText,
 ) -> Result<u32, SqsError> {
-    if v < i64::from(min) || v > i64::from(max) {
-        return Err(SqsError::invalid_value(name, &v.to_string(), reason));
+    match u32::try_from(v) {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(SqsError::invalid_value(
+            name,
+            &v.to_string(),
+            &text.reason(name, range),
+        )),
     }
-    u32::try_from(v).map_err(|_| SqsError::invalid_value(name, &v.to_string(), reason))
 }

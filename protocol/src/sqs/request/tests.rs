@@ -150,3 +150,167 @@ fn receive_filters() {
     assert!(all.wants_message_attribute("anything"));
     assert!(all.wants_system_attribute("SenderId"));
 }
+
+/// Every text built from the model's limits reads exactly as it did when the numbers were
+/// written into it (AWS's words, recorded).
+#[test]
+fn texts_built_from_the_model_limits() {
+    const Q: &str = "/000000000000/q";
+    let err = |action: &str, body: String| {
+        json(&format!("AmazonSQS.{action}"), &body)
+            .unwrap_err()
+            .message
+    };
+    let reason = |name: &str, v: &str, why: &str| {
+        format!("Value {v} for parameter {name} is invalid. Reason: {why}")
+    };
+    assert_eq!(
+        err(
+            "ReceiveMessage",
+            format!(r#"{{"QueueUrl":"{Q}","VisibilityTimeout":43201}}"#)
+        ),
+        reason(
+            "VisibilityTimeout",
+            "43201",
+            "Must be >= 0 and <= 43200, if provided."
+        )
+    );
+    assert_eq!(
+        err(
+            "ChangeMessageVisibility",
+            format!(r#"{{"QueueUrl":"{Q}","ReceiptHandle":"h","VisibilityTimeout":-1}}"#)
+        ),
+        reason(
+            "VisibilityTimeout",
+            "-1",
+            "Must be between 0 and 43200, if provided."
+        )
+    );
+    assert_eq!(
+        err(
+            "SendMessage",
+            format!(r#"{{"QueueUrl":"{Q}","MessageBody":"b","DelaySeconds":901}}"#)
+        ),
+        reason(
+            "DelaySeconds",
+            "901",
+            "Must be >= 0 and <= 900, if provided."
+        )
+    );
+    assert_eq!(
+        err("ListQueues", r#"{"MaxResults":1001}"#.to_string()),
+        reason(
+            "MaxResults",
+            "1001",
+            "MaxResults must be an integer between 1 and 1000."
+        )
+    );
+    assert_eq!(
+        err(
+            "ListMessageMoveTasks",
+            r#"{"SourceArn":"arn:aws:sqs:us-east-1:000000000000:q","MaxResults":0}"#.to_string()
+        ),
+        reason(
+            "MaxResults",
+            "0",
+            "MaxResults must be an integer between 1 and 10."
+        )
+    );
+    assert_eq!(
+        err(
+            "StartMessageMoveTask",
+            r#"{"SourceArn":"a","MaxNumberOfMessagesPerSecond":501}"#.to_string()
+        ),
+        reason(
+            "MaxNumberOfMessagesPerSecond",
+            "501",
+            "Must be between 1 and 500."
+        )
+    );
+    assert_eq!(
+        err("CreateQueue", r#"{"QueueName":"a b"}"#.to_string()),
+        "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+    );
+    assert_eq!(
+        err(
+            "AddPermission",
+            format!(r#"{{"QueueUrl":"{Q}","Label":"a.b","AWSAccountIds":[],"Actions":[]}}"#)
+        ),
+        reason(
+            "Label",
+            "a.b",
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length."
+        )
+    );
+    assert_eq!(
+        err(
+            "DeleteMessageBatch",
+            format!(r#"{{"QueueUrl":"{Q}","Entries":[{{"Id":"a.b","ReceiptHandle":"h"}}]}}"#)
+        ),
+        "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long."
+    );
+    assert_eq!(
+        err(
+            "SendMessage",
+            format!(r#"{{"QueueUrl":"{Q}","MessageBody":"b","MessageGroupId":"a b"}}"#)
+        ),
+        reason(
+            "MessageGroupId",
+            "a b",
+            "MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length."
+        )
+    );
+    let send_attrs = |field: &str, attrs: &str| {
+        err(
+            "SendMessage",
+            format!(r#"{{"QueueUrl":"{Q}","MessageBody":"b","{field}":{attrs}}}"#),
+        )
+    };
+    assert_eq!(
+        send_attrs(
+            "MessageSystemAttributes",
+            r#"{"AWSTraceHeader":{"DataType":"Number","StringValue":"1"}}"#
+        ),
+        "The message system attribute 'AWSTraceHeader' must have the data type String."
+    );
+    assert_eq!(
+        send_attrs(
+            "MessageSystemAttributes",
+            r#"{"AWSTraceHeader":{"DataType":"String","StringValue":""}}"#
+        ),
+        "The message system attribute 'AWSTraceHeader' must contain a non-empty string value."
+    );
+    let long_type = format!("String.{}", "x".repeat(250));
+    assert_eq!(
+        send_attrs(
+            "MessageAttributes",
+            &format!(r#"{{"a":{{"DataType":"{long_type}","StringValue":"v"}}}}"#)
+        ),
+        "The message attribute 'a' has a data type longer than 256 bytes."
+    );
+    let name_error = |name: &str| validate_attribute_name(name).unwrap_err().message;
+    assert_eq!(
+        name_error(""),
+        "The request must contain non-empty message attribute name."
+    );
+    assert_eq!(
+        name_error(&"a".repeat(257)),
+        // The name is clipped (with its own "...") before the text's "...": as before.
+        format!(
+            "Message (user) attribute name {}...... must be shorter than 256 bytes.",
+            "a".repeat(256)
+        )
+    );
+    assert_eq!(
+        name_error("a b"),
+        "Message (user) attribute name 'a b' is invalid. Can only include alphanumeric characters, hyphens, underscores, or dots."
+    );
+    assert_eq!(
+        name_error("Amazon.x"),
+        "Message (user) attribute name 'Amazon.x' is invalid. Names starting with 'AWS.' or 'Amazon.' are reserved."
+    );
+    assert_eq!(
+        name_error("a..b"),
+        "Message (user) attribute name 'a..b' is invalid. It can't start or end with a period, or have consecutive periods."
+    );
+}

@@ -50,18 +50,18 @@ pub struct BatchEntry<T> {
 /// A message to send (SendMessage, or one SendMessageBatch entry), validated.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SendMessageEntry {
-    /// 1 byte to 1 MiB of XML-allowed characters.
+    /// 1 byte to [`crate::limits::MAX_MESSAGE_SIZE`] of XML-allowed characters.
     pub body: String,
-    /// 0..=900; None = the queue's delay.
+    /// In `DELAY_RANGE_S` ([`spool_model::limits`]); None = the queue's delay.
     pub delay_seconds: Option<u32>,
-    /// At most 10, valid names and types, String/Number values are text and Binary
+    /// At most `MESSAGE_ATTRIBUTES_MAX`, valid names and types, String/Number values are text and Binary
     /// values bytes; sorted by name (both wires carry them as a map).
     pub message_attributes: Vec<MessageAttribute<'static>>,
     /// Only `AWSTraceHeader` (String).
     pub message_system_attributes: Vec<MessageAttribute<'static>>,
-    /// 1..=128 ASCII alphanumeric or punctuation characters.
+    /// a valid id ([`spool_model::message::is_valid_message_id_parameter`]).
     pub message_deduplication_id: Option<String>,
-    /// 1..=128 ASCII alphanumeric or punctuation characters.
+    /// a valid id ([`spool_model::message::is_valid_message_id_parameter`]).
     pub message_group_id: Option<String>,
 }
 
@@ -92,8 +92,9 @@ fn attributes_size(attrs: &[MessageAttribute<'_>]) -> usize {
 pub struct VisibilityChange {
     /// Non-empty; its contents are the engine's to check.
     pub receipt_handle: String,
-    /// 0..=43200. Optional in the model (unlike ChangeMessageVisibility's); None when
-    /// the entry has none (SQS then applies 0).
+    /// In `VISIBILITY_TIMEOUT_RANGE_S` ([`spool_model::limits`]). Optional in the API
+    /// model (unlike ChangeMessageVisibility's); None when the entry has none (SQS then
+    /// applies 0).
     pub visibility_timeout: Option<u32>,
 }
 
@@ -102,18 +103,19 @@ pub struct VisibilityChange {
 pub struct ReceiveMessageRequest {
     /// The queue's URL or path.
     pub queue_url: String,
-    /// 1..=10; None = 1.
+    /// 1 to `RECEIVE_MESSAGES_MAX` ([`spool_model::limits`]); None = 1.
     pub max_number_of_messages: Option<u32>,
-    /// 0..=43200; None = the queue's.
+    /// In `VISIBILITY_TIMEOUT_RANGE_S` ([`spool_model::limits`]); None = the queue's.
     pub visibility_timeout: Option<u32>,
-    /// 0..=20; None = the queue's ReceiveMessageWaitTimeSeconds.
+    /// In `RECEIVE_WAIT_TIME_RANGE_S` ([`spool_model::limits`]); None = the queue's
+    /// ReceiveMessageWaitTimeSeconds.
     pub wait_time_seconds: Option<u32>,
     /// `MessageSystemAttributeNames` and the deprecated `AttributeNames`, merged in that
     /// order without repeats (`All` = every one). Names are not checked.
     pub system_attribute_names: Vec<String>,
     /// `MessageAttributeNames`: names, `All`, `.*` or `prefix.*`.
     pub message_attribute_names: Vec<String>,
-    /// FIFO retry token, 1..=128 ASCII alphanumeric or punctuation characters.
+    /// FIFO retry token, a valid id ([`spool_model::message::is_valid_message_id_parameter`]).
     pub receive_request_attempt_id: Option<String>,
 }
 
@@ -144,7 +146,7 @@ impl ReceiveMessageRequest {
 pub enum SqsRequest {
     /// Creates a queue (or confirms one with the same attributes exists).
     CreateQueue {
-        /// A valid queue name (`[A-Za-z0-9_-]{1,80}`, optionally `.fifo`).
+        /// A valid queue name ([`spool_model::name::is_valid_queue_name`]).
         queue_name: String,
         /// Queue attributes, unchecked (the engine checks names and values).
         attributes: AttrMap,
@@ -167,7 +169,7 @@ pub enum SqsRequest {
     ListQueues {
         /// `QueueNamePrefix`, unchecked.
         queue_name_prefix: Option<String>,
-        /// 1..=1000.
+        /// 1 to `LIST_RESULTS_MAX` ([`spool_model::limits`]).
         max_results: Option<u32>,
         /// `NextToken` of an earlier reply.
         next_token: Option<String>,
@@ -198,11 +200,12 @@ pub enum SqsRequest {
         /// The message, validated.
         message: SendMessageEntry,
     },
-    /// Sends up to 10 messages.
+    /// Sends up to `BATCH_ENTRIES_MAX` messages.
     SendMessageBatch {
         /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
-        /// 1..=10 entries with distinct valid ids, at most 1 MiB in all.
+        /// 1 to `BATCH_ENTRIES_MAX` entries with distinct valid ids, at most
+        /// `BATCH_REQUEST_MAX_BYTES` in all.
         entries: Vec<BatchEntry<SendMessageEntry>>,
     },
     /// Receives messages.
@@ -214,7 +217,7 @@ pub enum SqsRequest {
         /// Non-empty; its contents are the engine's to check.
         receipt_handle: String,
     },
-    /// Deletes up to 10 received messages.
+    /// Deletes up to `BATCH_ENTRIES_MAX` received messages.
     DeleteMessageBatch {
         /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
@@ -227,14 +230,14 @@ pub enum SqsRequest {
         queue_url: String,
         /// Non-empty; its contents are the engine's to check.
         receipt_handle: String,
-        /// 0..=43200.
+        /// In `VISIBILITY_TIMEOUT_RANGE_S` ([`spool_model::limits`]).
         visibility_timeout: u32,
     },
-    /// Changes up to 10 received messages' visibility timeouts.
+    /// Changes up to `BATCH_ENTRIES_MAX` received messages' visibility timeouts.
     ChangeMessageVisibilityBatch {
         /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
-        /// 1..=10 entries with distinct valid ids.
+        /// 1 to `BATCH_ENTRIES_MAX` entries with distinct valid ids.
         entries: Vec<BatchEntry<VisibilityChange>>,
     },
     /// Adds or replaces queue tags.
@@ -260,7 +263,7 @@ pub enum SqsRequest {
     AddPermission {
         /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
-        /// `[A-Za-z0-9_-]{1,80}`.
+        /// A valid label ([`spool_model::message::is_valid_permission_label`]).
         label: String,
         /// `AWSAccountIds`, unchecked.
         aws_account_ids: Vec<String>,
@@ -271,14 +274,14 @@ pub enum SqsRequest {
     RemovePermission {
         /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
-        /// `[A-Za-z0-9_-]{1,80}`.
+        /// A valid label ([`spool_model::message::is_valid_permission_label`]).
         label: String,
     },
     /// Lists the queues whose dead-letter queue this is.
     ListDeadLetterSourceQueues {
         /// The queue's URL or path (`QueueUrl`, or the request path).
         queue_url: String,
-        /// 1..=1000.
+        /// 1 to `LIST_RESULTS_MAX` ([`spool_model::limits`]).
         max_results: Option<u32>,
         /// `NextToken` of an earlier reply.
         next_token: Option<String>,

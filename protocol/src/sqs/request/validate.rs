@@ -3,29 +3,30 @@
 //! structure every batch shares (count, ids, distinctness). Errors carry AWS's kind and,
 //! where recorded, its wording.
 //!
-//! The limits and name rules themselves are in [`crate::limits`].
+//! The rules themselves are the SQS model's ([`spool_model::message`], reached through
+//! [`crate::limits`]); this module words what breaks them as SQS does.
 
 use std::collections::HashSet;
 
-use super::object::{check_range, Obj};
+use spool_model::limits::{
+    BATCH_ENTRY_ID_MAX_CHARS, DELAY_RANGE_S, MESSAGE_ATTRIBUTE_DATA_TYPE_MAX_CHARS,
+    MESSAGE_ID_PARAMETER_MAX_CHARS,
+};
+use spool_model::message::{
+    check_message_attribute_name, is_valid_body_text, AttributeNameProblem, AWS_TRACE_HEADER,
+};
+
+use super::object::{check_range, Obj, RangeText};
 use super::types::{SendMessageEntry, Wire};
 use crate::limits::*;
 use crate::message::{AttributeValue, MessageAttribute};
 use crate::sqs::error::{clip, ErrorKind, SqsError};
 use crate::sqs::Action;
 
-/// Whether `c` may appear in a message body (and in XML 1.0): `#x9 | #xA | #xD |
-/// #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF`.
-pub fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-/// Whether every character of `s` [`is_xml_char`]. ASCII text (the common case) is checked
-/// a byte at a time; anything else per char.
-pub(super) fn is_xml_text(s: &str) -> bool {
-    let ascii_ok = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7f);
-    s.as_bytes().iter().all(ascii_ok) || s.chars().all(is_xml_char)
-}
+/// Whether `c` may appear in a message body (and in XML 1.0): the model's rule.
+pub use spool_model::message::is_valid_body_char as is_xml_char;
+/// Whether `s` is an SQS Number: the model's rule.
+pub use spool_model::message::is_valid_number;
 
 /// Checks a message body: non-empty (`MissingParameter`) and only XML characters
 /// (`InvalidMessageContents`).
@@ -33,7 +34,7 @@ pub fn validate_body(body: &str) -> Result<(), SqsError> {
     if body.is_empty() {
         return Err(SqsError::missing("MessageBody"));
     }
-    if !is_xml_text(body) {
+    if !is_valid_body_text(body) {
         return Err(SqsError::new(
             ErrorKind::InvalidMessageContents,
             "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
@@ -46,98 +47,31 @@ pub(super) fn invalid(msg: impl Into<String>) -> SqsError {
     SqsError::new(ErrorKind::InvalidParameterValue, msg)
 }
 
-/// Checks a message attribute name: 1..=256 of `[A-Za-z0-9_.-]`, no `AWS.`/`Amazon.`
-/// prefix (any case), no leading, trailing or doubled period.
+/// Checks a message attribute name by the model's rule
+/// ([`check_message_attribute_name`]), each problem in AWS's words.
 pub fn validate_attribute_name(name: &str) -> Result<(), SqsError> {
-    if name.is_empty() {
-        return Err(invalid(
-            "The request must contain non-empty message attribute name.",
-        ));
-    }
-    if name.len() > MAX_ATTRIBUTE_NAME_LEN {
-        return Err(invalid(format!(
+    let Err(problem) = check_message_attribute_name(name) else {
+        return Ok(());
+    };
+    Err(invalid(match problem {
+        AttributeNameProblem::Empty => {
+            "The request must contain non-empty message attribute name.".to_string()
+        }
+        AttributeNameProblem::TooLong => format!(
             "Message (user) attribute name {}... must be shorter than {MAX_ATTRIBUTE_NAME_LEN} bytes.",
             clip(name)
-        )));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    {
-        return Err(invalid(format!(
+        ),
+        AttributeNameProblem::BadCharacter => format!(
             "Message (user) attribute name '{}' is invalid. Can only include alphanumeric characters, hyphens, underscores, or dots.",
             clip(name)
-        )));
-    }
-    let lower = name.to_ascii_lowercase();
-    if lower.starts_with("aws.") || lower.starts_with("amazon.") {
-        return Err(invalid(format!(
+        ),
+        AttributeNameProblem::ReservedPrefix => format!(
             "Message (user) attribute name '{name}' is invalid. Names starting with 'AWS.' or 'Amazon.' are reserved."
-        )));
-    }
-    if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-        return Err(invalid(format!(
+        ),
+        AttributeNameProblem::BadPeriod => format!(
             "Message (user) attribute name '{name}' is invalid. It can't start or end with a period, or have consecutive periods."
-        )));
-    }
-    Ok(())
-}
-
-/// Whether `s` is an SQS Number: decimal with optional sign, fraction and exponent, at
-/// most 38 significant digits, magnitude 0 or within 10^-128..=10^126.
-pub fn is_valid_number(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        i += 1;
-    }
-    let mut digits: Vec<u8> = Vec::new();
-    while let Some(&c) = b.get(i) {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        digits.push(c);
-        i += 1;
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() {
-                break;
-            }
-            digits.push(c);
-            i += 1;
-        }
-    }
-    if digits.is_empty() {
-        return false;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    if i != b.len() {
-        return false;
-    }
-    let first = digits.iter().position(|&d| d != b'0');
-    let Some(first) = first else { return true }; // zero
-    let last = digits.iter().rposition(|&d| d != b'0').unwrap_or(first);
-    if last + 1 - first > 38 {
-        return false;
-    }
-    match s.parse::<f64>() {
-        Ok(v) => v.is_finite() && (1e-128..=1e126).contains(&v.abs()),
-        Err(_) => false,
-    }
+        ),
+    }))
 }
 
 /// A message attribute as received, before validation.
@@ -176,9 +110,9 @@ pub(super) fn validate_message_attributes(
                 "The message attribute '{name}' must contain non-empty message attribute type."
             )));
         };
-        if data_type.len() > MAX_ATTRIBUTE_NAME_LEN {
+        if data_type.len() > MESSAGE_ATTRIBUTE_DATA_TYPE_MAX_CHARS {
             return Err(invalid(format!(
-                "The message attribute '{name}' has a data type longer than {MAX_ATTRIBUTE_NAME_LEN} bytes."
+                "The message attribute '{name}' has a data type longer than {MESSAGE_ATTRIBUTE_DATA_TYPE_MAX_CHARS} bytes."
             )));
         }
         if a.has_lists {
@@ -210,7 +144,7 @@ pub(super) fn validate_message_attributes(
                     "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{base}'."
                 )));
             };
-            if !is_xml_text(&s) {
+            if !is_valid_body_text(&s) {
                 return Err(invalid(format!(
                     "The message attribute '{name}' contains invalid characters."
                 )));
@@ -236,21 +170,24 @@ pub(super) fn validate_system_attributes(
 ) -> Result<Vec<MessageAttribute<'static>>, SqsError> {
     let mut out = Vec::with_capacity(raw.len().min(1));
     for a in raw {
-        if a.name != "AWSTraceHeader" {
+        if a.name != AWS_TRACE_HEADER {
             return Err(invalid(format!(
                 "Message system attribute name '{}' is invalid.",
                 clip(&a.name)
             )));
         }
         if a.data_type.as_deref() != Some("String") {
-            return Err(invalid(
-                "The message system attribute 'AWSTraceHeader' must have the data type String.",
-            ));
+            return Err(invalid(format!(
+                "The message system attribute '{AWS_TRACE_HEADER}' must have the data type String."
+            )));
         }
-        let Some(s) = a.string_value.filter(|s| !s.is_empty() && is_xml_text(s)) else {
-            return Err(invalid(
-                "The message system attribute 'AWSTraceHeader' must contain a non-empty string value.",
-            ));
+        let Some(s) = a
+            .string_value
+            .filter(|s| !s.is_empty() && is_valid_body_text(s))
+        else {
+            return Err(invalid(format!(
+                "The message system attribute '{AWS_TRACE_HEADER}' must contain a non-empty string value."
+            )));
         };
         out.push(MessageAttribute {
             name: a.name.into(),
@@ -261,8 +198,8 @@ pub(super) fn validate_system_attributes(
     Ok(out)
 }
 
-/// Message group / deduplication / receive attempt ids: 1..=128 ASCII alphanumeric or
-/// punctuation characters.
+/// Message group / deduplication / receive attempt ids: the model's rule
+/// ([`spool_model::message::is_valid_message_id_parameter`]).
 pub(super) fn check_id(name: &str, v: Option<&str>) -> Result<Option<String>, SqsError> {
     match v {
         None => Ok(None),
@@ -270,7 +207,7 @@ pub(super) fn check_id(name: &str, v: Option<&str>) -> Result<Option<String>, Sq
         Some(s) => Err(SqsError::invalid_value(
             name,
             s,
-            &format!("{name} can only include alphanumeric and punctuation characters. 1 to 128 in length."),
+            &format!("{name} can only include alphanumeric and punctuation characters. 1 to {MESSAGE_ID_PARAMETER_MAX_CHARS} in length."),
         )),
     }
 }
@@ -311,9 +248,8 @@ pub(super) fn validate_send(raw: RawSend<'_>) -> Result<SendMessageEntry, SqsErr
         Some(v) => Some(check_range(
             "DelaySeconds",
             v,
-            0,
-            MAX_DELAY_SECONDS,
-            "Must be >= 0 and <= 900, if provided.",
+            &DELAY_RANGE_S,
+            RangeText::AtLeastAtMostIfProvided,
         )?),
     };
     let entry = SendMessageEntry {
@@ -368,7 +304,7 @@ pub(super) fn batch_entries<'a>(
         if !is_valid_batch_id(id) {
             return Err(SqsError::new(
                 ErrorKind::InvalidBatchEntryId,
-                "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+                format!("A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most {BATCH_ENTRY_ID_MAX_CHARS} letters long."),
             ));
         }
         if !seen.insert(id) {

@@ -9,12 +9,11 @@
 //! before the handles, and so does the shard when it gets the request).
 
 use spool_protocol::message::VisibilityEntry;
-use spool_protocol::sqs::{BatchEntry, BatchFailure, SqsError, SqsResponse};
-use spool_protocol::{ErrorCode, Request, Response, WireError};
+use spool_protocol::sqs::{BatchEntry, BatchFailure, SqsResponse};
+use spool_protocol::{Request, Response, WireError};
 
-use super::rules::MAX_QUOTED_HANDLE_CHARS;
 use super::{internal, split_batch, unexpected, Ctx, Result};
-use crate::errors::sqs_error;
+use crate::errors::{invalid_handle, sqs_handle_error};
 use crate::handle;
 
 /// The per-handle results of a binary reply.
@@ -162,36 +161,19 @@ fn fill(out: &mut [Option<Result<()>>], results: WireResults, shown: &[String]) 
     for slot in out.iter_mut().filter(|s| s.is_none()) {
         *slot = Some(match it.next() {
             Some((Ok(()), _)) => Ok(()),
-            Some((Err(e), h)) => Err(handle_error(&e, h)),
+            Some((Err(e), h)) => Err(sqs_handle_error(&e, h)),
             None => Err(internal("fewer results than handles")),
         });
     }
 }
 
-/// A handle error with the wording SQS uses, which names the handle.
-fn handle_error(e: &WireError<'_>, handle: &str) -> SqsError {
-    match e.code {
-        ErrorCode::ReceiptHandleIsInvalid => invalid_handle(handle),
-        ErrorCode::ReceiptHandleExpired => {
-            SqsError::invalid_value("ReceiptHandle", handle, "The receipt handle has expired.")
-        }
-        _ => sqs_error(e),
-    }
-}
-
-fn invalid_handle(h: &str) -> SqsError {
-    let shown: String = h.chars().take(MAX_QUOTED_HANDLE_CHARS).collect();
-    SqsError::new(
-        spool_protocol::sqs::ErrorKind::ReceiptHandleIsInvalid,
-        format!("The input receipt handle \"{shown}\" is not a valid receipt handle."),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use spool_protocol::sqs::ErrorKind;
+    use spool_protocol::ErrorCode;
 
     use super::*;
+    use crate::errors::HANDLE_ECHO_MAX_CHARS;
 
     #[test]
     fn shard_results_fill_the_open_slots_in_entry_order() {
@@ -228,14 +210,14 @@ mod tests {
 
     #[test]
     fn an_invalid_handle_is_quoted_at_most_so_long() {
-        let long = "x".repeat(MAX_QUOTED_HANDLE_CHARS + 10);
+        let long = "x".repeat(HANDLE_ECHO_MAX_CHARS + 10);
         let e = invalid_handle(&long);
-        let quoted = "x".repeat(MAX_QUOTED_HANDLE_CHARS);
+        let quoted = "x".repeat(HANDLE_ECHO_MAX_CHARS);
         assert_eq!(
             e.message,
             format!("The input receipt handle \"{quoted}\" is not a valid receipt handle.")
         );
-        let e = handle_error(
+        let e = sqs_handle_error(
             &WireError::new(ErrorCode::ReceiptHandleIsInvalid, "engine words"),
             "abc",
         );

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use spool_model::attrs::names as queue_attr;
+use spool_model::limits::RECEIVE_WAIT_TIME_MAX_S;
+use spool_model::message::system_names as message_attr;
 use spool_protocol::message::{Message, MessageAttribute, SendEntry};
 use spool_protocol::sqs::md5::{
     md5_of_body, md5_of_message_attributes, md5_of_message_system_attributes,
 };
-use spool_protocol::sqs::request::MAX_WAIT_TIME_SECONDS;
 use spool_protocol::sqs::{
     BatchEntry, BatchFailure, ReceiveMessageRequest, ReceivedSqsMessage,
     SendMessageBatchResultEntry, SendMessageEntry, SendMessageResult, SqsResponse,
@@ -18,7 +20,6 @@ use spool_protocol::sqs::{
 use spool_protocol::{Request, Response};
 
 use super::by_handle::{ChangeVisibility, Delete};
-use super::rules::{message_attr, queue_attr};
 use super::{internal, split_batch, unexpected, uuid, Ctx, Result};
 use crate::errors::sqs_error;
 use crate::handle;
@@ -177,7 +178,7 @@ impl Ctx<'_> {
             queue: name.as_str().into(),
             max_messages: r.max_number_of_messages.unwrap_or(1),
             visibility_timeout_s: r.visibility_timeout,
-            wait_time_ms: wait_s.min(MAX_WAIT_TIME_SECONDS) * 1000,
+            wait_time_ms: wait_s.min(RECEIVE_WAIT_TIME_MAX_S) * 1000,
             attribute_names: r
                 .message_attribute_names
                 .iter()

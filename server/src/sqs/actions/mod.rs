@@ -5,8 +5,9 @@
 //! of its own, grouped by what it works on: `queues.rs` (queue lifecycle, attributes,
 //! tags, dead-letter sources), `messages.rs` (send, receive, delete, change visibility;
 //! the last two through the one by-handle path of `by_handle.rs`), `permissions.rs` (the
-//! queue's `Policy`) and `move_tasks.rs` (DLQ redrive). The SQS names and rules the
-//! actions write down themselves are in [`rules`].
+//! queue's `Policy`) and `move_tasks.rs` (DLQ redrive). Every SQS name, limit and rule
+//! they write down (attribute names, policy words, defaults) is the SQS model's
+//! ([`spool_model`]); none is defined here.
 //!
 //! The codec (`spool_protocol::sqs`) has already checked everything that needs no queue
 //! state (types, ranges, batch shape, message characters, attribute rules); the engine
@@ -25,7 +26,6 @@ mod messages;
 mod move_tasks;
 mod permissions;
 mod queues;
-pub mod rules;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -221,7 +221,7 @@ impl Ctx<'_> {
     fn queue(&self, url: &str) -> Result<String> {
         match sqs::url::queue_account_and_name(url) {
             Some((acct, name)) if acct == self.gw.cfg.account_id => Ok(name.to_string()),
-            _ => Err(queue_does_not_exist()),
+            _ => Err(SqsError::queue_does_not_exist()),
         }
     }
 
@@ -353,13 +353,6 @@ fn split_batch<T>(entries: Vec<BatchEntry<T>>) -> (Vec<String>, Vec<T>, Vec<Batc
         }
     }
     (ids, good, failed)
-}
-
-fn queue_does_not_exist() -> SqsError {
-    SqsError::new(
-        ErrorKind::QueueDoesNotExist,
-        "The specified queue does not exist.",
-    )
 }
 
 fn internal(what: &str) -> SqsError {

@@ -2,13 +2,14 @@
 //! CancelMessageMoveTask. Queues are named by ARN here; the tasks themselves run in
 //! [`crate::sqs::move_tasks`].
 
-use spool_protocol::sqs::request::MAX_MOVE_TASK_RESULTS;
+use spool_model::limits::MOVE_TASK_RESULTS_MAX;
 use spool_protocol::sqs::{self, ErrorKind, MoveTask, SqsError, SqsResponse};
 use spool_protocol::{Request, Response};
 
-use super::rules::{queue_attr, DEFAULT_MOVE_TASK_RESULTS};
 use super::{internal, Ctx, Result};
 use crate::sqs::move_tasks::{MoveError, NewTask, TaskView};
+use spool_model::attrs::names as queue_attr;
+use spool_model::limits::MOVE_TASK_RESULTS_DEFAULT;
 
 impl Ctx<'_> {
     pub(super) async fn start_message_move_task(
@@ -79,8 +80,8 @@ impl Ctx<'_> {
         let source = self.queue_of_arn(source_arn)?;
         self.require_queue(&source, source_arn).await?;
         let max = max_results
-            .unwrap_or(DEFAULT_MOVE_TASK_RESULTS)
-            .clamp(1, MAX_MOVE_TASK_RESULTS) as usize;
+            .unwrap_or(MOVE_TASK_RESULTS_DEFAULT)
+            .clamp(1, MOVE_TASK_RESULTS_MAX) as usize;
         Ok(SqsResponse::ListMessageMoveTasks {
             results: self
                 .gw

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use spool_protocol::sqs::{ErrorKind, SqsError, SqsResponse};
 
-use super::rules::{
-    account_root_arn, default_policy_id, policy_action, queue_attr, POLICY_VERSION,
-};
+use spool_model::attrs::names as queue_attr;
+use spool_model::policy::{account_root_arn, default_policy_id, policy_action, POLICY_VERSION};
+
 use super::{Ctx, Result};
 
 impl Ctx<'_> {

@@ -5,17 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use spool_protocol::sqs::request::MAX_LIST_RESULTS;
-use spool_protocol::sqs::SqsResponse;
+use spool_model::attrs::names as queue_attr;
+use spool_model::limits::LIST_RESULTS_MAX;
+use spool_protocol::sqs::{SqsError, SqsResponse};
 use spool_protocol::{Request, Response};
 
-use super::rules::queue_attr;
-use super::{expect, queue_does_not_exist, unexpected, wire_map, Ctx, Result};
+use super::{expect, unexpected, wire_map, Ctx, Result};
 
 /// The binary protocol's page size for a list request's MaxResults (0 when absent: the
 /// shard's default).
 fn page_size(max_results: Option<u32>) -> u16 {
-    max_results.unwrap_or(0).min(MAX_LIST_RESULTS) as u16
+    max_results.unwrap_or(0).min(LIST_RESULTS_MAX) as u16
 }
 
 impl Ctx<'_> {
@@ -53,7 +53,7 @@ impl Ctx<'_> {
         queue_owner_aws_account_id: Option<String>,
     ) -> Result<SqsResponse> {
         if queue_owner_aws_account_id.is_some_and(|a| a != self.gw.cfg.account_id) {
-            return Err(queue_does_not_exist());
+            return Err(SqsError::queue_does_not_exist());
         }
         let r = self
             .call(Request::GetQueue {
