@@ -19,7 +19,7 @@ python3 scripts/check-sizes.py engine/src protocol/src server/src client/src
 echo "== SQS limits defined once"
 # Every SQS limit and name rule lives in model/ (spool-model); outside it, non-test code,
 # strings and comments name the model's constants instead of writing the values.
-python3 scripts/check-sizes.py --sqs-literals engine/src protocol/src server/src client/src
+python3 scripts/check-sizes.py --sqs-literals engine/src protocol/src server/src client/src bench/src
 
 echo "== tests"
 cargo test --workspace

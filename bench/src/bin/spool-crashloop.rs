@@ -41,7 +41,9 @@ use clap::Parser;
 use spool_client::{ClientConfig, ClientError, Connection, Message, ReceiveOptions, SendEntry};
 
 const STD_QUEUE: &str = "crashloop-std";
-const FIFO_QUEUE: &str = "crashloop-fifo.fifo";
+/// The FIFO queue: a FIFO name ends in the model's suffix.
+static FIFO_QUEUE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("crashloop-fifo{}", spool_protocol::limits::FIFO_SUFFIX));
 /// Longer than any daemon lifetime here: a handle stays the latest one until it is used or
 /// released, so an acknowledged delete really deleted.
 const VISIBILITY_S: &str = "3600";
@@ -377,7 +379,7 @@ impl State {
     /// Checks one delivery from `queue`; returns its identity if it is ours and intact.
     fn check_delivery(&mut self, fifo: bool, m: &Message<'_>, drain: bool) -> Option<Id> {
         self.counts.deliveries_checked += 1;
-        let queue = if fifo { FIFO_QUEUE } else { STD_QUEUE };
+        let queue = if fifo { FIFO_QUEUE.as_str() } else { STD_QUEUE };
         let (id, _round) = match parse_body(&m.body) {
             Ok(v) => v,
             Err(e) => {
@@ -736,7 +738,7 @@ fn fifo_producer(addr: String, state: Shared, stop: Arc<AtomicBool>, mut rng: Rn
                 ..Default::default()
             })
             .collect();
-        let Ok(res) = c.send(FIFO_QUEUE, &entries) else {
+        let Ok(res) = c.send(&FIFO_QUEUE, &entries) else {
             return;
         };
         let mut s = state.lock().unwrap();
@@ -756,7 +758,7 @@ fn delete_all(c: &mut Connection, state: &Shared, fifo: bool, items: &[(Id, Vec<
     if items.is_empty() {
         return true;
     }
-    let queue = if fifo { FIFO_QUEUE } else { STD_QUEUE };
+    let queue = if fifo { FIFO_QUEUE.as_str() } else { STD_QUEUE };
     {
         let mut s = state.lock().unwrap();
         for (id, _) in items {
@@ -789,7 +791,7 @@ fn release_all(c: &mut Connection, state: &Shared, fifo: bool, items: &[(Id, Vec
     if items.is_empty() {
         return true;
     }
-    let queue = if fifo { FIFO_QUEUE } else { STD_QUEUE };
+    let queue = if fifo { FIFO_QUEUE.as_str() } else { STD_QUEUE };
     let entries: Vec<(&[u8], u32)> = items.iter().map(|(_, h)| (h.as_slice(), 0)).collect();
     let ok = c.change_visibility(queue, &entries).is_ok();
     if ok {
@@ -801,7 +803,7 @@ fn release_all(c: &mut Connection, state: &Shared, fifo: bool, items: &[(Id, Vec
 /// Receives and checks; deletes most, releases some, leaves some in flight (standard).
 fn consumer(addr: String, state: Shared, stop: Arc<AtomicBool>, fifo: bool, mut rng: Rng) {
     let Some(mut c) = connect(&addr) else { return };
-    let queue = if fifo { FIFO_QUEUE } else { STD_QUEUE };
+    let queue = if fifo { FIFO_QUEUE.as_str() } else { STD_QUEUE };
     while !stop.load(Ordering::Relaxed) {
         let opts = ReceiveOptions {
             max_messages: if fifo { 10 } else { 1 + rng.below(50) as u32 },
@@ -896,14 +898,16 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Dra
     empties = 0;
     while empties < 2 {
         if Instant::now() > deadline {
-            return Err(DrainError::Timeout { queue: FIFO_QUEUE });
+            return Err(DrainError::Timeout {
+                queue: FIFO_QUEUE.as_str(),
+            });
         }
         let opts = ReceiveOptions {
             max_messages: 10,
             wait_time_ms: 200,
             ..Default::default()
         };
-        let ms = c.receive(FIFO_QUEUE, &opts).map_err(DrainError::Receive)?;
+        let ms = c.receive(&FIFO_QUEUE, &opts).map_err(DrainError::Receive)?;
         if ms.is_empty() {
             empties += 1;
             continue;
@@ -970,7 +974,7 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Dra
     // Nothing else runs now: the queues' counts must settle on the exact numbers. (They
     // may lag for a moment: a message being copied forward by compaction leaves the
     // visible count when its copy is staged and comes back when the copy is committed.)
-    for (queue, visible) in [(STD_QUEUE, rel.len()), (FIFO_QUEUE, 0)] {
+    for (queue, visible) in [(STD_QUEUE, rel.len()), (FIFO_QUEUE.as_str(), 0)] {
         let names = [
             "ApproximateNumberOfMessages",
             "ApproximateNumberOfMessagesNotVisible",
@@ -1152,11 +1156,11 @@ fn run(args: &Args) -> Result<bool, SetupError> {
                 source,
             })?;
         c.create_queue(
-            FIFO_QUEUE,
+            &FIFO_QUEUE,
             &[("FifoQueue", "true"), ("VisibilityTimeout", VISIBILITY_S)],
         )
         .map_err(|source| SetupError::CreateQueue {
-            queue: FIFO_QUEUE,
+            queue: FIFO_QUEUE.as_str(),
             source,
         })?;
     }

@@ -40,6 +40,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use spool_protocol::limits::FIFO_SUFFIX;
 
 use crate::daemon::hist;
 use crate::failures::Failures;
@@ -108,7 +109,7 @@ pub(crate) trait Consumer: Send {
 /// One queue of one run.
 #[derive(Clone, Debug)]
 pub(crate) struct QueueSpec {
-    /// Unique within the server's life; FIFO names end in `.fifo`.
+    /// Unique within the server's life; FIFO names end in [`FIFO_SUFFIX`].
     pub name: String,
     pub kind: Kind,
     pub groups: usize,
@@ -460,7 +461,7 @@ fn measure(
     let q = QueueSpec {
         name: match kind {
             Kind::Standard => format!("bench-{n}"),
-            Kind::Fifo => format!("bench-{n}.fifo"),
+            Kind::Fifo => format!("bench-{n}{FIFO_SUFFIX}"),
         },
         kind,
         groups: w.fifo_groups.max(1),
