@@ -99,7 +99,7 @@ fn crash_loop_loses_nothing_acknowledged() {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let limit = Duration::from_secs(600);
+    let limit = Duration::from_mins(10);
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break Some(st);

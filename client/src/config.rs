@@ -23,7 +23,7 @@ impl Default for ClientConfig {
             addr: "127.0.0.1:9320".to_string(),
             api_key: None,
             connect_timeout: Duration::from_secs(5),
-            io_timeout: Some(Duration::from_secs(60)),
+            io_timeout: Some(Duration::from_mins(1)),
         }
     }
 }

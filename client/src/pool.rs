@@ -31,7 +31,9 @@ impl Inner {
     fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
         // A panic while holding the lock cannot leave the Vec half-changed (push and pop
         // only), so a poisoned lock is safe to use.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

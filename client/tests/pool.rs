@@ -113,7 +113,7 @@ fn idle_connection_closed_by_the_server_is_replaced() {
     // that case the ping fails with Closed and a fresh `get` must succeed.
     match c.ping() {
         Ok(()) => {}
-        Err(ClientError::Closed) | Err(ClientError::Io(_)) => {
+        Err(ClientError::Closed | ClientError::Io(_)) => {
             drop(c);
             c = pool.get().unwrap();
             c.ping().unwrap();

@@ -32,10 +32,10 @@ impl Sink for Vec<u8> {
         Vec::len(self)
     }
     fn extend_from_slice(&mut self, s: &[u8]) {
-        Vec::extend_from_slice(self, s)
+        Vec::extend_from_slice(self, s);
     }
     fn push(&mut self, b: u8) {
-        Vec::push(self, b)
+        Vec::push(self, b);
     }
     fn bytes(&self) -> &[u8] {
         self

@@ -111,7 +111,7 @@ impl Partition {
         let count = self.segs[i].count;
         let mut n = 0;
         for k in 0..count {
-            let seq = base + k as u64;
+            let seq = base + u64::from(k);
             let Some((pos, slot)) = self.slot_of(seq) else {
                 continue;
             };
@@ -160,7 +160,7 @@ impl Partition {
             if slot.state != SlotState::Ready {
                 continue;
             }
-            let seq = base + k as u64;
+            let seq = base + u64::from(k);
             if seq < self.purge_floor {
                 continue;
             }
@@ -171,7 +171,7 @@ impl Partition {
                 continue;
             };
             rec.seq = self.next_seq;
-            rec.receive_count = slot.receive_count as u32;
+            rec.receive_count = u32::from(slot.receive_count);
             rec.first_receive_ms = slot.first_receive_ms;
             // The ids now name the slot this copy replaces (for crash reconciliation); the
             // queue name still says where a dead letter came from (redrive, receive).

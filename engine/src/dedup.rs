@@ -121,7 +121,7 @@ mod tests {
 
     fn hit(seq: u64) -> DedupHit {
         DedupHit {
-            message_id: MessageId::from_u128(seq as u128),
+            message_id: MessageId::from_u128(u128::from(seq)),
             seq,
         }
     }

@@ -242,7 +242,7 @@ impl From<spool_model::name::QueueNameError> for EngineError {
 
 /// ENOSPC or EDQUOT.
 pub fn is_enospc(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
 }
 
 /// The engine's result: its error is an [`EngineError`] unless said otherwise.

@@ -78,7 +78,9 @@ impl FaultPlan {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock left a consistent State (every
         // update is a plain field store), so poisoning is ignored.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes fail with `errno` once `bytes` more bytes have been written.

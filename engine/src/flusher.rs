@@ -92,7 +92,7 @@ const MAX_CHUNK: usize = 1 << 30;
 fn validate(job: &FlushJob<'_>) -> io::Result<()> {
     for w in job.writes {
         let fits = match w.offset.checked_add(w.data.len() as u64) {
-            Some(end) => end <= i64::MAX as u64,
+            Some(end) => i64::try_from(end).is_ok(),
             None => false,
         };
         if !fits {
@@ -295,7 +295,7 @@ impl UringFlusher {
                     // shortage / CQ backlog: drain what is there and retry.
                     // `submit_and_wait` only submits what is still unconsumed
                     // in the SQ, so retrying never double-submits.
-                    Some(libc::EINTR) | Some(libc::EAGAIN) | Some(libc::EBUSY) => {
+                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY) => {
                         std::thread::yield_now();
                     }
                     _ => {

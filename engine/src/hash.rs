@@ -23,7 +23,7 @@ impl Hasher for FibHasher {
     fn write(&mut self, bytes: &[u8]) {
         // Not used by the integer keys above; correct (if slow) for anything else.
         for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(FIBONACCI);
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIBONACCI);
         }
     }
 

@@ -94,14 +94,13 @@ impl SlotState {
     /// rebuilds slots from the log, is exempt. Deleted, Expired and Moved are final: a
     /// message that left never comes back.
     pub fn can_become(self, to: SlotState) -> bool {
-        use SlotState::*;
+        use SlotState::{Delayed, Deleted, Empty, Expired, InFlight, Moved, Moving, Ready, Staged};
         matches!(
             (self, to),
             (Empty, Staged)
                 | (Staged, Ready | Delayed | Deleted)
                 | (Ready, InFlight | Deleted | Expired | Moving | Moved)
-                | (Delayed, Ready | Deleted | Expired | Moved)
-                | (InFlight, Ready | Deleted | Expired | Moved)
+                | (Delayed | InFlight, Ready | Deleted | Expired | Moved)
                 | (Moving, Ready | Moved)
         )
     }
@@ -164,7 +163,7 @@ pub struct IndexHeader {
 }
 
 fn file_len(capacity: u32) -> u64 {
-    HEADER_PAGE as u64 + capacity as u64 * SLOT_LEN as u64
+    HEADER_PAGE as u64 + u64::from(capacity) * SLOT_LEN as u64
 }
 
 impl Index {
@@ -203,7 +202,8 @@ impl Index {
             Index::map(path, file, capacity)?
         } else {
             // A larger file (made with a bigger capacity) keeps its own capacity.
-            let cap = ((len - HEADER_PAGE as u64) / SLOT_LEN as u64).min(u32::MAX as u64) as u32;
+            let cap =
+                ((len - HEADER_PAGE as u64) / SLOT_LEN as u64).min(u64::from(u32::MAX)) as u32;
             Index::map(path, file, cap)?
         };
         let header = if header_ok { idx.read_header() } else { None };
@@ -290,7 +290,7 @@ impl Index {
         debug_assert!(i < self.capacity);
         let b = &self.map[Index::at(i)..Index::at(i) + SLOT_LEN];
         let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        let u64_at = |o: usize| (u32_at(o) as u64) | ((u32_at(o + 4) as u64) << 32);
+        let u64_at = |o: usize| u64::from(u32_at(o)) | (u64::from(u32_at(o + 4)) << 32);
         Slot {
             offset: u32_at(0),
             len: u32_at(4),

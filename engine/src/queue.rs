@@ -150,7 +150,7 @@ pub fn params_for(a: &QueueAttributes, dlq_exists: bool) -> QueueParams {
     QueueParams {
         fifo: a.fifo,
         dedup_per_group: a.effective_dedup_scope() == DeduplicationScope::MessageGroup,
-        retention_ms: a.message_retention_s as u64 * 1000,
+        retention_ms: u64::from(a.message_retention_s) * 1000,
         max_receive_count: a
             .redrive_policy
             .as_ref()
@@ -166,7 +166,11 @@ fn check_message(a: &QueueAttributes, r: &SendRequest) -> Result<()> {
         return Err(EngineError::MissingParameter("MessageBody"));
     }
     check_attributes(r)?;
-    let size = r.body.len() + r.attributes.iter().map(|a| a.size()).sum::<usize>();
+    let size = r.body.len()
+        + r.attributes
+            .iter()
+            .map(super::record::MessageAttribute::size)
+            .sum::<usize>();
     if size > a.maximum_message_size as usize {
         return Err(EngineError::MessageTooLong {
             size,
@@ -229,7 +233,7 @@ impl Queue {
     pub(crate) fn partition_for_group(&self, group: &str) -> usize {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in group.bytes() {
-            h ^= b as u64;
+            h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         (h % self.partitions.len() as u64) as usize
@@ -280,7 +284,7 @@ impl Queue {
                 },
             ));
         }
-        let delay_s = r.delay_s.unwrap_or(a.delay_s) as u64;
+        let delay_s = u64::from(r.delay_s.unwrap_or(a.delay_s));
         let part = match (&r.group_id, a.fifo) {
             (Some(g), true) => self.partition_for_group(g),
             _ => {

@@ -113,14 +113,16 @@ impl Partition {
             None => (1, 0),
         };
         write_meta(dir, epoch, purge_floor)?;
-        let seed =
-            now_ms ^ ((epoch as u64) << 32) ^ queue_id.rotate_left(17) ^ ((number as u64) << 48);
+        let seed = now_ms
+            ^ (u64::from(epoch) << 32)
+            ^ queue_id.rotate_left(17)
+            ^ (u64::from(number) << 48);
         let mut p = Partition::new_empty(queue_id, dir, number, cfg, params, epoch, seed, now_ms);
         p.purge_floor = purge_floor;
         let mut report = RecoveryReport::default();
 
         let mut bases: Vec<u64> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .filter_map(|e| segment::parse_log_name(&e.file_name().to_string_lossy()))
             .collect();
         bases.sort_unstable();
@@ -135,14 +137,14 @@ impl Partition {
         report.journaled_deletes = p.apply_journaled_deletes(&deletes);
 
         // Sequence numbers continue after the last record (or the purge floor).
-        let end = p.segs.back().map(|s| s.end_seq()).unwrap_or(0);
+        let end = p.segs.back().map_or(0, super::segment::Segment::end_seq);
         p.next_seq = end.max(purge_floor);
         p.committed_seq = p.next_seq;
         let next_seq = p.next_seq;
         if let Some(last) = p.segs.back_mut() {
             // Also sealed when the purge floor is past its end (it was purged together
             // with records that never reached it): the next record's seq must be its slot.
-            last.sealed = last.base_seq + (last.index.capacity() as u64) <= last.end_seq()
+            last.sealed = last.base_seq + u64::from(last.index.capacity()) <= last.end_seq()
                 || last.end_seq() < next_seq;
         }
         p.load_tail();
@@ -164,7 +166,7 @@ impl Partition {
     fn first_live_seq(&self) -> Option<u64> {
         for s in self.segs.iter().filter(|s| s.live > 0) {
             for i in 0..s.count {
-                let seq = s.base_seq + i as u64;
+                let seq = s.base_seq + u64::from(i);
                 if seq >= self.purge_floor && s.slot(i).state.is_live() {
                     return Some(seq);
                 }
@@ -203,7 +205,7 @@ impl Partition {
         seg.count = count;
         seg.write_pos = pos;
         seg.sealed = true;
-        report.records += count as u64;
+        report.records += u64::from(count);
         // 4. Recount and restore the in-memory state of every slot.
         self.restore_slots(&mut seg, now_ms, report);
         seg.idx_dirty = true;
@@ -215,7 +217,7 @@ impl Partition {
     fn restore_slots(&mut self, seg: &mut Segment, now_ms: u64, report: &mut RecoveryReport) {
         let base = seg.base_seq;
         for i in 0..seg.count {
-            let seq = base + i as u64;
+            let seq = base + u64::from(i);
             if seq < self.purge_floor {
                 continue;
             }
@@ -234,7 +236,7 @@ impl Partition {
                         seg.index.set_slot(i, &s);
                         continue;
                     }
-                    let delay = h.map(|h| h.visible_at_ms).unwrap_or(0);
+                    let delay = h.map_or(0, |h| h.visible_at_ms);
                     if delay > now_ms {
                         s.state = SlotState::Delayed;
                         s.visible_at_ms = delay;
@@ -257,7 +259,7 @@ impl Partition {
                 _ => continue,
             }
             seg.live += 1;
-            seg.live_bytes += s.len as u64;
+            seg.live_bytes += u64::from(s.len);
         }
     }
 
@@ -322,7 +324,7 @@ impl Partition {
                     continue;
                 }
                 let rec = record::decode_checked(bytes)
-                    .map_err(|_| record::corrupt_at(&seg.log_path, slot.offset as u64))?;
+                    .map_err(|_| record::corrupt_at(&seg.log_path, u64::from(slot.offset)))?;
                 if let Some(d) = &rec.dedup_id {
                     let key = dedup_key(per_group, rec.group_id.as_deref(), d);
                     found.push((rec.sent_at_ms, key, rec.message_id, rec.seq));
@@ -343,19 +345,19 @@ impl Partition {
 /// follow its predecessor in the log.
 fn trusted_prefix(seg: &Segment, header: Option<&IndexHeader>) -> (u32, u64) {
     let cap = seg.index.capacity();
-    let mut trusted = header.map(|h| h.durable_count.min(cap)).unwrap_or(0);
+    let mut trusted = header.map_or(0, |h| h.durable_count.min(cap));
     let mut pos = 0u64;
     for i in 0..trusted {
         let s = seg.slot(i);
-        let ok = s.offset as u64 == pos
+        let ok = u64::from(s.offset) == pos
             && s.len as usize >= record::HEADER_LEN
-            && pos + s.len as u64 <= seg.capacity
+            && pos + u64::from(s.len) <= seg.capacity
             && SlotState::from_u8(seg.index.raw_state(i)).is_some_and(|st| st != SlotState::Empty);
         if !ok {
             trusted = i;
             break;
         }
-        pos += s.len as u64;
+        pos += u64::from(s.len);
     }
     (trusted, pos)
 }
@@ -381,7 +383,7 @@ fn rescan(
         }
         let bytes = seg.bytes_from(pos);
         match record::check(bytes) {
-            Ok(h) if h.seq == base + count as u64 => {
+            Ok(h) if h.seq == base + u64::from(count) => {
                 let rec_bytes = &bytes[..h.len as usize];
                 let rec = record::decode_checked(rec_bytes);
                 let Ok(rec) = rec else {
@@ -390,7 +392,7 @@ fn rescan(
                 };
                 seg.max_sent_ms = seg.max_sent_ms.max(rec.sent_at_ms);
                 if let Some(o) = rec.origin {
-                    report.origins.push((base + count as u64, o));
+                    report.origins.push((base + u64::from(count), o));
                 }
                 report.rescanned += 1;
                 if h.flags & record::FLAG_DELETES != 0 {
@@ -400,19 +402,19 @@ fn rescan(
                     seg.index
                         .set_slot(count, &Slot::new(pos as u32, h.len, SlotState::Deleted));
                     count += 1;
-                    pos += h.len as u64;
+                    pos += u64::from(h.len);
                     continue;
                 }
                 // The index slot is kept when it agrees with the record: its state
                 // (a synced delete, say) is newer than anything the log can say.
                 let existing = seg.slot(count);
-                let agrees = existing.offset as u64 == pos
+                let agrees = u64::from(existing.offset) == pos
                     && existing.len == h.len
                     && SlotState::from_u8(seg.index.raw_state(count))
                         .is_some_and(|s| s != SlotState::Empty);
                 if !agrees {
                     let mut slot = Slot::new(pos as u32, h.len, SlotState::Ready);
-                    slot.receive_count = rec.receive_count.min(u16::MAX as u32) as u16;
+                    slot.receive_count = rec.receive_count.min(u32::from(u16::MAX)) as u16;
                     slot.first_receive_ms = rec.first_receive_ms;
                     if rec.visible_at_ms > now_ms {
                         slot.state = SlotState::Delayed;
@@ -422,7 +424,7 @@ fn rescan(
                     report.rebuilt_slots += 1;
                 }
                 count += 1;
-                pos += h.len as u64;
+                pos += u64::from(h.len);
             }
             Ok(_) | Err(Invalid::Corrupt) => {
                 torn = true;

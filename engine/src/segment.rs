@@ -150,7 +150,7 @@ impl Segment {
         // written, so fdatasyncs into it are cheaper), else a fresh preallocated file.
         let spare = spares
             .filter(|p| p.len() == capacity)
-            .and_then(|p| p.take())
+            .and_then(super::spare::SparePool::take)
             .and_then(|path| match std::fs::rename(&path, &log_path) {
                 Ok(()) => Some(()),
                 Err(_) => {
@@ -266,7 +266,7 @@ impl Segment {
 
     /// The O_DIRECT descriptor, if appends go around the page cache.
     pub fn direct_fd(&self) -> Option<RawFd> {
-        self.direct.as_ref().map(|f| f.as_raw_fd())
+        self.direct.as_ref().map(std::os::fd::AsRawFd::as_raw_fd)
     }
 
     pub fn log_file(&self) -> &File {
@@ -289,7 +289,7 @@ impl Segment {
     }
 
     pub fn end_seq(&self) -> u64 {
-        self.base_seq + self.count as u64
+        self.base_seq + u64::from(self.count)
     }
 
     pub fn contains(&self, seq: u64) -> bool {
@@ -310,11 +310,11 @@ impl Segment {
             (true, false) => {
                 debug_assert!(self.live > 0);
                 self.live -= 1;
-                self.live_bytes -= len as u64;
+                self.live_bytes -= u64::from(len);
             }
             (false, true) => {
                 self.live += 1;
-                self.live_bytes += len as u64;
+                self.live_bytes += u64::from(len);
             }
             _ => {}
         }
@@ -342,7 +342,7 @@ impl Segment {
     pub fn disk_bytes(&self) -> u64 {
         self.capacity
             + crate::index::HEADER_PAGE as u64
-            + self.index.capacity() as u64 * crate::index::SLOT_LEN as u64
+            + u64::from(self.index.capacity()) * crate::index::SLOT_LEN as u64
     }
 
     /// Removes both files. The caller drops the segment right after.

@@ -108,7 +108,10 @@ impl SparePool {
         let t = std::thread::Builder::new()
             .name("spool-spare".into())
             .spawn(move || fill_loop(filler))?;
-        *pool.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+        *pool
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t);
         Ok(pool)
     }
 
@@ -142,7 +145,11 @@ impl SparePool {
     pub fn stop(&self) {
         self.lock().stop = true;
         self.wake.notify_one();
-        let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let t = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Some(t) = t {
             // Never join from the filler itself (it may drop the last handle).
             if t.thread().id() != std::thread::current().id() {
@@ -152,7 +159,9 @@ impl SparePool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes one spare: zeros to full length under a temporary name, fdatasync, rename,

@@ -160,7 +160,7 @@ pub struct TimerWheel {
 /// Level for `deadline` relative to cursor `elapsed` (may be `>= LEVELS`).
 fn level_for(elapsed: u64, deadline: u64) -> usize {
     debug_assert!(deadline > elapsed);
-    let top_bit = 63 - (elapsed ^ deadline).leading_zeros();
+    let top_bit = (elapsed ^ deadline).ilog2();
     (top_bit / SLOT_BITS) as usize
 }
 
@@ -341,20 +341,20 @@ impl TimerWheel {
             next: NIL,
             loc: Loc::Free,
         };
-        if self.free_head != NIL {
-            let idx = self.free_head;
-            let slot = &mut self.slab[idx as usize];
-            debug_assert_eq!(slot.loc, Loc::Free);
-            self.free_head = slot.next;
-            *slot = entry;
-            idx
-        } else {
+        if self.free_head == NIL {
             assert!(
                 self.slab.len() < NIL as usize,
                 "TimerWheel: too many timers"
             );
             self.slab.push(entry);
             (self.slab.len() - 1) as u32
+        } else {
+            let idx = self.free_head;
+            let slot = &mut self.slab[idx as usize];
+            debug_assert_eq!(slot.loc, Loc::Free);
+            self.free_head = slot.next;
+            *slot = entry;
+            idx
         }
     }
 
@@ -440,11 +440,11 @@ impl TimerWheel {
             Loc::Due(_) => self.due_stale += 1,
             Loc::List(id) => {
                 let id = id as usize;
-                if prev != NIL {
-                    self.slab[prev as usize].next = next;
-                } else {
+                if prev == NIL {
                     debug_assert_eq!(self.heads[id], idx);
                     self.heads[id] = next;
+                } else {
+                    self.slab[prev as usize].next = next;
                 }
                 if next != NIL {
                     self.slab[next as usize].prev = prev;
@@ -678,7 +678,7 @@ impl TimerWheel {
             }
         }
         let mut live_due = 0usize;
-        for Reverse(r) in self.due.iter() {
+        for Reverse(r) in &self.due {
             if self.is_live_due(r) {
                 live_due += 1;
                 let e = &self.slab[r.idx as usize];

@@ -377,7 +377,7 @@ fn expect(fx: &Fixture, pristine: &Path, part: &Path) -> Expect {
             extent
         };
         ex.truncated_bytes += erased;
-        ex.torn_segments += (erased > 0) as usize;
+        ex.torn_segments += usize::from(erased > 0);
     }
     for &i in &ex.survivors {
         let r = &fx.recs[i];
@@ -494,7 +494,7 @@ fn run_case(fx: &Fixture, case: &Case) -> Outcome {
         );
     }
     for (b, n) in &c {
-        let allowed = (ex.must.contains(b) || ex.may.contains(b)) as usize;
+        let allowed = usize::from(ex.must.contains(b) || ex.may.contains(b));
         assert!(
             *n <= allowed,
             "{name}: {} delivered {n} times (allowed {allowed})",
@@ -670,7 +670,7 @@ fn torn_tail_across_a_segment_roll() {
     let mut cases = tail_cases(&fx);
     // The crash came before the new segment's files were durable, or between them.
     let (s0, (a, b)) = (segs[0], fx.tail_range(segs[0]).unwrap());
-    for x in [a, a + 1, (a + b) / 2, b] {
+    for x in [a, a + 1, usize::midpoint(a, b), b] {
         cases.push(Case::new(
             format!("no-new-segment@{x}"),
             vec![
@@ -785,7 +785,7 @@ fn damaged_index_files_are_rebuilt_from_the_log() {
     // Index damage together with a torn log tail.
     let head = *segs.last().unwrap();
     let (a, b) = fx.tail_range(head).unwrap();
-    for x in [a + 1, (a + b) / 2, b - 1] {
+    for x in [a + 1, usize::midpoint(a, b), b - 1] {
         for &seg in &segs {
             cases.push(Case::new(
                 format!("idx-zeroed@{seg}+cut@{x}"),

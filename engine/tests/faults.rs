@@ -175,7 +175,7 @@ fn faults_at_every_point_keep_exactly_the_acknowledged_messages() {
             _ => plan.clear(),
         }
         let mut batch = Vec::new();
-        for _ in 0..(1 + round % 7) {
+        for _ in 0..=(round % 7) {
             let b = format!("m{n:05}-{}", "x".repeat((n as usize * 37) % 2000));
             n += 1;
             if send_one(&mut e, "q", &b).is_ok() {

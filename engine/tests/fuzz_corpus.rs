@@ -53,7 +53,7 @@ fn sample(seq: u64, body: &[u8]) -> Record {
         seq,
         sent_at_ms: 1_800_000_000_000,
         visible_at_ms: 0,
-        message_id: MessageId::from_u128(seq as u128 + 1),
+        message_id: MessageId::from_u128(u128::from(seq) + 1),
         receive_count: 0,
         first_receive_ms: 0,
         group_id: Some("g".into()),

@@ -53,7 +53,7 @@ fn open_failure_midway_duplicates_dead_letter() {
     let f = e.begin_flush().unwrap();
     let mut fl = open_flusher(FlusherKind::Pwrite).unwrap();
     let io = f.run(fl.as_mut());
-    assert!(io.iter().all(|r| r.is_ok()));
+    assert!(io.iter().all(std::result::Result::is_ok));
     // crash here: copy durable in adlq, not committed, source not Moved
     let snap = tempfile::tempdir().unwrap();
     copy_dir(d.path(), snap.path());

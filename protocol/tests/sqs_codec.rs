@@ -72,7 +72,7 @@ fn map(pairs: &[(&str, &str)]) -> AttrMap {
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 fn sattr(name: &str, ty: &str, v: &str) -> MessageAttribute<'static> {

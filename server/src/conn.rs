@@ -380,7 +380,7 @@ mod tests {
         let mut bytes = ping_frame(7);
         bytes.extend(ping_frame(8));
         peer.write_all(&bytes).unwrap();
-        fill_until(&mut c, |c| c.has_buffered_input());
+        fill_until(&mut c, super::Conn::has_buffered_input);
         let first = c.next_frame(1 << 20).unwrap().expect("a whole frame");
         let second = c.next_frame(1 << 20).unwrap().expect("a second frame");
         assert!(c.next_frame(1 << 20).unwrap().is_none());

@@ -378,7 +378,7 @@ fn shard_count(dir: &Path, wanted: Option<u16>) -> Result<usize, StartError> {
     }
     match (existing, wanted) {
         (0, Some(n)) => Ok(n as usize),
-        (0, None) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        (0, None) => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
         (m, None) => Ok(m),
         (m, Some(n)) if m == n as usize => Ok(m),
         (found, Some(asked)) => Err(StartError::ShardCount {

@@ -200,7 +200,7 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             Response::QueueTagged,
         ),
         Request::UntagQueue { name, keys } => {
-            let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            let keys: Vec<String> = keys.iter().map(std::string::ToString::to_string).collect();
             unit(engine.untag_queue(&name, &keys), Response::QueueUntagged)
         }
         Request::ListQueueTags { name } => match engine.queue_tags(&name) {
@@ -655,9 +655,9 @@ mod tests {
                 Response::Queues { names, next_token } => (
                     names
                         .into_iter()
-                        .map(|n| n.into_owned())
+                        .map(std::borrow::Cow::into_owned)
                         .collect::<Vec<_>>(),
-                    next_token.map(|t| t.into_owned()),
+                    next_token.map(std::borrow::Cow::into_owned),
                 ),
                 r => panic!("{r:?}"),
             }

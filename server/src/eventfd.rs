@@ -44,7 +44,7 @@ impl EventFd {
             let n = unsafe {
                 libc::write(
                     self.fd.as_raw_fd(),
-                    (&one as *const u64).cast::<libc::c_void>(),
+                    (&raw const one).cast::<libc::c_void>(),
                     size_of::<u64>(),
                 )
             };
@@ -70,7 +70,7 @@ impl EventFd {
             let n = unsafe {
                 libc::read(
                     self.fd.as_raw_fd(),
-                    (&mut count as *mut u64).cast::<libc::c_void>(),
+                    (&raw mut count).cast::<libc::c_void>(),
                     size_of::<u64>(),
                 )
             };
@@ -117,7 +117,7 @@ mod tests {
             revents: 0,
         };
         // SAFETY: `pfd` is one valid pollfd that outlives the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        let n = unsafe { libc::poll(&raw mut pfd, 1, 0) };
         assert!(n >= 0, "poll: {}", io::Error::last_os_error());
         n == 1 && pfd.revents & libc::POLLIN != 0
     }
@@ -146,7 +146,7 @@ mod tests {
                 revents: 0,
             };
             // SAFETY: `pfd` is one valid pollfd that outlives the call.
-            let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+            let n = unsafe { libc::poll(&raw mut pfd, 1, 10_000) };
             assert_eq!(n, 1, "woken, not timed out");
             efd.drain().unwrap()
         });

@@ -156,7 +156,7 @@ impl Metrics {
         out.push_str("# HELP spool_calls_total Calls by protocol and action.\n");
         out.push_str("# TYPE spool_calls_total counter\n");
         for (p, m) in protocols {
-            for (a, s) in m.iter() {
+            for (a, s) in m {
                 let _ = writeln!(
                     out,
                     "spool_calls_total{{protocol=\"{p}\",action=\"{a}\"}} {}",
@@ -167,7 +167,7 @@ impl Metrics {
         out.push_str("# HELP spool_errors_total Failed calls by protocol, action and class (4xx: the client's fault, 5xx: the server's).\n");
         out.push_str("# TYPE spool_errors_total counter\n");
         for (p, m) in protocols {
-            for (a, s) in m.iter() {
+            for (a, s) in m {
                 let _ = writeln!(
                     out,
                     "spool_errors_total{{protocol=\"{p}\",action=\"{a}\",class=\"4xx\"}} {}",
@@ -202,7 +202,7 @@ impl Metrics {
         out.push_str("# HELP spool_latency_seconds Call latency by protocol and action (from hdrhistogram; SQS API only).\n");
         out.push_str("# TYPE spool_latency_seconds summary\n");
         for (p, m) in [("sqs", &sqs)] {
-            for (a, s) in m.iter() {
+            for (a, s) in m {
                 summary(
                     out,
                     "spool_latency_seconds",
@@ -260,7 +260,7 @@ fn summary(out: &mut String, name: &str, labels: &str, h: &Histogram<u64>) {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Counters stay meaningful after a panic elsewhere; never propagate the poison.
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

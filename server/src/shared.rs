@@ -44,7 +44,7 @@ impl Shared {
     pub fn gateway(&self) -> Option<Arc<crate::sqs::Gateway>> {
         self.gateway
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 }
@@ -82,7 +82,9 @@ impl GatewayCalls {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CallQueue> {
         // A panic while holding this lock leaves a list of calls behind: still valid.
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Queues a call; the caller then rings the shard's doorbell. Gives the call back if

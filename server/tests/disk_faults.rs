@@ -45,7 +45,7 @@ fn connect(d: &Spoold) -> Connection {
 /// Sends `bodies` as one batch; returns the bodies acknowledged and the error codes of
 /// the others.
 fn send(c: &mut Connection, q: &str, bodies: &[String]) -> (Vec<String>, Vec<ErrorCode>) {
-    let refs: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(std::string::String::as_bytes).collect();
     match c.send_bodies(q, &refs) {
         Ok(results) => {
             let mut ok = Vec::new();

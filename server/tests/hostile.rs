@@ -52,7 +52,7 @@ fn raise_nofile(want: u64) -> u64 {
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into the rlimit we own and pass by pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut r) } != 0 {
         return 1024;
     }
     if r.rlim_cur < want {
@@ -62,7 +62,7 @@ fn raise_nofile(want: u64) -> u64 {
         };
         // SAFETY: setrlimit reads the rlimit we own; raising the soft limit up to the
         // hard limit needs no privilege and affects only this process and its children.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } == 0 {
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const new) } == 0 {
             r.rlim_cur = new.rlim_cur;
         }
     }
@@ -487,12 +487,12 @@ fn slowloris_writers_do_not_hold_up_a_good_client() {
         2,
     );
     let mut slow: Vec<TcpStream> = (0..20).map(|_| connect(siege.addr)).collect();
-    for s in slow.iter_mut() {
+    for s in &mut slow {
         s.write_all(&hello()).unwrap();
     }
     for byte in 0..40 {
-        for s in slow.iter_mut() {
-            s.write_all(&send_frame[byte..byte + 1]).unwrap();
+        for s in &mut slow {
+            s.write_all(&send_frame[byte..=byte]).unwrap();
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long `spoold` may take to print `listening` before the start counts as failed.
-pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+pub const STARTUP_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// How long [`Spoold::terminate`] waits for a clean exit after SIGTERM.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,7 +56,8 @@ impl SpooldBuilder {
     /// More command-line flags (they may set `--sqs-listen` or `--admin-listen`, e.g. to
     /// `off`; `--listen` and `--data-dir` are the kit's).
     pub fn args(mut self, args: &[&str]) -> Self {
-        self.args.extend(args.iter().map(|a| a.to_string()));
+        self.args
+            .extend(args.iter().map(std::string::ToString::to_string));
         self
     }
 

@@ -49,8 +49,8 @@ static FIFO_QUEUE: std::sync::LazyLock<String> =
 const VISIBILITY_S: &str = "3600";
 const STD_PRODUCERS: usize = 2;
 const FIFO_GROUPS: usize = 6;
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
+const STARTUP_TIMEOUT: Duration = Duration::from_mins(1);
+const DRAIN_TIMEOUT: Duration = Duration::from_mins(2);
 /// A kill this soon after a segment file disappeared counts as "during compaction".
 const COMPACTION_WINDOW: Duration = Duration::from_millis(100);
 
@@ -161,7 +161,7 @@ fn crc32(parts: &[&[u8]]) -> u32 {
     let mut crc = !0u32;
     for p in parts {
         for &b in *p {
-            crc = table[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
+            crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
         }
     }
     !crc
@@ -196,7 +196,7 @@ const MAGIC: &str = "crashloop1";
 fn make_body(id: Id, round: u64, len: usize) -> Vec<u8> {
     let kind = if id.fifo { 'f' } else { 's' };
     let head = format!("{MAGIC} {kind} {} {} {round} {len} ", id.stream, id.seq);
-    let mut r = Rng(id.seq ^ ((id.stream as u64) << 48) ^ (id.fifo as u64) << 63);
+    let mut r = Rng(id.seq ^ ((id.stream as u64) << 48) ^ u64::from(id.fifo) << 63);
     let payload: Vec<u8> = (0..len).map(|_| r.next() as u8).collect();
     let crc = crc32(&[head.as_bytes(), &payload]);
     let mut b = head.into_bytes();
@@ -863,7 +863,7 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Dra
         let mut guard = state.lock().unwrap();
         let s = &mut *guard;
         for st in s.std.iter_mut().chain(s.fifo.iter_mut()) {
-            for f in st.flags.iter_mut() {
+            for f in &mut st.flags {
                 *f &= !DRAINED;
             }
         }
@@ -1088,8 +1088,7 @@ fn run(args: &Args) -> Result<bool, SetupError> {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
+            .map_or(1, |d| d.as_nanos() as u64)
     });
     println!("spool-crashloop: seed {seed} (rerun with --seed {seed})");
     let mut rng = Rng(seed);
@@ -1279,8 +1278,8 @@ fn run(args: &Args) -> Result<bool, SetupError> {
             let _ = t.join();
         }
         totals.load_kills += 1;
-        totals.compaction_triggered += triggered as u64;
-        totals.near_compaction += near as u64;
+        totals.compaction_triggered += u64::from(triggered);
+        totals.near_compaction += u64::from(near);
         let mut life_logs = vec![read_life_log(&d.log_text(&cfg), &state)];
         drop(d);
 
@@ -1288,7 +1287,7 @@ fn run(args: &Args) -> Result<bool, SetupError> {
         let mut startup_kills = 0;
         let mut before_listening = 0;
         if rng.chance(33) {
-            for _ in 0..1 + rng.below(2) {
+            for _ in 0..=rng.below(2) {
                 life += 1;
                 let mut r = Daemon::spawn(&cfg, life, round, &mut rng)?;
                 let us = rng.below(startup_time.as_micros() as u64);
@@ -1296,7 +1295,7 @@ fn run(args: &Args) -> Result<bool, SetupError> {
                 let listening = r.poll_listening();
                 r.kill9();
                 startup_kills += 1;
-                before_listening += !listening as u64;
+                before_listening += u64::from(!listening);
                 life_logs.push(read_life_log(&r.log_text(&cfg), &state));
             }
         }

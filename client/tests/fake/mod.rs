@@ -80,7 +80,7 @@ impl Peer {
                 shard_count: 4,
             },
         );
-        (id, api_key.map(|k| k.into_owned()))
+        (id, api_key.map(std::borrow::Cow::into_owned))
     }
 
     pub fn hello(&mut self) -> (u64, Option<Vec<u8>>) {
@@ -129,6 +129,6 @@ pub fn serve(script: impl FnOnce(Peer) + Send + 'static) -> (ClientConfig, JoinH
     let script = std::sync::Mutex::new(Some(script));
     serve_n(1, move |_, peer| {
         let f = script.lock().unwrap().take().unwrap();
-        f(peer)
+        f(peer);
     })
 }

@@ -52,7 +52,7 @@ impl Engine {
             let dlq_exists = self.dlq_of(&n).is_some();
             let q = self.queues.get_mut(&n).expect("listed");
             let params = q.params(dlq_exists);
-            for p in q.partitions.iter_mut() {
+            for p in &mut q.partitions {
                 p.set_params(params);
             }
         }
@@ -150,7 +150,7 @@ impl Engine {
         self.corrupt_retired += q
             .partitions
             .iter()
-            .map(|p| p.corrupt_records())
+            .map(super::super::partition::Partition::corrupt_records)
             .sum::<u64>();
         // Moves into the deleted queue will never complete: their sources go back.
         let (dead, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.moves)
@@ -164,7 +164,10 @@ impl Engine {
         }
         self.deleted.insert(name.to_string(), now);
         self.refresh_params();
-        if q.partitions.iter().any(|p| p.is_flushing()) {
+        if q.partitions
+            .iter()
+            .any(super::super::partition::Partition::is_flushing)
+        {
             // A pipelined flush still writes through this queue's file descriptors: keep
             // them open until it is finished.
             self.parked.push(q);
@@ -329,7 +332,7 @@ impl Engine {
         if check_interval && q.last_purge_ms.is_some_and(|t| now < t + PURGE_INTERVAL_MS) {
             return Err(EngineError::PurgeQueueInProgress(name.to_string()));
         }
-        for p in q.partitions.iter_mut() {
+        for p in &mut q.partitions {
             p.purge()?;
         }
         q.last_purge_ms = Some(now);
@@ -353,7 +356,7 @@ impl Engine {
         let now = self.now_ms();
         let q = self.queue_mut(name)?;
         let mut c = Counters::default();
-        for p in q.partitions.iter_mut() {
+        for p in &mut q.partitions {
             p.tick(now);
             let pc = p.counters();
             c.ready += pc.ready;

@@ -81,16 +81,17 @@ impl Engine {
     /// flush is out anywhere (a wave must cover every partition).
     pub fn begin_flush_with_index(&mut self, index: bool) -> Option<EngineFlush> {
         if index
-            && self
-                .queues
-                .values()
-                .any(|q| q.partitions.iter().any(|p| p.is_flushing()))
+            && self.queues.values().any(|q| {
+                q.partitions
+                    .iter()
+                    .any(super::super::partition::Partition::is_flushing)
+            })
         {
             return None;
         }
         let mut parts = Vec::new();
         for q in self.queues.values_mut() {
-            for p in q.partitions.iter_mut() {
+            for p in &mut q.partitions {
                 if let Some(f) = p.prepare_flush_with_index(index) {
                     parts.push((q.meta.id, p.number(), f));
                 }
@@ -102,10 +103,11 @@ impl Engine {
         self.staged_bytes = 0;
         // A failed partition takes no part: then no header may advance.
         let index_wave = index
-            && !self
-                .queues
-                .values()
-                .any(|q| q.partitions.iter().any(|p| p.is_failed()));
+            && !self.queues.values().any(|q| {
+                q.partitions
+                    .iter()
+                    .any(super::super::partition::Partition::is_failed)
+            });
         Some(EngineFlush { parts, index_wave })
     }
 
@@ -139,7 +141,7 @@ impl Engine {
         if index_wave {
             // Phase two: every partition's index files were synced by this flush.
             for q in self.queues.values_mut() {
-                for p in q.partitions.iter_mut() {
+                for p in &mut q.partitions {
                     p.advance_headers();
                 }
             }
@@ -167,9 +169,11 @@ impl Engine {
     /// Whether a failed flush left some partition unusable (see
     /// [`Engine::recover_failed`]).
     pub fn has_failed_partitions(&self) -> bool {
-        self.queues
-            .values()
-            .any(|q| q.partitions.iter().any(|p| p.is_failed()))
+        self.queues.values().any(|q| {
+            q.partitions
+                .iter()
+                .any(super::super::partition::Partition::is_failed)
+        })
     }
 
     /// Reopens every partition that a failed flush left unusable, from its durable state.
@@ -260,7 +264,7 @@ impl Engine {
     pub fn sync_index(&mut self) -> Result<()> {
         let mut all_synced = true;
         for q in self.queues.values_mut() {
-            for p in q.partitions.iter_mut() {
+            for p in &mut q.partitions {
                 all_synced &= p.sync_index_files()?;
             }
         }
@@ -268,7 +272,7 @@ impl Engine {
         // another partition's header could vouch for a move whose source is unsynced.
         if all_synced {
             for q in self.queues.values_mut() {
-                for p in q.partitions.iter_mut() {
+                for p in &mut q.partitions {
                     p.advance_headers();
                 }
             }
@@ -292,7 +296,7 @@ impl Engine {
         let now = self.now_ms();
         let mut worked = 0;
         for q in self.queues.values_mut() {
-            for p in q.partitions.iter_mut() {
+            for p in &mut q.partitions {
                 if p.compact_step(now, budget)? != crate::compaction::CompactionStep::Idle {
                     worked += 1;
                 }

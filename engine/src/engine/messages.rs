@@ -55,7 +55,7 @@ pub struct SendOutcome {
 }
 
 fn sequence_number(seq: u64, partition: u16) -> u128 {
-    ((seq as u128) << 16) | partition as u128
+    (u128::from(seq) << 16) | u128::from(partition)
 }
 
 impl Engine {
@@ -132,7 +132,7 @@ impl Engine {
         let now = self.now_ms();
         let dlq = self.dlq_of(name);
         let q = self.queue_mut(name)?;
-        let vis = visibility_s.unwrap_or(q.meta.attrs.visibility_timeout_s) as u64 * 1000;
+        let vis = u64::from(visibility_s.unwrap_or(q.meta.attrs.visibility_timeout_s)) * 1000;
         if vis > crate::partition::MAX_VISIBILITY_MS {
             return Err(EngineError::invalid(
                 "VisibilityTimeout",
@@ -254,6 +254,6 @@ impl Engine {
         let now = self.now_ms();
         let r = self.open_receipt(self.queue(name)?, handle)?;
         let q = self.queue_mut(name)?;
-        q.partitions[r.partition as usize].change_visibility(now, &r, timeout_s as u64 * 1000)
+        q.partitions[r.partition as usize].change_visibility(now, &r, u64::from(timeout_s) * 1000)
     }
 }

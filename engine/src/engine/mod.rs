@@ -286,7 +286,7 @@ impl Engine {
     pub fn tick(&mut self) {
         let now = self.now_ms();
         for q in self.queues.values_mut() {
-            for p in q.partitions.iter_mut() {
+            for p in &mut q.partitions {
                 p.tick(now);
             }
         }
@@ -300,7 +300,7 @@ impl Engine {
                 .queues
                 .values()
                 .flat_map(|q| q.partitions.iter())
-                .map(|p| p.corrupt_records())
+                .map(super::partition::Partition::corrupt_records)
                 .sum::<u64>()
     }
 
@@ -309,7 +309,7 @@ impl Engine {
         self.queues
             .values()
             .flat_map(|q| q.partitions.iter())
-            .map(|p| p.disk_bytes())
+            .map(super::partition::Partition::disk_bytes)
             .sum()
     }
 

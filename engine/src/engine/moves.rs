@@ -158,7 +158,7 @@ impl Engine {
         let q = self.queue_mut(dlq)?;
         let dlq_id = q.meta.id;
         let mut taken = Vec::new();
-        for p in q.partitions.iter_mut() {
+        for p in &mut q.partitions {
             if taken.len() >= max {
                 break;
             }

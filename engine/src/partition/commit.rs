@@ -122,7 +122,7 @@ impl Partition {
         if index_work {
             // Slots (offsets, states) reach disk before a header that vouches for them;
             // the header target is what was committed before this flush.
-            for s in self.segs.iter_mut() {
+            for s in &mut self.segs {
                 if s.needs_index_sync(committed) {
                     sync_fds.push(s.index.fd());
                     s.idx_dirty = false;
@@ -288,7 +288,7 @@ impl Partition {
             return Ok(false);
         }
         let committed = self.committed_seq;
-        for s in self.segs.iter_mut() {
+        for s in &mut self.segs {
             if s.needs_index_sync(committed) {
                 // Slots (offsets, states) reach disk before a header that vouches for them.
                 s.index.sync()?;
@@ -306,7 +306,7 @@ impl Partition {
     /// Phase two: write each segment's durable point as of phase one.
     pub(crate) fn advance_headers(&mut self) {
         let committed = self.header_target;
-        for s in self.segs.iter_mut() {
+        for s in &mut self.segs {
             let durable = s.durable_count(committed);
             debug_assert!(durable >= s.header_durable, "durable points only advance");
             if durable == s.header_durable {
@@ -333,7 +333,7 @@ impl Partition {
     pub(crate) fn discard_uncommitted(&mut self) -> Result<()> {
         let committed = self.committed_seq;
         let mut removed = false;
-        for seg in self.segs.iter() {
+        for seg in &self.segs {
             if seg.base_seq > committed {
                 for path in [
                     crate::segment::log_path(&self.dir, seg.base_seq),
@@ -352,7 +352,7 @@ impl Partition {
                 0
             } else if seg.contains(committed - 1) {
                 let s = seg.slot((committed - 1 - seg.base_seq) as u32);
-                s.offset as u64 + s.len as u64
+                u64::from(s.offset) + u64::from(s.len)
             } else {
                 continue;
             };

@@ -84,7 +84,7 @@ impl Partition {
         let mut freed = Vec::new();
         self.retained.clear(&mut freed);
         self.recycle(freed);
-        for s in self.segs.iter_mut() {
+        for s in &mut self.segs {
             s.live = 0;
             s.live_bytes = 0;
             s.pinned = 0;

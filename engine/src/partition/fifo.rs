@@ -94,7 +94,7 @@ impl Partition {
         let seg = &self.segs[pos];
         let bytes = self
             .retained
-            .find(seq, seg.base_seq, slot.offset as u64, slot.len as usize)
+            .find(seq, seg.base_seq, u64::from(slot.offset), slot.len as usize)
             .unwrap_or_else(|| seg.record_bytes(&slot));
         record::peek_group(bytes).map(|g| self.fifo.key(g))
     }

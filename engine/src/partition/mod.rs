@@ -129,7 +129,7 @@ impl Default for QueueParams {
         QueueParams {
             fifo: false,
             dedup_per_group: false,
-            retention_ms: spool_model::limits::MESSAGE_RETENTION_DEFAULT_S as u64 * 1000,
+            retention_ms: u64::from(spool_model::limits::MESSAGE_RETENTION_DEFAULT_S) * 1000,
             max_receive_count: None,
         }
     }
@@ -266,7 +266,10 @@ impl Partition {
 
     /// Bytes of segment files on disk.
     pub fn disk_bytes(&self) -> u64 {
-        self.segs.iter().map(|s| s.disk_bytes()).sum()
+        self.segs
+            .iter()
+            .map(super::segment::Segment::disk_bytes)
+            .sum()
     }
 
     /// Bytes of records written (sum of segment write positions).

@@ -152,12 +152,12 @@ impl Partition {
         let seg = &self.segs[pos];
         let kept = self
             .retained
-            .find(seq, seg.base_seq, slot.offset as u64, slot.len as usize);
+            .find(seq, seg.base_seq, u64::from(slot.offset), slot.len as usize);
         // Bytes from a kept batch never left memory: no CRC check needed.
         let in_memory = kept.is_some();
         let bytes = kept.unwrap_or_else(|| seg.record_bytes(&slot));
         let Some(header) = record::peek_header(bytes) else {
-            let err = record::corrupt_at(&seg.log_path, slot.offset as u64);
+            let err = record::corrupt_at(&seg.log_path, u64::from(slot.offset));
             self.drop_corrupt(pos, seq, slot.len);
             return Err(err);
         };
@@ -180,13 +180,13 @@ impl Partition {
             Err(_) => {
                 // Damaged on disk since it was verified: never deliver it, keep the counts
                 // and the group's state right, and report it.
-                let err = record::corrupt_at(&seg.log_path, slot.offset as u64);
+                let err = record::corrupt_at(&seg.log_path, u64::from(slot.offset));
                 self.drop_corrupt(pos, seq, slot.len);
                 return Err(err);
             }
         };
         if let Some(max) = self.params.max_receive_count {
-            if slot.receive_count as u32 >= max {
+            if u32::from(slot.receive_count) >= max {
                 self.set_state(pos, seq, SlotState::Ready, SlotState::Moving, slot.len);
                 self.counters.ready -= 1;
                 if self.params.fifo {
@@ -217,7 +217,7 @@ impl Partition {
                 generation: slot.generation,
                 epoch: self.epoch,
             },
-            receive_count: slot.receive_count as u32,
+            receive_count: u32::from(slot.receive_count),
             first_receive_ms: slot.first_receive_ms,
             record: rec,
         });

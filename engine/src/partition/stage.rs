@@ -95,8 +95,8 @@ impl Partition {
         }
         let seq = self.next_seq;
         let message_id = m.message_id.unwrap_or_else(|| {
-            let hi = splitmix(&mut self.rng) as u128;
-            let lo = (seq ^ ((self.number as u64) << 48)) as u128;
+            let hi = u128::from(splitmix(&mut self.rng));
+            let lo = u128::from(seq ^ (u64::from(self.number) << 48));
             MessageId::from_u128((hi << 64) | lo)
         });
         let rec = RecordRef {
@@ -219,10 +219,10 @@ impl Partition {
         let head = self.segs.back_mut().expect("roll created a head");
         let file_offset = head.write_pos;
         let slot_i = head.count;
-        debug_assert_eq!(head.base_seq + slot_i as u64, entry.seq);
+        debug_assert_eq!(head.base_seq + u64::from(slot_i), entry.seq);
         let mut slot = Slot::new(file_offset as u32, len as u32, SlotState::Staged);
         // A copied-forward record keeps its receive history.
-        slot.receive_count = receive_count.min(u16::MAX as u32) as u16;
+        slot.receive_count = receive_count.min(u32::from(u16::MAX)) as u16;
         slot.first_receive_ms = first_receive_ms;
         head.index.set_slot(slot_i, &slot);
         head.count += 1;

@@ -577,7 +577,7 @@ impl Harness {
         assert!(got.len() <= max);
         let mut seen = HashSet::new();
         for rm in &got {
-            let id = self.delivered(rm, vis_s as u64 * 1000);
+            let id = self.delivered(rm, u64::from(vis_s) * 1000);
             assert!(seen.insert(id), "message {id} twice in one receive");
         }
         if got.len() < max {
@@ -696,7 +696,7 @@ impl Harness {
                     "changed visibility of a message not in flight: {}",
                     ctx()
                 );
-                self.msgs[id].visible_at = now + secs as u64 * 1000;
+                self.msgs[id].visible_at = now + u64::from(secs) * 1000;
             }
             Err(EngineError::MessageNotInflight) => {
                 assert!(
@@ -732,7 +732,7 @@ impl Harness {
             Ok(()) => {
                 assert!(!too_soon, "purge allowed within 60 s of the last");
                 self.last_purge = Some(now);
-                for m in self.msgs.iter_mut() {
+                for m in &mut self.msgs {
                     m.purged = true;
                     m.visible_at = 0;
                 }

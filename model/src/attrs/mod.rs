@@ -317,18 +317,18 @@ impl QueueAttributes {
         let name = attr.name();
         match attr {
             Attr::VisibilityTimeout => {
-                self.visibility_timeout_s = parse_ranged(name, value, &VISIBILITY_TIMEOUT_RANGE_S)?
+                self.visibility_timeout_s = parse_ranged(name, value, &VISIBILITY_TIMEOUT_RANGE_S)?;
             }
             Attr::MessageRetentionPeriod => {
-                self.message_retention_s = parse_ranged(name, value, &MESSAGE_RETENTION_RANGE_S)?
+                self.message_retention_s = parse_ranged(name, value, &MESSAGE_RETENTION_RANGE_S)?;
             }
             Attr::MaximumMessageSize => {
                 self.maximum_message_size =
-                    parse_ranged(name, value, &MAXIMUM_MESSAGE_SIZE_RANGE_BYTES)?
+                    parse_ranged(name, value, &MAXIMUM_MESSAGE_SIZE_RANGE_BYTES)?;
             }
             Attr::DelaySeconds => self.delay_s = parse_ranged(name, value, &DELAY_RANGE_S)?,
             Attr::ReceiveMessageWaitTimeSeconds => {
-                self.receive_wait_time_s = parse_ranged(name, value, &RECEIVE_WAIT_TIME_RANGE_S)?
+                self.receive_wait_time_s = parse_ranged(name, value, &RECEIVE_WAIT_TIME_RANGE_S)?;
             }
             Attr::RedrivePolicy => {
                 self.redrive_policy = if value.is_empty() {
@@ -358,7 +358,7 @@ impl QueueAttributes {
                     value,
                     DeduplicationScope::SQS_WORDS,
                     DeduplicationScope::from_sqs_str,
-                )?)
+                )?);
             }
             Attr::FifoThroughputLimit => {
                 self.fifo_throughput_limit = Some(parse_word(
@@ -366,7 +366,7 @@ impl QueueAttributes {
                     value,
                     FifoThroughputLimit::SQS_WORDS,
                     FifoThroughputLimit::from_sqs_str,
-                )?)
+                )?);
             }
             Attr::Policy => {
                 self.policy = if value.is_empty() {
@@ -394,7 +394,7 @@ impl QueueAttributes {
             }
             Attr::KmsDataKeyReusePeriodSeconds => {
                 self.kms_data_key_reuse_period_s =
-                    Some(parse_ranged(name, value, &KMS_DATA_KEY_REUSE_RANGE_S)?)
+                    Some(parse_ranged(name, value, &KMS_DATA_KEY_REUSE_RANGE_S)?);
             }
             Attr::SqsManagedSseEnabled => self.sqs_managed_sse_enabled = parse_bool(name, value)?,
         }

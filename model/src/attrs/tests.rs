@@ -296,7 +296,7 @@ fn redrive_policy_parse_and_render() {
     assert_eq!(a.to_map()["RedrivePolicy"], json);
 
     let bad = [
-        "".to_string(),
+        String::new(),
         "not json".into(),
         "[]".into(),
         format!(r#"{{"deadLetterTargetArn":"{DLQ}"}}"#),
@@ -399,7 +399,7 @@ fn redrive_allow_policy() {
         r#"{"redrivePermission":"allowAll","sourceQueueArns":["arn:aws:sqs:us-east-1:000000000000:s"]}"#.into(),
         r#"{"redrivePermission":"AllowAll"}"#.into(),
         r#"{"redrivePermission":"allowAll","extra":1}"#.into(),
-        r#"{}"#.into(),
+        r"{}".into(),
         "allowAll".into(),
     ] {
         assert!(

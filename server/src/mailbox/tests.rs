@@ -61,12 +61,12 @@ fn wraparound_keeps_order() {
     let mut next_out = 0u32;
     // Uneven batches walk head and tail around the ring many times.
     for round in 0..1000 {
-        for _ in 0..(round % 4 + 1) {
+        for _ in 0..=(round % 4) {
             if tx.try_send(next_in).is_ok() {
                 next_in += 1;
             }
         }
-        for _ in 0..(round % 3 + 1) {
+        for _ in 0..=(round % 3) {
             if let Some(v) = rx.try_recv() {
                 assert_eq!(v, next_out);
                 next_out += 1;
@@ -312,7 +312,7 @@ fn stress_doorbell_with_eventfd_loses_no_wakeup() {
                 revents: 0,
             };
             // SAFETY: `pfd` is one valid pollfd that outlives the call.
-            let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+            let n = unsafe { libc::poll(&raw mut pfd, 1, 10_000) };
             assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
             assert!(
                 n == 1 || rx.is_empty(),

@@ -26,7 +26,7 @@ use crate::conn::{Conn, FrameHead, WRITE_LIMIT, WRITE_PAUSE};
 /// Keepalive of client connections: first probe after 60 s idle, then every 10 s, dead
 /// after 6 unanswered.
 const TCP_KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
-    .with_time(Duration::from_secs(60))
+    .with_time(Duration::from_mins(1))
     .with_interval(Duration::from_secs(10))
     .with_retries(6);
 

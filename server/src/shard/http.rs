@@ -171,7 +171,7 @@ impl Shard {
         self.shared
             .calls
             .get(self.id as usize)
-            .is_some_and(|q| q.has_pending())
+            .is_some_and(super::super::shared::GatewayCalls::has_pending)
     }
 
     /// Replies to a call of the gateway's own tasks (dropped if the task stopped waiting).

@@ -148,7 +148,7 @@ impl Shard {
         let now = self.now();
         let mut tries = Vec::new();
         let http = self.http.host.as_ref();
-        for p in self.polls.parked.iter_mut() {
+        for p in &mut self.polls.parked {
             if p.queue == queue && !p.busy && p.deadline_ms > now && !abandoned(http, &p.to) {
                 #[cfg(debug_assertions)]
                 debug_assert_eq!(self.ops.tries(p.id), 0, "an idle long poll with a try out");

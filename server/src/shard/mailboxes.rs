@@ -58,7 +58,7 @@ impl Mailboxes {
     }
 
     pub(super) fn finish_sleep(&mut self) {
-        for (_, inbox) in self.inboxes.iter_mut() {
+        for (_, inbox) in &mut self.inboxes {
             inbox.finish_sleep();
         }
     }
@@ -135,7 +135,7 @@ impl Mailboxes {
     /// Takes what waits in the inboxes, up to the per-turn bound.
     fn take(&mut self) -> Vec<Envelope> {
         let mut got = Vec::new();
-        for (_, inbox) in self.inboxes.iter_mut() {
+        for (_, inbox) in &mut self.inboxes {
             inbox.drain(DRAIN_MAX, |env| got.push(env));
         }
         // More may wait: come back without sleeping.
@@ -166,7 +166,7 @@ impl Shard {
     fn on_envelope(&mut self, env: Envelope) {
         match env {
             Envelope::Local { from, token, req } => {
-                self.run_local(ReplyTo::Shard { shard: from, token }, req)
+                self.run_local(ReplyTo::Shard { shard: from, token }, req);
             }
             Envelope::Coordinate { from, token, req } => {
                 let to = ReplyTo::Shard { shard: from, token };
@@ -183,7 +183,7 @@ impl Shard {
                 }
             }
             Envelope::Apply { from, token, req } => {
-                self.apply_replica(ReplyTo::Shard { shard: from, token }, req)
+                self.apply_replica(ReplyTo::Shard { shard: from, token }, req);
             }
             Envelope::Reply { token, resp } => {
                 if let Some(to) = self.router.remote.remove(&token) {

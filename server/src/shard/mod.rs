@@ -341,7 +341,7 @@ impl Shard {
     /// Sorts this turn's readiness events: accepts now, binary connections' reads into
     /// `readable` (served after the mailboxes), writes into the write list.
     fn on_events(&mut self, events: &Events, readable: &mut Vec<usize>) {
-        for ev in events.iter() {
+        for ev in events {
             match ev.token() {
                 LISTENER => self.accept(),
                 SQS_LISTENER => self.accept_sqs(),
@@ -409,7 +409,7 @@ impl Shard {
                 id,
             } => self.deliver_conn(slot, generation, id, resp),
             ReplyTo::Shard { shard, token } => {
-                self.send_env(shard, Envelope::Reply { token, resp })
+                self.send_env(shard, Envelope::Reply { token, resp });
             }
             ReplyTo::Http { token } => {
                 if let Some(h) = &self.http.host {

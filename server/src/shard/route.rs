@@ -27,10 +27,10 @@ use spool_model::limits::RECEIVE_WAIT_TIME_MAX_MS;
 pub fn shard_of_group(group: &str, shards: u16) -> u16 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in group.bytes() {
-        h ^= b as u64;
+        h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    (h % shards as u64) as u16
+    (h % u64::from(shards)) as u16
 }
 
 /// Tokens and requests out on other shards.
@@ -91,7 +91,7 @@ impl Shard {
                 }
             }
             Request::GetQueueAttributes { .. } => {
-                self.fanout(to, req.into_owned(), Merge::Attributes)
+                self.fanout(to, req.into_owned(), Merge::Attributes);
             }
             Request::Redrive { .. } => self.fanout(to, req.into_owned(), Merge::Redriven),
             Request::Send { queue, entries } => self.route_send(to, queue, entries),
@@ -189,7 +189,10 @@ impl Shard {
     }
 
     fn route_send(&mut self, to: ReplyTo, queue: Cow<'_, str>, entries: Vec<SendEntry<'_>>) {
-        let fifo = self.engine.queue_ref(&queue).map(|q| q.is_fifo());
+        let fifo = self
+            .engine
+            .queue_ref(&queue)
+            .map(spool_engine::Queue::is_fifo);
         if fifo != Some(true) || self.n == 1 {
             // Standard queue (or unknown: the local engine says QueueDoesNotExist).
             return self.run_local(to, Request::Send { queue, entries });
@@ -199,7 +202,7 @@ impl Shard {
             // The engine rejects it; any shard can say so.
             None => self.id,
         };
-        let first = entries.first().map(shard_of).unwrap_or(self.id);
+        let first = entries.first().map_or(self.id, shard_of);
         if entries.iter().all(|e| shard_of(e) == first) {
             return self.run_on(first, to, Request::Send { queue, entries });
         }
@@ -312,7 +315,7 @@ impl Shard {
         if is_nonempty_receive(&local) || (self.n == 1 && wait == 0) {
             return self.deliver(to, local);
         }
-        let deadline_ms = self.now() + wait as u64;
+        let deadline_ms = self.now() + u64::from(wait);
         if self.n == 1 {
             return self.park(to, req, deadline_ms);
         }

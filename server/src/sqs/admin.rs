@@ -136,7 +136,7 @@ async fn queue_names(gw: &Gateway) -> Vec<String> {
                 names: page,
                 next_token,
             }) => {
-                names.extend(page.into_iter().map(|n| n.into_owned()));
+                names.extend(page.into_iter().map(std::borrow::Cow::into_owned));
                 match next_token {
                     Some(t) => token = Some(t.into_owned()),
                     None => break,

@@ -81,7 +81,7 @@ impl LocalCalls {
         self.waiting
             .borrow()
             .get(&token)
-            .is_none_or(|tx| tx.is_closed())
+            .is_none_or(tokio::sync::oneshot::Sender::is_closed)
     }
 
     /// The reply to call `token`: wakes the task waiting for it, if it still waits.
@@ -100,14 +100,23 @@ struct ReadyQueue(Mutex<Vec<usize>>);
 
 impl ReadyQueue {
     fn push(&self, id: usize) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(id);
     }
     fn take(&self, into: &mut Vec<usize>) {
-        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         std::mem::swap(&mut *q, into);
     }
     fn is_empty(&self) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
     }
 }
 
@@ -425,7 +434,7 @@ impl hyper::rt::Read for SqsIo {
             if n > 0 && n < want {
                 self.clear(READABLE);
             }
-            buf.put_slice(&scratch[..n])
+            buf.put_slice(&scratch[..n]);
         })
     }
 }
@@ -481,7 +490,9 @@ struct TimerState {
 
 impl LoopTimer {
     fn state(&self) -> std::sync::MutexGuard<'_, TimerState> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn fire(&self, now: Instant) {
@@ -564,7 +575,7 @@ mod tests {
                 ready: woken.clone(),
             }))
         };
-        let mut a = t.sleep_until(now + std::time::Duration::from_secs(60));
+        let mut a = t.sleep_until(now + std::time::Duration::from_mins(1));
         let mut b = t.sleep_until(now + std::time::Duration::from_secs(30));
         let c = t.sleep_until(now + std::time::Duration::from_secs(10));
         for (s, id) in [(&mut a, 1), (&mut b, 2)] {
@@ -582,7 +593,7 @@ mod tests {
         assert_eq!(got, vec![2]);
         assert_eq!(
             t.next_deadline(),
-            Some(now + std::time::Duration::from_secs(60))
+            Some(now + std::time::Duration::from_mins(1))
         );
         drop(a);
         assert_eq!(t.next_deadline(), None);

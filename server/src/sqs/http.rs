@@ -39,8 +39,7 @@ pub(crate) fn head_timeout() -> Duration {
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|&ms| ms > 0)
-            .map(Duration::from_millis)
-            .unwrap_or(HEAD_TIMEOUT)
+            .map_or(HEAD_TIMEOUT, Duration::from_millis)
     })
 }
 
@@ -67,7 +66,7 @@ pub async fn serve_admin(listener: TcpListener, gw: Arc<Gateway>) {
                     continue;
                 }
             },
-            _ = gw.stopping() => return,
+            () = gw.stopping() => return,
         };
         let gw = gw.clone();
         tokio::spawn(async move {

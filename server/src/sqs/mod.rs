@@ -179,7 +179,10 @@ impl GatewayHandle {
                         sqs_addr,
                         rt: tokio::runtime::Handle::current(),
                     });
-                    *shared.gateway.lock().unwrap_or_else(|p| p.into_inner()) = Some(gw.clone());
+                    *shared
+                        .gateway
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(gw.clone());
                     // Shard 0 polls for the gateway on its timer; ring it so it starts
                     // accepting SQS connections now.
                     if let Some(b) = shared.bells.first() {
@@ -195,7 +198,7 @@ impl GatewayHandle {
                     shared
                         .gateway
                         .lock()
-                        .unwrap_or_else(|p| p.into_inner())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .take();
                 });
             })

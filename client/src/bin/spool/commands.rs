@@ -359,7 +359,11 @@ fn stats(c: &mut Connection, a: StatsArgs) -> Result<ExitCode> {
             };
             let mut row = vec![name.clone()];
             for attr in STATS_ATTRIBUTES {
-                row.push(attrs.get(attr).map_or("-".to_string(), |v| v.to_string()));
+                row.push(
+                    attrs
+                        .get(attr)
+                        .map_or("-".to_string(), std::string::ToString::to_string),
+                );
             }
             rows.push(row);
         }

@@ -87,7 +87,7 @@ impl Ctx<'_> {
             // SQS pages only when MaxResults was given.
             next_token: next_token
                 .filter(|_| max_results.is_some())
-                .map(|t| t.into_owned()),
+                .map(std::borrow::Cow::into_owned),
         })
     }
 
@@ -209,7 +209,7 @@ impl Ctx<'_> {
             queue_urls: names.iter().map(|n| self.url(n)).collect(),
             next_token: next_token
                 .filter(|_| max_results.is_some())
-                .map(|t| t.into_owned()),
+                .map(std::borrow::Cow::into_owned),
         })
     }
 
