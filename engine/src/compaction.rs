@@ -90,7 +90,7 @@ impl Partition {
         };
         match what {
             0 => self.remove_segment(i),
-            1 => self.expire_segment(now_ms, i),
+            1 => Ok(self.expire_segment(i)),
             _ => self.copy_forward(i, budget),
         }
     }
@@ -106,7 +106,7 @@ impl Partition {
         Ok(CompactionStep::Removed { base_seq, bytes })
     }
 
-    fn expire_segment(&mut self, _now_ms: u64, i: usize) -> Result<CompactionStep> {
+    fn expire_segment(&mut self, i: usize) -> CompactionStep {
         let base = self.segs[i].base_seq;
         let count = self.segs[i].count;
         let mut n = 0;
@@ -141,10 +141,10 @@ impl Partition {
         }
         // Ready messages of FIFO groups pending behind the cursor are skipped lazily.
         self.segs[i].idx_dirty = true;
-        Ok(CompactionStep::Expired {
+        CompactionStep::Expired {
             base_seq: base,
             messages: n,
-        })
+        }
     }
 
     fn copy_forward(&mut self, i: usize, budget: usize) -> Result<CompactionStep> {

@@ -711,12 +711,12 @@ mod tests {
 
     #[test]
     fn kinds_and_names() {
+        fn assert_send<T: Send>() {}
         assert_eq!(open_flusher(FlusherKind::Pwrite).unwrap().name(), "pwrite");
         match UringFlusher::new() {
             Ok(u) => assert_eq!(u.name(), "uring"),
             Err(e) => eprintln!("SKIP uring flusher: io_uring unavailable: {e}"),
         }
-        fn assert_send<T: Send>() {}
         assert_send::<UringFlusher>();
         assert_send::<Box<dyn Flusher>>();
     }

@@ -92,9 +92,9 @@ pub fn check_attribute(a: &MessageAttribute) -> Result<()> {
         ));
     }
     let ok_type = match (DataType::of(&a.data_type), &a.value) {
-        (Some(DataType::String), AttributeValue::String(_)) => true,
+        (Some(DataType::String), AttributeValue::String(_))
+        | (Some(DataType::Binary), AttributeValue::Binary(_)) => true,
         (Some(DataType::Number), AttributeValue::String(s)) => is_valid_number(s),
-        (Some(DataType::Binary), AttributeValue::Binary(_)) => true,
         _ => false,
     };
     if !ok_type {
@@ -263,8 +263,14 @@ impl Queue {
                     Cow::Borrowed(d.as_str())
                 }
                 (None, true) => {
+                    use std::fmt::Write as _;
                     let digest = sha2::Sha256::digest(&r.body);
-                    Cow::Owned(digest.iter().map(|b| format!("{b:02x}")).collect())
+                    let mut hex = String::with_capacity(2 * digest.len());
+                    for b in digest {
+                        // Writing to a String cannot fail.
+                        let _ = write!(hex, "{b:02x}");
+                    }
+                    Cow::Owned(hex)
                 }
                 (None, false) => {
                     return Err(EngineError::invalid(

@@ -170,6 +170,9 @@ impl ReceiptKey {
     /// `InvalidData` error (never silently replaced: that would invalidate
     /// every outstanding handle).
     pub fn load_or_create(dir: &Path) -> io::Result<ReceiptKey> {
+        // Unique per process and per call so concurrent creators never
+        // share (and clobber) a temp file.
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let path = dir.join(SECRET_FILE);
         match read_key_file(&path) {
             Ok(key) => return Ok(key),
@@ -180,9 +183,6 @@ impl ReceiptKey {
         let mut secret = [0u8; KEY_LEN];
         File::open("/dev/urandom")?.read_exact(&mut secret)?;
 
-        // Unique per process and per call so concurrent creators never
-        // share (and clobber) a temp file.
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let tmp = dir.join(format!(
             "{SECRET_FILE}.tmp.{}.{}",
             std::process::id(),

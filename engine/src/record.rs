@@ -693,7 +693,7 @@ mod tests {
         let mut x = 1u64;
         r.body = (0..5000)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                 (x >> 56) as u8
             })
             .collect();

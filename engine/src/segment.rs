@@ -304,8 +304,8 @@ impl Segment {
     }
 
     /// Changes a slot's state, keeping the live accounting right.
-    pub fn transition(&mut self, _slot: u32, from: SlotState, to: SlotState, len: u32) {
-        debug_assert!(from.can_become(to), "slot {_slot}: {from:?} -> {to:?}");
+    pub fn transition(&mut self, slot: u32, from: SlotState, to: SlotState, len: u32) {
+        debug_assert!(from.can_become(to), "slot {slot}: {from:?} -> {to:?}");
         match (from.is_live(), to.is_live()) {
             (true, false) => {
                 debug_assert!(self.live > 0);

@@ -57,7 +57,7 @@ impl std::fmt::Debug for SparePool {
             .field("dir", &self.dir)
             .field("len", &self.len)
             .field("want", &self.want)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,6 +81,8 @@ impl SparePool {
                 .and_then(|r| r.split('.').next())
                 .and_then(|d| d.parse::<u64>().ok());
             next_id = next_id.max(id.map_or(0, |i| i + 1));
+            // Our own file names, spelled exactly so (see `make`): no case folding.
+            #[allow(clippy::case_sensitive_file_extension_comparisons)]
             let complete = name.ends_with(".log")
                 && id.is_some()
                 && std::fs::metadata(&path).is_ok_and(|m| m.len() == len);
@@ -214,6 +216,8 @@ impl Drop for SparePool {
     }
 }
 
+// The thread's own handle, moved in: it lives as long as the thread.
+#[allow(clippy::needless_pass_by_value)]
 fn fill_loop(pool: std::sync::Weak<SparePool>) {
     loop {
         let Some(p) = pool.upgrade() else {

@@ -611,7 +611,8 @@ impl TimerWheel {
     fn repack(&mut self) {
         let live = self.index.len();
         let old = std::mem::replace(&mut self.slab, Vec::with_capacity(live));
-        self.index = SeqMap::with_capacity_and_hasher(live, Default::default());
+        self.index =
+            SeqMap::with_capacity_and_hasher(live, std::hash::BuildHasherDefault::default());
         self.due = BinaryHeap::new();
         self.due_stale = 0;
         self.free_head = NIL;

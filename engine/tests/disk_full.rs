@@ -64,7 +64,7 @@ fn full_tmpfs_refuses_sends_cleanly_and_recovers() {
             Ok(_) => {
                 committed += e
                     .flush()
-                    .expect("a flush failed: the disk was not preallocated")
+                    .expect("a flush failed: the disk was not preallocated");
             }
             Err(err) => {
                 assert!(err.is_out_of_space(), "{err}");
@@ -80,6 +80,8 @@ fn full_tmpfs_refuses_sends_cleanly_and_recovers() {
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
         .count();
+    // `Partition` has no public path to name its method by.
+    #[allow(clippy::redundant_closure_for_method_calls)]
     let in_use: usize = e
         .queue_ref("q")
         .unwrap()

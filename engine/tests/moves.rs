@@ -7,7 +7,7 @@ mod common;
 
 use common::{body, copy_dir, map, T0};
 use spool_engine::{open_flusher, FlusherKind};
-use spool_engine::{Engine, EngineConfig, ManualClock, PartitionConfig};
+use spool_engine::{Counters, Engine, EngineConfig, ManualClock, PartitionConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -126,7 +126,7 @@ fn dlq_compaction_loses_origin_queue_name() {
     );
     let moved = e.redrive("dlq", None, 100).unwrap();
     e.flush().unwrap();
-    assert_eq!(e.counters("dlq").unwrap(), Default::default());
+    assert_eq!(e.counters("dlq").unwrap(), Counters::default());
     assert_eq!(
         moved, 5,
         "all 5 remaining dead letters should redrive to src"

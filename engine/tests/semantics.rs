@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use spool_engine::PartitionConfig;
 use spool_engine::{
     AttributeValue, DeleteOutcome, Engine, EngineConfig, EngineError, FlusherKind, ManualClock,
     MessageAttribute, SendRequest,
 };
+use spool_engine::{Counters, PartitionConfig};
 
 fn cfg() -> EngineConfig {
     EngineConfig {
@@ -94,7 +94,7 @@ fn send_is_visible_only_after_flush_and_redelivered_after_visibility_timeout() {
     e.flush().unwrap();
     clock.advance_ms(3_600_000);
     assert!(e.receive("q", 10, None).unwrap().is_empty());
-    assert_eq!(e.counters("q").unwrap(), Default::default());
+    assert_eq!(e.counters("q").unwrap(), Counters::default());
 }
 
 #[test]
@@ -426,7 +426,7 @@ fn purge_removes_everything_once_a_minute_and_durably() {
         e.purge_queue("q"),
         Err(EngineError::PurgeQueueInProgress(_))
     ));
-    assert_eq!(e.counters("q").unwrap(), Default::default());
+    assert_eq!(e.counters("q").unwrap(), Counters::default());
     clock.advance_ms(3_600_000);
     assert!(e.receive("q", 10, None).unwrap().is_empty());
     drop(e);
@@ -576,7 +576,7 @@ fn sends_are_checked_against_the_queue_s_size_limit_and_the_attribute_count() {
         ..Default::default()
     };
     assert!(e.send("q1", &[many]).unwrap()[0].is_err());
-    assert_eq!(e.counters("q1").unwrap(), Default::default());
+    assert_eq!(e.counters("q1").unwrap(), Counters::default());
 }
 
 #[test]

@@ -204,11 +204,11 @@ impl Engine {
 
     /// All attributes, as GetQueueAttributes(All) reports them.
     pub fn get_queue_attributes(&mut self, name: &str) -> Result<BTreeMap<String, String>> {
+        use spool_model::attrs::names;
         let c = self.counters(name)?;
         let arn = self.queue_arn(name);
         let q = self.queue(name)?;
         let mut m = q.meta.attrs.to_map();
-        use spool_model::attrs::names;
         m.insert(
             names::APPROXIMATE_NUMBER_OF_MESSAGES.into(),
             c.ready.to_string(),

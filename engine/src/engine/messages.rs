@@ -166,7 +166,7 @@ impl Engine {
         let fifo = q.is_fifo();
         let key = self.key.clone();
         if !dead.is_empty() {
-            self.move_dead_letters(name, qid, dlq.as_deref(), dead)?;
+            self.move_dead_letters(name, qid, dlq.as_deref(), dead);
         }
         if got.is_empty() {
             if let Some(e) = over {

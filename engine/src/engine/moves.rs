@@ -53,30 +53,29 @@ impl Engine {
         src_id: u64,
         dlq: Option<&str>,
         dead: Vec<(u16, DeadLetter)>,
-    ) -> Result<()> {
+    ) {
         let now = self.now_ms();
         for (sp, d) in dead {
             let staged = match dlq {
                 Some(dlq) => self.stage_move(now, dlq, src_name, src_id, sp, &d),
                 None => Err(EngineError::QueueDoesNotExist("dead-letter queue".into())),
             };
-            self.track_move(staged, src_id, sp, d.seq);
+            self.track_move(staged.ok(), src_id, sp, d.seq);
         }
-        Ok(())
     }
 
-    /// After staging a move's copy: remember it, so the source slot is released once the
-    /// copy is durable; or, if staging failed, put the source message back. Returns
-    /// whether the move is under way.
+    /// After staging a move's copy (`staged`: its queue, partition and seq): remember it,
+    /// so the source slot is released once the copy is durable; or, if staging failed
+    /// (`None`), put the source message back. Returns whether the move is under way.
     pub(super) fn track_move(
         &mut self,
-        staged: Result<(u64, u16, u64)>,
+        staged: Option<(u64, u16, u64)>,
         src_queue: u64,
         src_partition: u16,
         src_seq: u64,
     ) -> bool {
         match staged {
-            Ok((dest_queue, dest_partition, dest_seq)) => {
+            Some((dest_queue, dest_partition, dest_seq)) => {
                 // A source is taken out (Moving) once, so it is never copied twice. The
                 // scan is linear, so it is checked only while few moves are pending (a
                 // redrive's `max` is the client's choice).
@@ -98,7 +97,7 @@ impl Engine {
                 });
                 true
             }
-            Err(_) => {
+            None => {
                 if let Some(p) = self.partition_mut(src_queue, src_partition) {
                     p.abort_move(src_seq);
                 }
@@ -179,7 +178,7 @@ impl Engine {
                     RedriveRefusal::NoSourceQueue,
                 )),
             };
-            if self.track_move(staged, dlq_id, sp, d.seq) {
+            if self.track_move(staged.ok(), dlq_id, sp, d.seq) {
                 moved += 1;
             }
         }

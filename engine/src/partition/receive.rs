@@ -115,14 +115,11 @@ impl Partition {
         while self.cursor < self.committed_seq && budget > 0 {
             budget -= 1;
             let seq = self.cursor;
-            let pos = match self.seg_pos(seq) {
-                Some(p) => p,
-                None => {
-                    // A reclaimed segment: jump to the next one that exists.
-                    let next = self.segs.iter().map(|s| s.base_seq).find(|&b| b > seq);
-                    self.cursor = next.unwrap_or(self.committed_seq);
-                    continue;
-                }
+            let Some(pos) = self.seg_pos(seq) else {
+                // A reclaimed segment: jump to the next one that exists.
+                let next = self.segs.iter().map(|s| s.base_seq).find(|&b| b > seq);
+                self.cursor = next.unwrap_or(self.committed_seq);
+                continue;
             };
             self.cursor += 1;
             let seg = &self.segs[pos];
@@ -175,15 +172,12 @@ impl Partition {
         } else {
             record::decode(bytes)
         };
-        let rec = match decoded {
-            Ok(r) => r,
-            Err(_) => {
-                // Damaged on disk since it was verified: never deliver it, keep the counts
-                // and the group's state right, and report it.
-                let err = record::corrupt_at(&seg.log_path, u64::from(slot.offset));
-                self.drop_corrupt(pos, seq, slot.len);
-                return Err(err);
-            }
+        let Ok(rec) = decoded else {
+            // Damaged on disk since it was verified: never deliver it, keep the counts
+            // and the group's state right, and report it.
+            let err = record::corrupt_at(&seg.log_path, u64::from(slot.offset));
+            self.drop_corrupt(pos, seq, slot.len);
+            return Err(err);
         };
         if let Some(max) = self.params.max_receive_count {
             if u32::from(slot.receive_count) >= max {

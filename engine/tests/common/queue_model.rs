@@ -655,7 +655,7 @@ impl Harness {
                     assert!(self.fifo, "{}", ctx());
                 }
             }
-            Err(_) => panic!("delete failed: {}", ctx()),
+            Err(e) => panic!("delete failed ({e}): {}", ctx()),
         }
     }
 
@@ -705,7 +705,7 @@ impl Harness {
                     ctx()
                 );
             }
-            Err(_) => panic!("change visibility failed: {}", ctx()),
+            Err(e) => panic!("change visibility failed ({e}): {}", ctx()),
         }
     }
 
