@@ -78,7 +78,7 @@ pub fn decode_frame(buf: &[u8], max_frame: usize) -> Result<Option<(Frame<'_>, u
     if (len as usize) < HEADER_AFTER_LENGTH {
         return Err(ProtocolError::FrameTooShort { len });
     }
-    let total = LENGTH_PREFIX_LEN as u64 + len as u64;
+    let total = LENGTH_PREFIX_LEN as u64 + u64::from(len);
     if total > max_frame as u64 {
         return Err(ProtocolError::FrameTooLarge {
             len: total,

@@ -180,10 +180,10 @@ fn check_entry(m: &SendMessageEntry) {
         validate_attribute_name(&a.name).expect("a parsed attribute name is valid");
         match &a.value {
             AttributeValue::String(s) => {
-                assert!(!s.is_empty() && !a.data_type.starts_with("Binary"))
+                assert!(!s.is_empty() && !a.data_type.starts_with("Binary"));
             }
             AttributeValue::Binary(b) => {
-                assert!(!b.is_empty() && a.data_type.starts_with("Binary"))
+                assert!(!b.is_empty() && a.data_type.starts_with("Binary"));
             }
         }
     }
@@ -214,7 +214,7 @@ fn check_valid(r: &SqsRequest) {
     }
     match r {
         SqsRequest::CreateQueue { queue_name, .. } => {
-            assert!(crate::is_valid_queue_name(queue_name))
+            assert!(crate::is_valid_queue_name(queue_name));
         }
         SqsRequest::SendMessage { message, .. } => check_entry(message),
         SqsRequest::SendMessageBatch { entries, .. } => {
@@ -227,7 +227,7 @@ fn check_valid(r: &SqsRequest) {
             let total: usize = entries
                 .iter()
                 .flat_map(|e| &e.result)
-                .map(|m| m.size())
+                .map(SendMessageEntry::size)
                 .sum();
             assert!(total <= MAX_MESSAGE_SIZE, "batch over the size limit");
         }
@@ -378,7 +378,7 @@ fn to_json(r: &SqsRequest) -> Option<Value> {
             );
         }
         SqsRequest::DeleteMessage { receipt_handle, .. } => {
-            set("ReceiptHandle", json!(receipt_handle))
+            set("ReceiptHandle", json!(receipt_handle));
         }
         SqsRequest::ChangeMessageVisibility {
             receipt_handle,

@@ -81,7 +81,7 @@ impl<'a> Reader<'a> {
             1 => Ok(true),
             v => Err(ProtocolError::InvalidValue {
                 what,
-                value: v as u64,
+                value: u64::from(v),
             }),
         }
     }
@@ -238,7 +238,7 @@ impl Writer<'_> {
     }
 
     pub(crate) fn bool(&mut self, v: bool) {
-        self.u8(v as u8);
+        self.u8(u8::from(v));
     }
 
     pub(crate) fn opt<T>(

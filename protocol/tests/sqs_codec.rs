@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use proptest::prelude::*;
 use spool_protocol::sqs::md5::{md5_of_body, md5_of_message_attributes};
@@ -828,7 +829,7 @@ fn structural_batch_errors_fail_the_whole_call() {
     assert!(json("SendMessageBatch", &send_batch_json(&ten)).is_ok());
     let mut q = format!("Action=DeleteMessageBatch&QueueUrl={Q}");
     for i in 1..=11 {
-        q += &format!("&DeleteMessageBatchRequestEntry.{i}.Id=i{i}&DeleteMessageBatchRequestEntry.{i}.ReceiptHandle=h");
+        write!(q, "&DeleteMessageBatchRequestEntry.{i}.Id=i{i}&DeleteMessageBatchRequestEntry.{i}.ReceiptHandle=h").unwrap();
     }
     assert_eq!(kind_form(&q), ErrorKind::TooManyEntriesInBatchRequest);
     // Ids not distinct.
@@ -1002,7 +1003,7 @@ fn message_size_limit() {
     );
 }
 
-fn send_with_attrs(attrs: serde_json::Value) -> Result<SendMessageEntry, SqsError> {
+fn send_with_attrs(attrs: &serde_json::Value) -> Result<SendMessageEntry, SqsError> {
     let body = serde_json::json!({"QueueUrl": Q, "MessageBody": "x", "MessageAttributes": attrs});
     match json("SendMessage", &body.to_string())? {
         SqsRequest::SendMessage { message, .. } => Ok(message),
@@ -1013,7 +1014,7 @@ fn send_with_attrs(attrs: serde_json::Value) -> Result<SendMessageEntry, SqsErro
 #[test]
 fn message_attribute_validation() {
     use serde_json::json as j;
-    let ok = send_with_attrs(j!({
+    let ok = send_with_attrs(&j!({
         "s": {"DataType": "String", "StringValue": "v"},
         "n.x": {"DataType": "Number.float", "StringValue": "-1.5e3"},
         "bin": {"DataType": "Binary", "BinaryValue": "aGk="},
@@ -1041,7 +1042,7 @@ fn message_attribute_validation() {
         .collect();
     let ten: serde_json::Map<String, serde_json::Value> =
         eleven.clone().into_iter().take(10).collect();
-    assert!(send_with_attrs(serde_json::Value::Object(ten)).is_ok());
+    assert!(send_with_attrs(&serde_json::Value::Object(ten)).is_ok());
     let bad_cases = vec![
         serde_json::Value::Object(eleven),
         j!({"AWS.trace": {"DataType": "String", "StringValue": "v"}}),
@@ -1069,7 +1070,7 @@ fn message_attribute_validation() {
         j!({"a": {"DataType": "String", "StringValue": "v", "StringListValues": ["x"]}}),
     ];
     for attrs in bad_cases {
-        let e = send_with_attrs(attrs.clone()).unwrap_err();
+        let e = send_with_attrs(&attrs).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidParameterValue, "{attrs}");
     }
     // Query form list values are refused the same way.

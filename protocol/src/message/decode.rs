@@ -5,12 +5,18 @@
 //! panics, and never reserves more than the payload could hold. Decoded strings and byte
 //! strings are `Cow::Borrowed` slices of the payload (zero copy, bodies included).
 
-use super::fields::*;
+use super::fields::{
+    read_error, read_map, read_message, read_names, read_queue, read_queue_list, read_results,
+    read_send_entry, read_visibility_entry, MIN_HANDLE, MIN_MESSAGE, MIN_SEND_ENTRY,
+    MIN_VISIBILITY_ENTRY, RECEIVE_FLAG_SYSTEM_ATTRIBUTES,
+};
 use super::opcode::{Opcode, ERROR_OPCODE, RESPONSE_BIT};
-use super::types::*;
+use super::types::{Request, Response, SendOk};
 use crate::error::ProtocolError;
 use crate::frame::Frame;
-use crate::limits::*;
+use crate::limits::{
+    MAX_API_KEY_LEN, MAX_BATCH, MAX_NEXT_TOKEN_LEN, MAX_QUEUE_NAME_LEN, MAX_RECEIPT_HANDLE_LEN,
+};
 use crate::wire::{Reader, Result};
 
 impl<'a> Request<'a> {
@@ -132,7 +138,7 @@ fn read_receive<'a>(r: &mut Reader<'a>) -> Result<Request<'a>> {
     if flags & !RECEIVE_FLAG_SYSTEM_ATTRIBUTES != 0 {
         return Err(ProtocolError::InvalidValue {
             what: "receive flags",
-            value: flags as u64,
+            value: u64::from(flags),
         });
     }
     Ok(Request::Receive {

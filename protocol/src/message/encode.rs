@@ -3,11 +3,16 @@
 //! Promise: `encode` checks every limit `decode` enforces, so whatever encodes also
 //! decodes, and leaves `out` unchanged when it refuses a value.
 
-use super::fields::*;
-use super::types::*;
+use super::fields::{
+    write_error, write_map, write_message, write_names, write_queue, write_queue_list,
+    write_results, write_send_entry, write_visibility_entry, RECEIVE_FLAG_SYSTEM_ATTRIBUTES,
+};
+use super::types::{Request, Response};
 use crate::error::ProtocolError;
 use crate::frame::encode_frame;
-use crate::limits::*;
+use crate::limits::{
+    MAX_API_KEY_LEN, MAX_BATCH, MAX_NEXT_TOKEN_LEN, MAX_QUEUE_NAME_LEN, MAX_RECEIPT_HANDLE_LEN,
+};
 use crate::wire::{Result, Writer};
 
 impl Request<'_> {
@@ -219,7 +224,7 @@ impl Response<'_> {
             }
             Response::Queues { names, next_token }
             | Response::DeadLetterSourceQueues { names, next_token } => {
-                write_queue_list(w, names, next_token)
+                write_queue_list(w, names, next_token.as_deref())
             }
             Response::QueueAttributes { attributes } => {
                 write_map(w, attributes, "queue attributes")
@@ -242,10 +247,10 @@ impl Response<'_> {
                 messages.iter().try_for_each(|m| write_message(w, m))
             }
             Response::Deleted { results } => {
-                write_results(w, results, "delete results", |_, _| Ok(()))
+                write_results(w, results, "delete results", |_, ()| Ok(()))
             }
             Response::VisibilityChanged { results } => {
-                write_results(w, results, "visibility results", |_, _| Ok(()))
+                write_results(w, results, "visibility results", |_, ()| Ok(()))
             }
             Response::Error(e) => write_error(w, e),
         }

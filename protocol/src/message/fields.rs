@@ -8,9 +8,15 @@
 
 use std::borrow::Cow;
 
-use super::types::*;
+use super::types::{
+    AttributeValue, Map, Message, MessageAttribute, SendEntry, VisibilityEntry, WireError,
+};
 use crate::error::{ErrorCode, ProtocolError};
-use crate::limits::*;
+use crate::limits::{
+    is_valid_queue_name, MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH,
+    MAX_ERROR_MESSAGE_LEN, MAX_ID_LEN, MAX_MAP_ENTRIES, MAX_MAP_VALUE_LEN, MAX_MESSAGE_ATTRIBUTES,
+    MAX_NEXT_TOKEN_LEN, MAX_QUEUE_NAME_LEN, MAX_RECEIPT_HANDLE_LEN,
+};
 use crate::wire::{Reader, Result, Writer};
 
 pub(super) fn read_queue<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<Cow<'a, str>> {
@@ -87,27 +93,21 @@ pub(super) fn read_queue_list<'a>(r: &mut Reader<'a>) -> Result<QueuePage<'a>> {
 pub(super) fn write_queue_list(
     w: &mut Writer<'_>,
     names: &[Cow<'_, str>],
-    token: &Option<Cow<'_, str>>,
+    token: Option<&str>,
 ) -> Result<()> {
     w.batch(names.len(), MAX_BATCH, false, "queue names")?;
     for n in names {
         write_queue(w, n, "queue names")?;
     }
-    w.opt(token.as_deref(), |w, t| {
-        w.str16(t, MAX_NEXT_TOKEN_LEN, "next token")
-    })
+    w.opt(token, |w, t| w.str16(t, MAX_NEXT_TOKEN_LEN, "next token"))
 }
 
 pub(super) fn read_id<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<Option<Cow<'a, str>>> {
     r.opt(what, |r| r.str16(MAX_ID_LEN, what))
 }
 
-pub(super) fn write_id(
-    w: &mut Writer<'_>,
-    v: &Option<Cow<'_, str>>,
-    what: &'static str,
-) -> Result<()> {
-    w.opt(v.as_deref(), |w, s| w.str16(s, MAX_ID_LEN, what))
+pub(super) fn write_id(w: &mut Writer<'_>, v: Option<&str>, what: &'static str) -> Result<()> {
+    w.opt(v, |w, s| w.str16(s, MAX_ID_LEN, what))
 }
 
 const TRANSPORT_STRING: u8 = 1;
@@ -128,7 +128,7 @@ pub(super) fn read_attrs<'a>(
             t => {
                 return Err(ProtocolError::InvalidValue {
                     what: "attribute transport",
-                    value: t as u64,
+                    value: u64::from(t),
                 })
             }
         };
@@ -192,7 +192,7 @@ pub(super) fn read_results<'a, T>(
             s => {
                 return Err(ProtocolError::InvalidValue {
                     what: "entry status",
-                    value: s as u64,
+                    value: u64::from(s),
                 })
             }
         }
@@ -241,8 +241,8 @@ pub(super) fn write_send_entry(w: &mut Writer<'_>, e: &SendEntry<'_>) -> Result<
         w.u32(d);
         Ok(())
     })?;
-    write_id(w, &e.group_id, "message group id")?;
-    write_id(w, &e.dedup_id, "deduplication id")
+    write_id(w, e.group_id.as_deref(), "message group id")?;
+    write_id(w, e.dedup_id.as_deref(), "deduplication id")
 }
 
 pub(super) fn read_visibility_entry<'a>(r: &mut Reader<'a>) -> Result<VisibilityEntry<'a>> {
@@ -286,8 +286,8 @@ pub(super) fn write_message(w: &mut Writer<'_>, m: &Message<'_>) -> Result<()> {
     w.u32(m.receive_count);
     w.u64(m.sent_ms);
     w.u64(m.first_receive_ms);
-    write_id(w, &m.group_id, "message group id")?;
-    write_id(w, &m.dedup_id, "deduplication id")?;
+    write_id(w, m.group_id.as_deref(), "message group id")?;
+    write_id(w, m.dedup_id.as_deref(), "deduplication id")?;
     w.opt(m.sequence_number, |w, s| {
         w.u128(s);
         Ok(())

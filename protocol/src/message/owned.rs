@@ -3,7 +3,10 @@
 
 use std::borrow::Cow;
 
-use super::types::*;
+use super::types::{
+    AttributeValue, Map, Message, MessageAttribute, Request, Response, SendEntry, VisibilityEntry,
+    WireError,
+};
 
 fn own_str(c: Cow<'_, str>) -> Cow<'static, str> {
     Cow::Owned(c.into_owned())

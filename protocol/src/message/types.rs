@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::error::ErrorCode;
-use crate::limits::*;
+use crate::limits::MAX_ERROR_MESSAGE_LEN;
 
 /// A string-to-string map (queue attributes, tags). Keys are unique on the wire.
 pub type Map<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;

@@ -141,7 +141,7 @@ pub(crate) fn xml_escape_into(out: &mut Vec<u8>, text: &str) {
             '"' => out.extend_from_slice(b"&quot;"),
             '\r' => out.extend_from_slice(b"&#xD;"),
             c if request::is_xml_char(c) => {
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes())
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
             _ => out.extend_from_slice("\u{FFFD}".as_bytes()),
         }

@@ -9,9 +9,11 @@ use spool_model::limits::{
 };
 
 use super::object::{check_range, Obj, RangeText};
-use super::types::*;
-use super::validate::*;
-use crate::limits::*;
+use super::types::{BatchEntry, ReceiveMessageRequest, SqsRequest, VisibilityChange};
+use super::validate::{
+    batch_entries, check_id, invalid, message_too_long, raw_send, validate_send,
+};
+use crate::limits::{is_valid_label, is_valid_queue_name, MAX_MESSAGE_SIZE};
 use crate::sqs::error::{ErrorKind, SqsError};
 use crate::sqs::Action;
 

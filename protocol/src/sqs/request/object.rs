@@ -24,6 +24,15 @@ pub(super) fn json_kind(v: &JVal<'_>) -> &'static str {
     }
 }
 
+/// The error for a member of the wrong JSON type, where `want` names the type expected
+/// ("a String").
+fn type_error(v: &JVal<'_>, want: &str) -> SqsError {
+    match v {
+        JVal::Array(_) | JVal::Object(_) => serialization(json_kind(v)),
+        _ => serialization(format!("{} can not be converted to {want}", json_kind(v))),
+    }
+}
+
 /// One JSON object (the request, or a batch entry) with the wire it came from.
 pub(super) struct Obj<'a> {
     pub(super) map: &'a JObj<'a>,
@@ -38,18 +47,11 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub(super) fn type_error(&self, v: &JVal<'_>, want: &str) -> SqsError {
-        match v {
-            JVal::Array(_) | JVal::Object(_) => serialization(json_kind(v)),
-            _ => serialization(format!("{} can not be converted to {want}", json_kind(v))),
-        }
-    }
-
     pub(super) fn str_opt(&self, name: &str) -> Result<Option<&'a str>, SqsError> {
         match self.get(name) {
             None => Ok(None),
             Some(JVal::String(s)) => Ok(Some(s.as_ref())),
-            Some(v) => Err(self.type_error(v, "a String")),
+            Some(v) => Err(type_error(v, "a String")),
         }
     }
 
@@ -83,7 +85,7 @@ impl<'a> Obj<'a> {
                 Ok(i) => Ok(Some(i)),
                 Err(_) => Err(SqsError::invalid_value(name, s, "Must be an integer.")),
             },
-            (Some(v), _) => Err(self.type_error(v, "an Integer")),
+            (Some(v), _) => Err(type_error(v, "an Integer")),
         }
     }
 
@@ -108,12 +110,12 @@ impl<'a> Obj<'a> {
                 for item in items {
                     match item {
                         JVal::String(s) => out.push(s.to_string()),
-                        v => return Err(self.type_error(v, "a String")),
+                        v => return Err(type_error(v, "a String")),
                     }
                 }
                 Ok(Some(out))
             }
-            Some(v) => Err(self.type_error(v, "a List")),
+            Some(v) => Err(type_error(v, "a List")),
         }
     }
 
@@ -127,12 +129,12 @@ impl<'a> Obj<'a> {
                         JVal::String(s) => {
                             out.insert(k.to_string(), s.to_string());
                         }
-                        v => return Err(self.type_error(v, "a String")),
+                        v => return Err(type_error(v, "a String")),
                     }
                 }
                 Ok(Some(out))
             }
-            Some(v) => Err(self.type_error(v, "a Map")),
+            Some(v) => Err(type_error(v, "a Map")),
         }
     }
 
@@ -147,12 +149,12 @@ impl<'a> Obj<'a> {
                             map: m,
                             wire: self.wire,
                         }),
-                        v => return Err(self.type_error(v, "a Structure")),
+                        v => return Err(type_error(v, "a Structure")),
                     }
                 }
                 Ok(Some(out))
             }
-            Some(v) => Err(self.type_error(v, "a List")),
+            Some(v) => Err(type_error(v, "a List")),
         }
     }
 
@@ -173,13 +175,13 @@ impl<'a> Obj<'a> {
             return Ok(Vec::new());
         };
         let JVal::Object(m) = v else {
-            return Err(self.type_error(v, "a Map"));
+            return Err(type_error(v, "a Map"));
         };
         let m = members(m);
         let mut out = Vec::with_capacity(m.len().min(MAX_MESSAGE_ATTRIBUTES + 1));
         for (attr_name, value) in m {
             let JVal::Object(fields) = value else {
-                return Err(self.type_error(value, "a Structure"));
+                return Err(type_error(value, "a Structure"));
             };
             let f = Obj {
                 map: fields,

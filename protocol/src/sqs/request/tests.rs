@@ -117,7 +117,7 @@ fn wrong_json_types() {
     assert_eq!(e.message, "STRING_VALUE can not be converted to an Integer");
     let e = json("AmazonSQS.DeleteQueue", r#"{"QueueUrl":5}"#).unwrap_err();
     assert_eq!(e.kind, ErrorKind::SerializationException);
-    let e = json("AmazonSQS.DeleteQueue", r#"[1]"#).unwrap_err();
+    let e = json("AmazonSQS.DeleteQueue", r"[1]").unwrap_err();
     assert_eq!(e.kind, ErrorKind::SerializationException);
     let e = json("AmazonSQS.DeleteQueue", r#"{"QueueUrl":"#).unwrap_err();
     assert_eq!(e.kind, ErrorKind::SerializationException);

@@ -18,7 +18,10 @@ use spool_model::message::{
 
 use super::object::{check_range, Obj, RangeText};
 use super::types::{SendMessageEntry, Wire};
-use crate::limits::*;
+use crate::limits::{
+    is_valid_batch_id, is_valid_message_id, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES,
+    MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE,
+};
 use crate::message::{AttributeValue, MessageAttribute};
 use crate::sqs::error::{clip, ErrorKind, SqsError};
 use crate::sqs::Action;
