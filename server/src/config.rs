@@ -352,7 +352,7 @@ impl Config {
             args.api_keys
         };
         let api_keys = api_keys(keys)?;
-        let flusher = flusher(args.flusher.or(file.flusher))?;
+        let flusher = flusher(args.flusher.or(file.flusher).as_deref())?;
         let segment_mib = args.segment_mib.or(file.segment_mib).unwrap_or(64);
         in_range(
             "segment_mib",
@@ -438,8 +438,8 @@ fn api_keys(keys: Vec<String>) -> Result<Vec<Vec<u8>>, ConfigError> {
         .collect()
 }
 
-fn flusher(name: Option<String>) -> Result<spool_engine::FlusherKind, ConfigError> {
-    match name.as_deref() {
+fn flusher(name: Option<&str>) -> Result<spool_engine::FlusherKind, ConfigError> {
+    match name {
         None | Some("pwrite") => Ok(spool_engine::FlusherKind::Pwrite),
         Some("uring") => Ok(spool_engine::FlusherKind::Uring),
         Some(other) => Err(ConfigError::UnknownFlusher {

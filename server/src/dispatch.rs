@@ -138,7 +138,7 @@ pub fn reply_budget(max_frame: u32) -> usize {
 /// shard that read the request strips it when it routes each handle to its shard.
 pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dispatched {
     match req {
-        Request::Hello { .. } => hello(info),
+        Request::Hello { .. } => hello(*info),
         Request::Ping => reply(Response::Pong),
         Request::CreateQueue {
             name,
@@ -219,7 +219,7 @@ pub fn dispatch(engine: &mut Engine, info: &ServerInfo, req: Request<'_>) -> Dis
             system_attributes,
         } => receive(
             engine,
-            info,
+            *info,
             &queue,
             ReceiveWants {
                 max_messages,
@@ -252,7 +252,7 @@ fn unit(r: Result<(), EngineError>, ok: Response<'static>) -> Dispatched {
     }
 }
 
-fn hello(info: &ServerInfo) -> Dispatched {
+fn hello(info: ServerInfo) -> Dispatched {
     reply(Response::Hello {
         version: spool_protocol::VERSION,
         max_frame: info.max_frame,
@@ -339,6 +339,7 @@ fn send(engine: &mut Engine, queue: &str, entries: Vec<SendEntry<'_>>) -> Dispat
 }
 
 /// What a Receive asks for beyond its queue.
+#[derive(Clone, Copy)]
 struct ReceiveWants<'r, 'a> {
     max_messages: u32,
     visibility_timeout_s: Option<u32>,
@@ -348,7 +349,7 @@ struct ReceiveWants<'r, 'a> {
 
 fn receive(
     engine: &mut Engine,
-    info: &ServerInfo,
+    info: ServerInfo,
     queue: &str,
     wants: ReceiveWants<'_, '_>,
 ) -> Dispatched {
@@ -437,7 +438,7 @@ fn change_visibility(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spool_engine::{EngineConfig, ManualClock};
+    use spool_engine::{Counters, EngineConfig, ManualClock};
     use spool_protocol::message::{SendEntry, VisibilityEntry};
     use spool_protocol::ErrorCode;
     use std::sync::Arc;
@@ -583,7 +584,7 @@ mod tests {
             ErrorCode::ReceiptHandleIsInvalid
         );
         e.flush().unwrap();
-        assert_eq!(e.counters("q").unwrap(), Default::default());
+        assert_eq!(e.counters("q").unwrap(), Counters::default());
         // Whole-request errors.
         let d = dispatch(
             &mut e,

@@ -182,17 +182,17 @@ pub fn sqs_error(e: &WireError<'_>) -> SqsError {
         ErrorCode::QueueDeletedRecently => ErrorKind::QueueDeletedRecently,
         ErrorCode::PurgeQueueInProgress => ErrorKind::PurgeQueueInProgress,
         ErrorCode::ReceiptHandleIsInvalid => ErrorKind::ReceiptHandleIsInvalid,
-        // FIFO: a delete with a handle whose visibility ran out (SQS's wording).
-        ErrorCode::ReceiptHandleExpired => ErrorKind::InvalidParameterValue,
         ErrorCode::MessageNotInflight => ErrorKind::MessageNotInflight,
         ErrorCode::OverLimit => ErrorKind::OverLimit,
         // A message over the queue's MaximumMessageSize is InvalidParameterValue in SQS
-        // too; its text says so.
+        // too; its text says so. So is, on FIFO queues, a delete with a handle whose
+        // visibility ran out (SQS's wording).
         ErrorCode::InvalidParameter
         | ErrorCode::MessageTooLong
         | ErrorCode::RedriveNotAllowed
         | ErrorCode::BatchTooLarge
-        | ErrorCode::EmptyBatch => ErrorKind::InvalidParameterValue,
+        | ErrorCode::EmptyBatch
+        | ErrorCode::ReceiptHandleExpired => ErrorKind::InvalidParameterValue,
         ErrorCode::MissingParameter => ErrorKind::MissingParameter,
         ErrorCode::InvalidMessageContents => ErrorKind::InvalidMessageContents,
         // A full disk is the service's, not the request's, problem; SDKs retry 503s.

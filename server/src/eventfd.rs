@@ -53,7 +53,7 @@ impl EventFd {
             }
             let err = io::Error::last_os_error();
             match err.kind() {
-                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::Interrupted => {} // a signal came first: retry
                 io::ErrorKind::WouldBlock => return Ok(()),
                 _ => return Err(err),
             }
@@ -79,7 +79,7 @@ impl EventFd {
             }
             let err = io::Error::last_os_error();
             match err.kind() {
-                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::Interrupted => {} // a signal came first: retry
                 io::ErrorKind::WouldBlock => return Ok(0),
                 _ => return Err(err),
             }

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
@@ -125,7 +126,7 @@ pub struct Metrics {
     pub commits: Vec<CommitTimes>,
     /// One per shard: records found damaged when read back, and skipped (the shard
     /// stores its engine's total on its timer tick).
-    pub corrupt_records: Vec<std::sync::atomic::AtomicU64>,
+    pub corrupt_records: Vec<AtomicU64>,
 }
 
 impl Metrics {
@@ -135,7 +136,7 @@ impl Metrics {
             binary: (0..shards).map(|_| Recorder::default()).collect(),
             binary_errors: (0..shards).map(|_| Mutex::new(BTreeMap::new())).collect(),
             commits: (0..shards).map(|_| CommitTimes::default()).collect(),
-            corrupt_records: (0..shards).map(|_| Default::default()).collect(),
+            corrupt_records: (0..shards).map(|_| AtomicU64::new(0)).collect(),
         })
     }
 

@@ -4,7 +4,7 @@
 //! message read back is intact (each body carries its own checksum). Repeated for
 //! `SPOOL_KILL_ROUNDS` rounds (default 20), each bounded in time.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -193,7 +193,7 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         let mut got: HashSet<String> = HashSet::new();
         let deadline = Instant::now() + Duration::from_mins(2);
         for queue in ["crash", "crash.fifo"] {
-            let mut last_in_group: std::collections::HashMap<String, usize> = Default::default();
+            let mut last_in_group: HashMap<String, usize> = HashMap::new();
             loop {
                 assert!(
                     Instant::now() < deadline,

@@ -4,6 +4,7 @@
 //! test. Each bad connection gets an error frame or is closed, and a well-behaved
 //! connection opened first keeps working throughout (`others_carry_on`).
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
@@ -65,7 +66,7 @@ impl Raw {
                 self.buf.drain(..n);
                 return Some((id, r));
             }
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536];
             match self.s.read(&mut chunk) {
                 Ok(0) => return None,
                 Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
@@ -108,8 +109,8 @@ fn start() -> (tempfile::TempDir, Spoold) {
 fn create(r: &mut Raw, name: &str) {
     let resp = r.call(&Request::CreateQueue {
         name: name.into(),
-        attributes: Default::default(),
-        tags: Default::default(),
+        attributes: BTreeMap::default(),
+        tags: BTreeMap::default(),
     });
     assert!(matches!(resp, Response::QueueCreated { .. }), "{resp:?}");
 }

@@ -19,6 +19,8 @@ const COMPACT_IDLE_MS: u64 = 500;
 const COMPACT_BUDGET: usize = 256;
 
 /// When background work last ran or runs next (engine clock, ms).
+// Each name carries its unit, as everywhere in the house.
+#[allow(clippy::struct_field_names)]
 pub(super) struct Timers {
     pub(super) last_tick_ms: u64,
     next_compact_ms: u64,

@@ -405,7 +405,7 @@ impl Shard {
         slot: usize,
         generation: u64,
         id: u64,
-        resp: Response<'static>,
+        resp: &Response<'static>,
     ) {
         let Some(c) = self.conns.get_mut(slot) else {
             return;
@@ -413,7 +413,7 @@ impl Shard {
         if c.generation != generation {
             return;
         }
-        if let Response::Error(e) = &resp {
+        if let Response::Error(e) = resp {
             let outcome = match e.code {
                 ErrorCode::InternalError | ErrorCode::Busy | ErrorCode::ShuttingDown => {
                     crate::metrics::Outcome::ServerError
@@ -462,7 +462,9 @@ impl Shard {
                 max_version,
                 api_key,
             } => {
-                if let Some(refusal) = self.refuse_hello(min_version, max_version, &api_key) {
+                if let Some(refusal) =
+                    self.refuse_hello(min_version, max_version, api_key.as_deref())
+                {
                     self.deliver(to, refusal);
                     self.close_after_write(slot);
                     return;
@@ -498,7 +500,7 @@ impl Shard {
         &self,
         min_version: u8,
         max_version: u8,
-        api_key: &Option<std::borrow::Cow<'_, [u8]>>,
+        api_key: Option<&[u8]>,
     ) -> Option<Response<'static>> {
         if min_version > VERSION || max_version < VERSION {
             return Some(Response::error(
@@ -512,9 +514,7 @@ impl Shard {
         }
         let keys = &self.cfg.api_keys;
         if !keys.is_empty()
-            && !api_key
-                .as_deref()
-                .is_some_and(|k| keys.iter().any(|good| constant_time_eq(good, k)))
+            && !api_key.is_some_and(|k| keys.iter().any(|good| constant_time_eq(good, k)))
         {
             return Some(Response::error(
                 ErrorCode::Unauthorized,

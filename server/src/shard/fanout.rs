@@ -137,7 +137,7 @@ impl Shard {
     }
 
     /// Runs `req` on every shard and merges the replies.
-    pub(super) fn fanout(&mut self, to: ReplyTo, req: Request<'static>, merge: Merge) {
+    pub(super) fn fanout(&mut self, to: ReplyTo, req: &Request<'static>, merge: Merge) {
         let op = self.new_fanout(to, merge);
         // Part order = shard order, so shard 0's answer (the catalog's) comes first.
         for s in 0..self.n {

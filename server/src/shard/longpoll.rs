@@ -141,8 +141,8 @@ impl Shard {
     }
 
     /// Another shard has messages for `queue`: let each idle long poll on it try there.
-    pub(super) fn on_ready(&mut self, from: u16, queue: String) {
-        if let Some(sent) = self.polls.watch_sent.get_mut(&queue) {
+    pub(super) fn on_ready(&mut self, from: u16, queue: &str) {
+        if let Some(sent) = self.polls.watch_sent.get_mut(queue) {
             sent[from as usize] = 0;
         }
         let now = self.now();
@@ -204,7 +204,7 @@ impl Shard {
         let now = self.now();
         for queue in std::mem::take(&mut self.polls.wake) {
             self.serve_parked(&queue);
-            self.notify_watchers(queue, now);
+            self.notify_watchers(&queue, now);
         }
     }
 
@@ -234,22 +234,22 @@ impl Shard {
 
     /// Tells the shards watching `queue` here that it has visible messages (which
     /// consumes their watches), or forgets watches that have run out.
-    fn notify_watchers(&mut self, queue: String, now: u64) {
-        let Some(ws) = self.polls.watchers.get_mut(&queue) else {
+    fn notify_watchers(&mut self, queue: &str, now: u64) {
+        let Some(ws) = self.polls.watchers.get_mut(queue) else {
             return;
         };
         if ws.iter().all(|&u| u <= now) {
-            self.polls.watchers.remove(&queue);
+            self.polls.watchers.remove(queue);
             return;
         }
-        match self.engine.counters(&queue).map(|c| c.ready > 0) {
+        match self.engine.counters(queue).map(|c| c.ready > 0) {
             Ok(true) => {
-                let ws = self.polls.watchers.remove(&queue).unwrap_or_default();
+                let ws = self.polls.watchers.remove(queue).unwrap_or_default();
                 for (s, until) in ws.into_iter().enumerate() {
                     if until > now {
                         let env = Envelope::Ready {
                             from: self.id,
-                            queue: queue.clone(),
+                            queue: queue.to_string(),
                         };
                         self.send_env(s as u16, env);
                     }
@@ -258,7 +258,7 @@ impl Shard {
             Ok(false) => {}
             Err(_) => {
                 // The queue is gone: the long polls elsewhere learn it on their own.
-                self.polls.watchers.remove(&queue);
+                self.polls.watchers.remove(queue);
             }
         }
     }

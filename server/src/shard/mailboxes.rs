@@ -171,7 +171,7 @@ impl Shard {
             Envelope::Coordinate { from, token, req } => {
                 let to = ReplyTo::Shard { shard: from, token };
                 if self.id == 0 {
-                    self.coordinate(to, req);
+                    self.coordinate(to, &req);
                 } else {
                     self.deliver(
                         to,
@@ -195,7 +195,7 @@ impl Shard {
                 queue,
                 until_ms,
             } => self.polls.on_watch(self.n, from, queue, until_ms),
-            Envelope::Ready { from, queue } => self.on_ready(from, queue),
+            Envelope::Ready { from, queue } => self.on_ready(from, &queue),
             Envelope::Adopt(stream) => match stream.set_nonblocking(true) {
                 Ok(()) => self.add_conn(TcpStream::from_std(stream)),
                 Err(e) => tracing::warn!(shard = self.id, "cannot adopt a connection: {e}"),

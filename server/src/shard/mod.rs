@@ -321,12 +321,12 @@ impl Shard {
     /// the mailboxes are told first, so a sender rings the doorbell.
     fn wait(&mut self, events: &mut Events) -> Result<(), ShardError> {
         let timeout = self.timeout();
-        let mut sleep = timeout != Some(Duration::ZERO);
+        let mut sleep = !timeout.is_zero();
         if sleep {
             sleep = self.mail.prepare_sleep();
         }
-        let wait = if sleep { timeout } else { Some(Duration::ZERO) };
-        if let Err(e) = self.poll.poll(events, wait) {
+        let wait = if sleep { timeout } else { Duration::ZERO };
+        if let Err(e) = self.poll.poll(events, Some(wait)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(ShardError::Poll {
                     shard: self.id,
@@ -372,7 +372,8 @@ impl Shard {
         self.engine.now_ms()
     }
 
-    fn timeout(&self) -> Option<Duration> {
+    /// How long the next poll may sleep (zero when work waits).
+    fn timeout(&self) -> Duration {
         if !self.conns.to_resume.is_empty()
             || self.mail.overflow_len > 0
             || !self.polls.wake.is_empty()
@@ -380,7 +381,7 @@ impl Shard {
             || self.http.host.as_ref().is_some_and(HttpHost::has_ready)
             || self.has_gateway_calls()
         {
-            return Some(Duration::ZERO);
+            return Duration::ZERO;
         }
         let now = self.now();
         let mut next = self.timers.last_tick_ms + TICK_MS;
@@ -394,8 +395,8 @@ impl Shard {
         }
         let wait = Duration::from_millis(next.saturating_sub(now));
         match self.http.host.as_ref().and_then(HttpHost::next_deadline) {
-            Some(t) => Some(wait.min(t.saturating_duration_since(std::time::Instant::now()))),
-            None => Some(wait),
+            Some(t) => wait.min(t.saturating_duration_since(std::time::Instant::now())),
+            None => wait,
         }
     }
 
@@ -407,7 +408,7 @@ impl Shard {
                 slot,
                 generation,
                 id,
-            } => self.deliver_conn(slot, generation, id, resp),
+            } => self.deliver_conn(slot, generation, id, &resp),
             ReplyTo::Shard { shard, token } => {
                 self.send_env(shard, Envelope::Reply { token, resp });
             }

@@ -83,7 +83,7 @@ impl Shard {
             | Request::PurgeQueue { .. } => {
                 let req = req.into_owned();
                 if self.id == 0 {
-                    self.coordinate(to, req);
+                    self.coordinate(to, &req);
                 } else {
                     let token = self.router.remember(to);
                     let from = self.id;
@@ -91,21 +91,21 @@ impl Shard {
                 }
             }
             Request::GetQueueAttributes { .. } => {
-                self.fanout(to, req.into_owned(), Merge::Attributes);
+                self.fanout(to, &req.into_owned(), Merge::Attributes);
             }
-            Request::Redrive { .. } => self.fanout(to, req.into_owned(), Merge::Redriven),
+            Request::Redrive { .. } => self.fanout(to, &req.into_owned(), Merge::Redriven),
             Request::Send { queue, entries } => self.route_send(to, queue, entries),
             Request::Receive { .. } => self.route_receive(to, req.into_owned()),
             Request::Delete {
                 queue,
                 receipt_handles,
             } => {
-                self.route_by_handle(to, queue, SplitKind::Delete, receipt_handles, Vec::new());
+                self.route_by_handle(to, &queue, SplitKind::Delete, receipt_handles, &[]);
             }
             Request::ChangeVisibility { queue, entries } => {
                 let handles = entries.iter().map(|e| e.receipt_handle.clone()).collect();
-                let timeouts = entries.iter().map(|e| e.timeout_s).collect();
-                self.route_by_handle(to, queue, SplitKind::Visibility, handles, timeouts);
+                let timeouts: Vec<u32> = entries.iter().map(|e| e.timeout_s).collect();
+                self.route_by_handle(to, &queue, SplitKind::Visibility, handles, &timeouts);
             }
             // Catalog reads: every shard holds the whole catalog.
             other => self.run_local(to, other),
@@ -151,7 +151,7 @@ impl Shard {
     /// A catalog change (shard 0 only): shard 0 decides against its own catalog and clock;
     /// if it accepts, every other shard applies the change as a replica (`Apply`), without
     /// re-deciding time-based rules, in the order shard 0 sent them. Answers when all have.
-    pub(super) fn coordinate(&mut self, to: ReplyTo, req: Request<'static>) {
+    pub(super) fn coordinate(&mut self, to: ReplyTo, req: &Request<'static>) {
         debug_assert_eq!(self.id, 0);
         let d = dispatch(&mut self.engine, &self.info, req.clone());
         if matches!(d.response, Response::Error(_)) || self.n == 1 {
@@ -233,14 +233,14 @@ impl Shard {
     fn route_by_handle<'a>(
         &mut self,
         to: ReplyTo,
-        queue: Cow<'a, str>,
+        queue: &str,
         kind: SplitKind,
         handles: Vec<Cow<'a, [u8]>>,
-        timeouts: Vec<u32>,
+        timeouts: &[u32],
     ) {
         let total = handles.len();
         let (mut by_shard, results) = split_handles(handles, self.n);
-        if by_shard.is_empty() && !self.engine.queue_exists(&queue) {
+        if by_shard.is_empty() && !self.engine.queue_exists(queue) {
             return self.deliver(
                 to,
                 Response::error(
@@ -251,7 +251,7 @@ impl Shard {
         }
         let build = |hs: Vec<Cow<'a, [u8]>>, idx: &[usize]| match kind {
             SplitKind::Visibility => Request::ChangeVisibility {
-                queue: queue.clone(),
+                queue: Cow::Borrowed(queue),
                 entries: hs
                     .into_iter()
                     .zip(idx)
@@ -262,7 +262,7 @@ impl Shard {
                     .collect(),
             },
             _ => Request::Delete {
-                queue: queue.clone(),
+                queue: Cow::Borrowed(queue),
                 receipt_handles: hs,
             },
         };
@@ -272,7 +272,7 @@ impl Shard {
             return self.run_on(s, to, req);
         }
         let op = self.router.new_token();
-        let parts: Vec<(u16, Vec<usize>, Request<'a>)> = by_shard
+        let parts: Vec<(u16, Vec<usize>, Request<'_>)> = by_shard
             .into_iter()
             .map(|(s, idx, hs)| {
                 let req = build(hs, &idx);

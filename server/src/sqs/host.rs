@@ -404,7 +404,7 @@ impl SqsIo {
         }
         loop {
             match op() {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {} // a signal came first: retry
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     self.clear(bit);
                     return Poll::Pending;

@@ -363,11 +363,11 @@ fn unexpected(r: &Response<'_>) -> SqsError {
     internal(&format!("unexpected reply opcode {:#04x}", r.opcode()))
 }
 
-fn expect(r: Response<'static>, ok: impl Fn(&Response<'static>) -> bool) -> Result<()> {
-    if ok(&r) {
+fn expect(r: &Response<'static>, ok: impl Fn(&Response<'static>) -> bool) -> Result<()> {
+    if ok(r) {
         Ok(())
     } else {
-        Err(unexpected(&r))
+        Err(unexpected(r))
     }
 }
 

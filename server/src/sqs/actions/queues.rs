@@ -30,7 +30,7 @@ impl Ctx<'_> {
             attributes: wire_map(attributes),
             tags: wire_map(tags),
         };
-        expect(self.call(req).await?, |r| {
+        expect(&self.call(req).await?, |r| {
             matches!(r, Response::QueueCreated { .. })
         })?;
         Ok(SqsResponse::CreateQueue {
@@ -43,7 +43,7 @@ impl Ctx<'_> {
         let r = self
             .call(Request::DeleteQueue { name: name.into() })
             .await?;
-        expect(r, |r| matches!(r, Response::QueueDeleted))?;
+        expect(&r, |r| matches!(r, Response::QueueDeleted))?;
         Ok(SqsResponse::Empty)
     }
 
@@ -60,7 +60,7 @@ impl Ctx<'_> {
                 name: queue_name.as_str().into(),
             })
             .await?;
-        expect(r, |r| matches!(r, Response::Queue { .. }))?;
+        expect(&r, |r| matches!(r, Response::Queue { .. }))?;
         Ok(SqsResponse::GetQueueUrl {
             queue_url: self.url(&queue_name),
         })
@@ -136,7 +136,7 @@ impl Ctx<'_> {
     pub(super) async fn purge_queue(&self, queue_url: &str) -> Result<SqsResponse> {
         let name = self.queue(queue_url)?;
         let r = self.call(Request::PurgeQueue { name: name.into() }).await?;
-        expect(r, |r| matches!(r, Response::Purged))?;
+        expect(&r, |r| matches!(r, Response::Purged))?;
         Ok(SqsResponse::Empty)
     }
 
@@ -152,7 +152,7 @@ impl Ctx<'_> {
                 tags: wire_map(tags),
             })
             .await?;
-        expect(r, |r| matches!(r, Response::QueueTagged))?;
+        expect(&r, |r| matches!(r, Response::QueueTagged))?;
         Ok(SqsResponse::Empty)
     }
 
@@ -168,7 +168,7 @@ impl Ctx<'_> {
                 keys: tag_keys.iter().map(|k| k.as_str().into()).collect(),
             })
             .await?;
-        expect(r, |r| matches!(r, Response::QueueUntagged))?;
+        expect(&r, |r| matches!(r, Response::QueueUntagged))?;
         Ok(SqsResponse::Empty)
     }
 
@@ -226,7 +226,7 @@ impl Ctx<'_> {
                 attributes: wire_map(attributes),
             })
             .await?;
-        expect(r, |r| matches!(r, Response::QueueAttributesSet))
+        expect(&r, |r| matches!(r, Response::QueueAttributesSet))
     }
 
     /// One queue attribute, or None if the queue does not report it.
@@ -249,6 +249,6 @@ impl Ctx<'_> {
     /// QueueDoesNotExist unless queue `name` exists.
     pub(super) async fn require_exists(&self, name: &str) -> Result<()> {
         let r = self.call(Request::GetQueue { name: name.into() }).await?;
-        expect(r, |r| matches!(r, Response::Queue { .. }))
+        expect(&r, |r| matches!(r, Response::Queue { .. }))
     }
 }
