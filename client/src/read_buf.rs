@@ -78,7 +78,7 @@ impl ReadBuf {
                     self.end += n;
                     return Ok(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {} // a signal came first: retry
                 Err(e) => return Err(e),
             }
         }

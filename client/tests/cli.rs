@@ -2,6 +2,7 @@
 //! to `spool`): a session of queue, send, receive and stats commands, and errors that
 //! name the problem and exit non-zero.
 
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use spool_testkit::Spoold;
@@ -32,7 +33,6 @@ fn spool(addr: &str, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write;
     child
         .stdin
         .take()

@@ -771,7 +771,7 @@ fn read_timeout_is_an_io_error_that_leaves_the_connection_usable() {
                 got = Some(r);
                 break;
             }
-            Err(ClientError::Io(_)) => continue,
+            Err(ClientError::Io(_)) => {} // a read timeout: wait again
             Err(e) => panic!("{e:?}"),
         }
     }

@@ -22,8 +22,8 @@ fn pong_until_eof(p: &mut fake::Peer) {
 #[test]
 fn pool_is_send_sync_and_clone() {
     fn check<T: Send + Sync + Clone>() {}
-    check::<Pool>();
     fn send<T: Send>() {}
+    check::<Pool>();
     send::<PooledConnection>();
 }
 

@@ -38,6 +38,7 @@ pub struct Spoold {
 
 /// How to start a [`Spoold`]: [`Spoold::builder`], then [`SpooldBuilder::start`].
 #[derive(Debug, Default)]
+#[must_use = "a builder does nothing until `start`"]
 pub struct SpooldBuilder {
     exe: Option<PathBuf>,
     data: Option<PathBuf>,

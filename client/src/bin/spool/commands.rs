@@ -43,10 +43,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let c = &mut conn;
     match cli.cmd {
         Cmd::Queue(q) => queue(c, q),
-        Cmd::Send(a) => send(c, a),
-        Cmd::Receive(a) => receive(c, a),
-        Cmd::Delete(a) => delete(c, a),
-        Cmd::Redrive(a) => redrive(c, a),
+        Cmd::Send(a) => send(c, &a),
+        Cmd::Receive(a) => receive(c, &a),
+        Cmd::Delete(a) => delete(c, &a),
+        Cmd::Redrive(a) => redrive(c, &a),
         Cmd::Stats(a) => stats(c, a),
     }
 }
@@ -118,7 +118,7 @@ fn entry_error(what: &str, index: usize, e: &WireError<'_>) {
     eprintln!("error: {what} entry {index}: {}: {}", e.code, e.message);
 }
 
-fn send(c: &mut Connection, a: SendArgs) -> Result<ExitCode> {
+fn send(c: &mut Connection, a: &SendArgs) -> Result<ExitCode> {
     let input = match (&a.body, &a.file) {
         (Some(b), _) => b.clone().into_bytes(),
         (None, Some(path)) => {
@@ -242,7 +242,7 @@ fn entry_size(e: &SendEntry<'_>) -> usize {
         + e.dedup_id.as_ref().map_or(0, |d| d.len())
 }
 
-fn receive(c: &mut Connection, a: ReceiveArgs) -> Result<ExitCode> {
+fn receive(c: &mut Connection, a: &ReceiveArgs) -> Result<ExitCode> {
     let opts = ReceiveOptions {
         max_messages: a.max,
         visibility_timeout_s: a.visibility,
@@ -270,7 +270,7 @@ fn receive(c: &mut Connection, a: ReceiveArgs) -> Result<ExitCode> {
     delete_handles(c, &a.queue, &handles)
 }
 
-fn delete(c: &mut Connection, a: DeleteArgs) -> Result<ExitCode> {
+fn delete(c: &mut Connection, a: &DeleteArgs) -> Result<ExitCode> {
     let raw = a
         .handles
         .iter()
@@ -305,7 +305,7 @@ fn delete_handles(c: &mut Connection, queue: &str, handles: &[&[u8]]) -> Result<
     })
 }
 
-fn redrive(c: &mut Connection, a: RedriveArgs) -> Result<ExitCode> {
+fn redrive(c: &mut Connection, a: &RedriveArgs) -> Result<ExitCode> {
     let moved = c
         .redrive(&a.dlq, a.to.as_deref(), a.max)
         .with_context(|| format!("redriving dead-letter queue {}", a.dlq))?;
