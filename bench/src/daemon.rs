@@ -247,7 +247,7 @@ fn connect(addr: &str) -> BoxResult<Connection> {
     })?)
 }
 
-pub fn run(a: DaemonArgs) -> BoxResult<()> {
+pub fn run(a: &DaemonArgs) -> BoxResult<()> {
     if a.size < 8 {
         return Err("--size must be at least 8".into());
     }
@@ -272,7 +272,7 @@ pub fn run(a: DaemonArgs) -> BoxResult<()> {
     for r in 0..a.repeat {
         let spawned = match &a.addr {
             Some(_) => None,
-            None => Some(spawn(&a, false)?),
+            None => Some(spawn(a, false)?),
         };
         let addr = a
             .addr
@@ -280,7 +280,7 @@ pub fn run(a: DaemonArgs) -> BoxResult<()> {
             .or_else(|| spawned.as_ref().map(|s| s.addr.clone()))
             .expect("an address");
         let pid = spawned.as_ref().map(|s| s.child.id());
-        let f = run_once(&a, &addr, pid)?;
+        let f = run_once(a, &addr, pid)?;
         println!(
             "run {}: {:.0} msgs/s, {:.1} MB/s, send-ack p50 {} us p99 {} us, e2e p50 {} us p99 {} us, server CPU {:.2} s",
             r + 1,
@@ -380,7 +380,7 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
                         }
                     }
                     let t = start.elapsed().as_nanos() as u64;
-                    for b in bodies.iter_mut() {
+                    for b in &mut bodies {
                         b[..8].copy_from_slice(&t.to_le_bytes());
                     }
                     let entries: Vec<spool_protocol::message::SendEntry<'_>> = bodies

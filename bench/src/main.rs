@@ -131,11 +131,11 @@ struct BacklogArgs {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let done = match cli.cmd {
-        Cmd::Engine(a) => run_engine(a),
-        Cmd::Backlog(a) => run_backlog(a),
-        Cmd::Daemon(a) => daemon::run(a),
-        Cmd::Sqs(a) => sqs::run(a),
-        Cmd::Compare(a) => compare::run(a),
+        Cmd::Engine(a) => run_engine(&a),
+        Cmd::Backlog(a) => run_backlog(&a),
+        Cmd::Daemon(a) => daemon::run(&a),
+        Cmd::Sqs(a) => sqs::run(&a),
+        Cmd::Compare(a) => compare::run(&a),
     };
     // Printed with Display: the typed errors' messages, not their Debug form (which is
     // what returning the error from main would print).
@@ -150,12 +150,13 @@ fn main() -> std::process::ExitCode {
 
 // ----- small system helpers ----------------------------------------------------------
 
-/// User + system CPU time of the whole process (io_uring workers included).
+/// User + system CPU time of the whole process (io_uring workers included); zero if
+/// `getrusage` fails, so differences of two readings saturate rather than go negative.
 fn cpu_time() -> Duration {
     // SAFETY: getrusage only writes into the zeroed struct we pass; no other pointers.
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut ru) != 0 {
+        if libc::getrusage(libc::RUSAGE_SELF, &raw mut ru) != 0 {
             return Duration::ZERO;
         }
         ru
@@ -203,11 +204,11 @@ fn filesystem_of(path: &Path) -> String {
             best = Some((f[1].len(), format!("{} on {} ({})", f[2], f[1], f[0])));
         }
     }
-    best.map(|b| b.1).unwrap_or_else(|| "unknown".into())
+    best.map_or_else(|| "unknown".into(), |b| b.1)
 }
 
 fn print_machine(dir: &Path) {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!("machine: {cores} cores, kernel {}", kernel.trim());
     let fs = filesystem_of(dir);
@@ -279,10 +280,11 @@ fn requests(size: usize, batch: usize) -> Vec<SendRequest> {
         .collect()
 }
 
+// `Partition` has no public path to name its method by.
+#[allow(clippy::redundant_closure_for_method_calls)]
 fn log_bytes(e: &Engine) -> u64 {
     e.queue_ref(QUEUE)
-        .map(|q| q.partitions().iter().map(|p| p.log_bytes()).sum())
-        .unwrap_or(0)
+        .map_or(0, |q| q.partitions().iter().map(|p| p.log_bytes()).sum())
 }
 
 // ----- one run of each kind ----------------------------------------------------------
@@ -349,7 +351,7 @@ fn engine_append(
         msgs: (batches * reqs.len()) as u64,
         bytes: log_bytes(e) - bytes0,
         wall,
-        cpu: cpu_time() - cpu0,
+        cpu: cpu_time().saturating_sub(cpu0),
         work,
     })
 }
@@ -438,7 +440,7 @@ fn engine_append_pipelined(
         msgs: total as u64,
         bytes: log_bytes(e) - bytes0,
         wall,
-        cpu: cpu_time() - cpu0,
+        cpu: cpu_time().saturating_sub(cpu0),
         work,
     })
 }
@@ -491,7 +493,7 @@ fn engine_receive_delete(
         msgs: total as u64,
         bytes: total as u64 * record_len,
         wall,
-        cpu: cpu_time() - cpu0,
+        cpu: cpu_time().saturating_sub(cpu0),
         work,
     })
 }
@@ -527,7 +529,7 @@ fn baseline(
         off += batch_bytes as u64;
     }
     let wall = start.elapsed();
-    let cpu = cpu_time() - cpu0;
+    let cpu = cpu_time().saturating_sub(cpu0);
     drop(f);
     std::fs::remove_file(&path)?;
     Ok(Run {
@@ -541,11 +543,13 @@ fn baseline(
 
 // ----- the engine benchmark ----------------------------------------------------------
 
+// f64::midpoint is newer (Rust 1.85) than the workspace's rust-version (1.82).
+#[allow(clippy::manual_midpoint)]
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
         v[n / 2]
@@ -598,7 +602,7 @@ fn fmt_count(v: f64) -> String {
     }
 }
 
-fn run_engine(a: EngineArgs) -> BoxResult<()> {
+fn run_engine(a: &EngineArgs) -> BoxResult<()> {
     print_machine(&a.dir);
     let repeat = a.repeat.max(1);
     let kinds = kinds(a.flusher);
@@ -794,7 +798,7 @@ fn receive_delete_batch(e: &mut Engine, batch: usize) -> BoxResult<usize> {
     Ok(msgs.len())
 }
 
-fn run_backlog(a: BacklogArgs) -> BoxResult<()> {
+fn run_backlog(a: &BacklogArgs) -> BoxResult<()> {
     print_machine(&a.dir);
     let kind = kinds(a.flusher)[0];
     let batch = a.batch.max(1);
@@ -841,7 +845,7 @@ fn run_backlog(a: BacklogArgs) -> BoxResult<()> {
         "filled in {:.1} s; ready {}, disk {:.0} MiB",
         fill.as_secs_f64(),
         c.ready,
-        e.disk_bytes() as f64 / (1 << 20) as f64
+        e.disk_bytes() as f64 / f64::from(1 << 20)
     );
     peak = peak.max(rss_line("after fill (backlog held)"));
     let got = receive_delete_batch(&mut e, batch)?;

@@ -110,7 +110,7 @@ fn daemon_args(a: &SqsArgs) -> DaemonArgs {
     }
 }
 
-pub fn run(a: SqsArgs) -> BoxResult<()> {
+pub fn run(a: &SqsArgs) -> BoxResult<()> {
     if a.size < 16 {
         return Err("--size must be at least 16".into());
     }
@@ -133,18 +133,18 @@ pub fn run(a: SqsArgs) -> BoxResult<()> {
         for r in 0..a.repeat {
             let f = match target.as_str() {
                 "spool-sqs" => {
-                    let s = daemon::spawn(&daemon_args(&a), true)?;
+                    let s = daemon::spawn(&daemon_args(a), true)?;
                     let url = s.sqs_url.clone().ok_or("spoold printed no SQS address")?;
-                    run_once(&a, &url, Some(s.child.id()))?
+                    run_once(a, &url, Some(s.child.id()))?
                 }
                 "spool-binary" => {
-                    let d = daemon_args(&a);
+                    let d = daemon_args(a);
                     let s = daemon::spawn(&d, false)?;
                     daemon::run_once(&d, &s.addr, Some(s.child.id()))?
                 }
                 "http-floor" => {
                     let f = Floor::start()?;
-                    run_once(&a, &f.url, None)?
+                    run_once(a, &f.url, None)?
                 }
                 "moto" => {
                     let path = a
@@ -152,7 +152,7 @@ pub fn run(a: SqsArgs) -> BoxResult<()> {
                         .as_ref()
                         .ok_or("the moto target needs --moto-server <path to moto_server>")?;
                     let m = Moto::start(path)?;
-                    run_once(&a, &m.url, Some(m.child.id()))?
+                    run_once(a, &m.url, Some(m.child.id()))?
                 }
                 other => return Err(format!("unknown target {other:?}").into()),
             };

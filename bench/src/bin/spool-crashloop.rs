@@ -336,7 +336,7 @@ impl State {
         }
     }
 
-    fn violation(&mut self, what: String) {
+    fn violation(&mut self, what: &str) {
         let round = self.round;
         if self.violations.len() < 1000 {
             self.violations.push(format!("round {round}: {what}"));
@@ -384,27 +384,29 @@ impl State {
             Ok(v) => v,
             Err(e) => {
                 let shown = String::from_utf8_lossy(&m.body[..m.body.len().min(80)]).to_string();
-                self.violation(format!("corrupt body from {queue}: {e} (starts {shown:?})"));
+                self.violation(&format!(
+                    "corrupt body from {queue}: {e} (starts {shown:?})"
+                ));
                 return None;
             }
         };
         if id.fifo != fifo {
-            self.violation(format!("{id} received from the wrong queue {queue}"));
+            self.violation(&format!("{id} received from the wrong queue {queue}"));
             return None;
         }
         if fifo && m.group_id.as_deref() != Some(group_name(id.stream).as_str()) {
-            self.violation(format!(
+            self.violation(&format!(
                 "{id} received with group id {:?}",
                 m.group_id.as_deref()
             ));
         }
         let f = self.flags(id);
         if f & TRIED == 0 {
-            self.violation(format!("{id} received but never sent"));
+            self.violation(&format!("{id} received but never sent"));
             return None;
         }
         if f & DEL_ACKED != 0 {
-            self.violation(format!(
+            self.violation(&format!(
                 "{id}: its delete was acknowledged, yet it was received again (receive count {})",
                 m.receive_count
             ));
@@ -418,7 +420,7 @@ impl State {
             s.last_first = Some(id.seq.max(last.unwrap_or(0)));
             if let Some(last) = last {
                 if id.seq <= last {
-                    self.violation(format!(
+                    self.violation(&format!(
                         "FIFO order: group {} delivered seq {} for the first time after seq {last}",
                         id.stream, id.seq
                     ));
@@ -654,7 +656,7 @@ fn read_life_log(text: &str, state: &Shared) -> LifeLog {
             state
                 .lock()
                 .unwrap()
-                .violation(format!("spoold logged: {l}"));
+                .violation(&format!("spoold logged: {l}"));
         }
     }
     out
@@ -672,6 +674,8 @@ fn connect(addr: &str) -> Option<Connection> {
     .ok()
 }
 
+// A thread body: it owns what its thread uses.
+#[allow(clippy::needless_pass_by_value)]
 fn std_producer(addr: String, state: Shared, stop: Arc<AtomicBool>, p: usize, mut rng: Rng) {
     let Some(mut c) = connect(&addr) else { return };
     while !stop.load(Ordering::Relaxed) {
@@ -707,6 +711,8 @@ fn std_producer(addr: String, state: Shared, stop: Arc<AtomicBool>, p: usize, mu
     }
 }
 
+// A thread body: it owns what its thread uses.
+#[allow(clippy::needless_pass_by_value)]
 fn fifo_producer(addr: String, state: Shared, stop: Arc<AtomicBool>, mut rng: Rng) {
     let Some(mut c) = connect(&addr) else { return };
     while !stop.load(Ordering::Relaxed) {
@@ -801,6 +807,8 @@ fn release_all(c: &mut Connection, state: &Shared, fifo: bool, items: &[(Id, Vec
 }
 
 /// Receives and checks; deletes most, releases some, leaves some in flight (standard).
+// A thread body: it owns what its thread uses.
+#[allow(clippy::needless_pass_by_value)]
 fn consumer(addr: String, state: Shared, stop: Arc<AtomicBool>, fifo: bool, mut rng: Rng) {
     let Some(mut c) = connect(&addr) else { return };
     let queue = if fifo { FIFO_QUEUE.as_str() } else { STD_QUEUE };
@@ -945,7 +953,7 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Dra
         }
         if !missing.is_empty() {
             let shown: Vec<String> = missing.iter().take(10).map(Id::to_string).collect();
-            s.violation(format!(
+            s.violation(&format!(
                 "{} acknowledged messages lost, e.g. {}",
                 missing.len(),
                 shown.join(", ")
@@ -999,7 +1007,7 @@ fn drain_and_verify(addr: &str, state: &Shared, rng: &mut Rng) -> Result<(), Dra
             }
             let first = first.get_or_insert(got.clone());
             if Instant::now() > settle {
-                state.lock().unwrap().violation(format!(
+                state.lock().unwrap().violation(&format!(
                     "{queue} after the drain: visible/in flight/delayed {got:?} (first {first:?}), expected {want:?}"
                 ));
                 break;
@@ -1267,7 +1275,7 @@ fn run(args: &Args) -> Result<bool, SetupError> {
             state
                 .lock()
                 .unwrap()
-                .violation(format!("spoold exited on its own under load ({st})"));
+                .violation(&format!("spoold exited on its own under load ({st})"));
         }
         let killed_after = t0.elapsed();
         let near = last_removal.is_some_and(|t| t.elapsed() <= COMPACTION_WINDOW);
@@ -1309,14 +1317,14 @@ fn run(args: &Args) -> Result<bool, SetupError> {
             Ok(a) => a,
             Err(e) => {
                 let mut s = state.lock().unwrap();
-                s.violation(format!("restart failed: {e}"));
+                s.violation(&format!("restart failed: {e}"));
                 report_failure(&s, &cfg, &root, seed);
                 return Ok(false);
             }
         };
         startup_time = d.spawned.elapsed();
         if let Err(e) = drain_and_verify(&addr, &state, &mut rng) {
-            state.lock().unwrap().violation(e.to_string());
+            state.lock().unwrap().violation(&e.to_string());
         }
         life_logs.push(read_life_log(&d.log_text(&cfg), &state));
         let repaired: u64 = life_logs.iter().map(|l| l.repaired).sum();
@@ -1357,13 +1365,13 @@ fn run(args: &Args) -> Result<bool, SetupError> {
             Ok(Some(0)) => {}
             Ok(code) => {
                 let mut s = state.lock().unwrap();
-                s.violation(format!("spoold exited with {code:?} on SIGTERM"));
+                s.violation(&format!("spoold exited with {code:?} on SIGTERM"));
                 report_failure(&s, &cfg, &root, seed);
                 ok = false;
             }
             Err(e) => {
                 let mut s = state.lock().unwrap();
-                s.violation(e.to_string());
+                s.violation(&e.to_string());
                 report_failure(&s, &cfg, &root, seed);
                 ok = false;
             }

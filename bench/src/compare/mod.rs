@@ -201,7 +201,7 @@ pub struct CompareArgs {
     spool_args: String,
 }
 
-pub fn run(a: CompareArgs) -> BoxResult<()> {
+pub fn run(a: &CompareArgs) -> BoxResult<()> {
     let mut w = if a.quick {
         Workload::quick()
     } else if a.full {
@@ -273,7 +273,7 @@ pub fn run(a: CompareArgs) -> BoxResult<()> {
     let mut results = medians(rounds);
 
     if w.half_peak {
-        half_peak_latency(&w, &a.dir, &a.spool_args, &mut results, &mut notes)?;
+        half_peak_latency(&w, &a.dir, &a.spool_args, &mut results, &mut notes);
     }
 
     let md = report::markdown(&w, &results, &notes);
@@ -336,7 +336,7 @@ fn half_peak_latency(
     spool_args: &str,
     results: &mut Vec<RunResult>,
     notes: &mut Vec<String>,
-) -> BoxResult<()> {
+) {
     let size = w.sizes[0].clone();
     let peak = results
         .iter()
@@ -351,7 +351,7 @@ fn half_peak_latency(
         .fold(0.0, f64::max);
     if peak <= 0.0 {
         notes.push("latency at half peak: skipped (no spool-binary sync standard run)".into());
-        return Ok(());
+        return;
     }
     let rate = (peak / 2.0) as u64;
     println!("\nlatency at half of spool-binary's peak: {rate} msgs/s offered to every target");
@@ -373,7 +373,6 @@ fn half_peak_latency(
         println!("{}", r.line());
         results.push(r);
     }
-    Ok(())
 }
 
 /// A line of the log: above the progress bar on a terminal, plain otherwise.
@@ -511,7 +510,7 @@ fn measure(
                     Instant::now()
                 };
                 let t = due.saturating_duration_since(sh.start).as_nanos() as u64;
-                for body in bodies.iter_mut() {
+                for body in &mut bodies {
                     if size.varies() {
                         body.resize(size.pick(&mut rng), b'x');
                     }
@@ -568,7 +567,7 @@ fn measure(
     let pid = server.pid();
     let wait = |secs: f64, rss: &mut u64| {
         let end = Instant::now() + Duration::from_secs_f64(secs);
-        while Instant::now() < end && !threads.iter().any(|t| t.is_finished()) {
+        while Instant::now() < end && !threads.iter().any(std::thread::JoinHandle::is_finished) {
             std::thread::sleep(Duration::from_millis(100));
             *rss = (*rss).max(proc_stats::tree_rss_bytes(pid));
             bar.tick();
@@ -588,7 +587,7 @@ fn measure(
         let done = w.messages > 0 && sh.completed.load(Ordering::Relaxed) >= w.messages;
         if done
             || t0.elapsed().as_secs_f64() >= w.duration
-            || threads.iter().any(|t| t.is_finished())
+            || threads.iter().any(std::thread::JoinHandle::is_finished)
         {
             break;
         }
@@ -718,6 +717,8 @@ mod tests {
         r
     }
 
+    // A median is one of the runs, copied, not computed: exact comparison is right.
+    #[allow(clippy::float_cmp)]
     #[test]
     fn one_round_is_reported_as_it_is() {
         let r = medians(vec![vec![run("redis", "100 B", 5.0)]]);
@@ -726,6 +727,8 @@ mod tests {
         assert!(r[0].rounds_msgs_per_s.is_empty());
     }
 
+    // As above: medians are copied runs.
+    #[allow(clippy::float_cmp)]
     #[test]
     fn each_cell_reports_its_median_run_and_every_round() {
         let rounds = vec![

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::{Durability, Kind, RunResult, Workload};
+use super::{Durability, Kind, RunResult, SizeSpec, Workload};
 use crate::BoxResult;
 
 /// The targets Spool is compared with.
@@ -185,7 +185,7 @@ fn throughput_plot(
     k: Kind,
     path: &Path,
 ) -> BoxResult<bool> {
-    let labels: Vec<String> = w.sizes.iter().map(|s| s.label()).collect();
+    let labels: Vec<String> = w.sizes.iter().map(SizeSpec::label).collect();
     let series: Vec<(String, Vec<(f64, f64)>)> = w
         .targets
         .iter()

@@ -274,7 +274,7 @@ pub(crate) struct Workload {
 impl Default for Workload {
     fn default() -> Self {
         Workload {
-            targets: ALL_TARGETS.iter().map(|s| s.to_string()).collect(),
+            targets: ALL_TARGETS.iter().map(ToString::to_string).collect(),
             sizes: vec![SizeSpec::Fixed(100)],
             batch: 100,
             producers: 4,
@@ -467,13 +467,13 @@ impl Workload {
             self.consumers,
             self.kinds
                 .iter()
-                .map(|k| k.to_string())
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
             self.fifo_groups,
             self.durabilities
                 .iter()
-                .map(|d| d.to_string())
+                .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
             if self.rate > 0 {
