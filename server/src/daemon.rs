@@ -33,6 +33,7 @@ use crate::config::{Config, Durability};
 use crate::eventfd::EventFd;
 use crate::mailbox;
 use crate::shard::{Envelope, Shard, ShardError, ShardParts, Shared};
+use crate::shared::CloseCallsOnExit;
 use crate::sqs::{GatewayConfig, GatewayError, GatewayHandle};
 
 mod reconcile;
@@ -335,9 +336,12 @@ fn mailboxes(n: usize) -> Mailboxes {
 /// Starts shard `parts.id`'s thread.
 fn spawn_shard(parts: ShardParts) -> Result<JoinHandle<Result<(), ShardFailure>>, StartError> {
     let shard = parts.id as usize;
+    let calls_guard = CloseCallsOnExit::new(parts.shared.clone(), shard);
     std::thread::Builder::new()
         .name(format!("spool-shard-{shard}"))
         .spawn(move || {
+            // However this thread ends, the gateway's calls to this shard stop waiting.
+            let _calls_guard = calls_guard;
             let s = Shard::new(parts).map_err(|source| ShardFailure::Start { shard, source })?;
             Ok(s.run()?)
         })

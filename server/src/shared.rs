@@ -122,6 +122,34 @@ impl GatewayCalls {
     }
 }
 
+/// Closes one shard's [`GatewayCalls`] when dropped. The shard's thread holds it for its
+/// whole life, so the queue closes however the thread ends (a clean stop, a failed start,
+/// a failed loop, a panic) and the gateway's calls to that shard fail at once instead of
+/// waiting forever for a shard that is gone.
+pub struct CloseCallsOnExit {
+    shared: Arc<Shared>,
+    shard: usize,
+}
+
+impl CloseCallsOnExit {
+    /// A guard for shard `shard`'s call queue.
+    pub fn new(shared: Arc<Shared>, shard: usize) -> CloseCallsOnExit {
+        debug_assert!(
+            shard < shared.calls.len(),
+            "no call queue for shard {shard}"
+        );
+        CloseCallsOnExit { shared, shard }
+    }
+}
+
+impl Drop for CloseCallsOnExit {
+    fn drop(&mut self) {
+        if let Some(q) = self.shared.calls.get(self.shard) {
+            q.close();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +188,34 @@ mod tests {
         ));
         let (d, _wd) = call();
         assert!(q.push(d).is_err(), "refused after close");
+    }
+
+    #[test]
+    fn a_shard_thread_that_panics_closes_its_call_queue() {
+        let shared = Arc::new(Shared {
+            bells: Vec::new(),
+            metrics: crate::metrics::Metrics::new(1),
+            shutdown: AtomicBool::new(false),
+            drained: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+            http_connections: AtomicUsize::new(0),
+            gateway: Mutex::new(None),
+            calls: GatewayCalls::per_shard(1),
+        });
+        let (queued, mut wait) = call();
+        assert!(shared.calls[0].push(queued).is_ok());
+        let guard = CloseCallsOnExit::new(shared.clone(), 0);
+        let thread = std::thread::spawn(move || {
+            let _guard = guard;
+            panic!("the shard's loop failed");
+        });
+        assert!(thread.join().is_err());
+        // The queued call's caller hears the channel close; a new call is refused.
+        assert!(matches!(
+            wait.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
+        let (late, _late_wait) = call();
+        assert!(shared.calls[0].push(late).is_err());
     }
 }
