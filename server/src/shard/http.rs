@@ -168,10 +168,14 @@ impl Shard {
 
     /// Whether the gateway's tasks queued calls for this shard.
     pub(super) fn has_gateway_calls(&self) -> bool {
-        self.shared
-            .calls
-            .get(self.id as usize)
-            .is_some_and(super::super::shared::GatewayCalls::has_pending)
+        // While stopping, queued calls are left for `close_gateway_calls` (not taken), so
+        // they must not keep the loop from sleeping either.
+        !self.life.is_stopping()
+            && self
+                .shared
+                .calls
+                .get(self.id as usize)
+                .is_some_and(super::super::shared::GatewayCalls::has_pending)
     }
 
     /// Replies to a call of the gateway's own tasks (dropped if the task stopped waiting).
