@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use spool_client::{ClientError, ReceiveOptions};
+use spool_client::{ClientError, Connection, ReceiveOptions};
 
 use crate::body::{Id, Rng};
 use crate::ledger::{Shared, ACKED, DEL_ACKED, DEL_TRIED, DRAINED};
@@ -48,7 +48,26 @@ pub(crate) fn drain_and_verify(
         }
     }
     let deadline = Instant::now() + DRAIN_TIMEOUT;
-    // Standard: receive everything (it stays in flight for an hour), then check.
+    let held = drain_std(&mut c, state, deadline)?;
+    drain_fifo(&mut c, state, deadline)?;
+    check_lost(state);
+    let visible = keep_backlog(&mut c, state, rng, held)?;
+    // Nothing else runs now: the queues' counts must settle on the exact numbers. (They
+    // may lag for a moment: a message being copied forward by compaction leaves the
+    // visible count when its copy is staged and comes back when the copy is committed.)
+    for (queue, visible) in [(STD_QUEUE, visible), (FIFO_QUEUE.as_str(), 0)] {
+        check_counts_settle(&mut c, state, queue, visible)?;
+    }
+    Ok(())
+}
+
+/// Standard: receive everything (it stays in flight for an hour), checking each delivery;
+/// returns the handles received.
+fn drain_std(
+    c: &mut Connection,
+    state: &Shared,
+    deadline: Instant,
+) -> Result<Vec<(Id, Vec<u8>)>, DrainError> {
     let mut held: Vec<(Id, Vec<u8>)> = Vec::new();
     let mut empties = 0;
     while empties < 2 {
@@ -73,8 +92,12 @@ pub(crate) fn drain_and_verify(
             }
         }
     }
-    // FIFO: receive in group order, deleting as we go.
-    empties = 0;
+    Ok(held)
+}
+
+/// FIFO: receive in group order, checking each delivery and deleting as we go.
+fn drain_fifo(c: &mut Connection, state: &Shared, deadline: Instant) -> Result<(), DrainError> {
+    let mut empties = 0;
     while empties < 2 {
         if Instant::now() > deadline {
             return Err(DrainError::Timeout {
@@ -101,37 +124,48 @@ pub(crate) fn drain_and_verify(
                 }
             }
         }
-        if !delete_all(&mut c, state, true, &del) {
+        if !delete_all(c, state, true, &del) {
             return Err(DrainError::Ack { what: "delete" });
         }
     }
-    // Every acknowledged send whose delete was never attempted must have come back.
-    {
-        let mut s = state.lock().unwrap();
-        let mut missing = Vec::new();
-        for (fifo, streams) in [(false, &s.std), (true, &s.fifo)] {
-            for (i, st) in streams.iter().enumerate() {
-                for (seq, &f) in st.flags.iter().enumerate() {
-                    if f & ACKED != 0 && f & (DEL_TRIED | DEL_ACKED | DRAINED) == 0 {
-                        missing.push(Id {
-                            fifo,
-                            stream: i,
-                            seq: seq as u64,
-                        });
-                    }
+    Ok(())
+}
+
+/// Every acknowledged send whose delete was never attempted must have come back.
+fn check_lost(state: &Shared) {
+    let mut s = state.lock().unwrap();
+    let mut missing = Vec::new();
+    for (fifo, streams) in [(false, &s.std), (true, &s.fifo)] {
+        for (i, st) in streams.iter().enumerate() {
+            for (seq, &f) in st.flags.iter().enumerate() {
+                if f & ACKED != 0 && f & (DEL_TRIED | DEL_ACKED | DRAINED) == 0 {
+                    missing.push(Id {
+                        fifo,
+                        stream: i,
+                        seq: seq as u64,
+                    });
                 }
             }
         }
-        if !missing.is_empty() {
-            let shown: Vec<String> = missing.iter().take(10).map(Id::to_string).collect();
-            s.violation(&format!(
-                "{} acknowledged messages lost, e.g. {}",
-                missing.len(),
-                shown.join(", ")
-            ));
-        }
     }
-    // Keep a random 30 % of the standard queue as a backlog: sparse segments to copy.
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(10).map(Id::to_string).collect();
+        s.violation(&format!(
+            "{} acknowledged messages lost, e.g. {}",
+            missing.len(),
+            shown.join(", ")
+        ));
+    }
+}
+
+/// Keeps a random 30 % of the standard queue as a backlog (sparse segments to copy):
+/// deletes the rest of `held`, releases those kept. Returns how many were kept.
+fn keep_backlog(
+    c: &mut Connection,
+    state: &Shared,
+    rng: &mut Rng,
+    held: Vec<(Id, Vec<u8>)>,
+) -> Result<usize, DrainError> {
     let (mut del, mut rel) = (Vec::new(), Vec::new());
     for item in held {
         if rng.chance(70) {
@@ -141,50 +175,56 @@ pub(crate) fn drain_and_verify(
         }
     }
     for chunk in del.chunks(1000) {
-        if !delete_all(&mut c, state, false, chunk) {
+        if !delete_all(c, state, false, chunk) {
             return Err(DrainError::Ack { what: "delete" });
         }
     }
     for chunk in rel.chunks(1000) {
-        if !release_all(&mut c, state, false, chunk) {
+        if !release_all(c, state, false, chunk) {
             return Err(DrainError::Ack { what: "release" });
         }
     }
-    // Nothing else runs now: the queues' counts must settle on the exact numbers. (They
-    // may lag for a moment: a message being copied forward by compaction leaves the
-    // visible count when its copy is staged and comes back when the copy is committed.)
-    for (queue, visible) in [(STD_QUEUE, rel.len()), (FIFO_QUEUE.as_str(), 0)] {
-        let names = [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ];
-        let want = [visible.to_string(), "0".into(), "0".into()];
-        let mut first: Option<Vec<String>> = None;
-        let settle = Instant::now() + Duration::from_secs(3);
-        loop {
-            let a = c
-                .get_queue_attributes(queue, &names)
-                .map_err(|source| DrainError::Attributes { queue, source })?;
-            let got: Vec<String> = names
-                .iter()
-                .map(|n| a.get(*n).cloned().unwrap_or_else(|| "?".into()))
-                .collect();
-            if got == want {
-                if first.is_some() {
-                    state.lock().unwrap().counts.count_lags += 1;
-                }
-                break;
+    Ok(rel.len())
+}
+
+/// Waits (up to 3 s) for `queue`'s counts to read `visible` visible, none in flight, none
+/// delayed: a violation if they do not; counted as a lag if they did only after a while.
+fn check_counts_settle(
+    c: &mut Connection,
+    state: &Shared,
+    queue: &'static str,
+    visible: usize,
+) -> Result<(), DrainError> {
+    let names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ];
+    let want = [visible.to_string(), "0".into(), "0".into()];
+    let mut first: Option<Vec<String>> = None;
+    let settle = Instant::now() + Duration::from_secs(3);
+    loop {
+        let a = c
+            .get_queue_attributes(queue, &names)
+            .map_err(|source| DrainError::Attributes { queue, source })?;
+        let got: Vec<String> = names
+            .iter()
+            .map(|n| a.get(*n).cloned().unwrap_or_else(|| "?".into()))
+            .collect();
+        if got == want {
+            if first.is_some() {
+                state.lock().unwrap().counts.count_lags += 1;
             }
-            let first = first.get_or_insert(got.clone());
-            if Instant::now() > settle {
-                state.lock().unwrap().violation(&format!(
-                    "{queue} after the drain: visible/in flight/delayed {got:?} (first {first:?}), expected {want:?}"
-                ));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            break;
         }
+        let first = first.get_or_insert(got.clone());
+        if Instant::now() > settle {
+            state.lock().unwrap().violation(&format!(
+                "{queue} after the drain: visible/in flight/delayed {got:?} (first {first:?}), expected {want:?}"
+            ));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
 }
