@@ -3,8 +3,8 @@
 //! verify, print the round's line. Owns what lives from round to round ([`Rounds`]): the
 //! seeded choices, the lifetime count, the last start-up time and the totals.
 //!
-//! Every random choice is drawn in the same order as before the split, so a `--seed`
-//! replays the same rounds.
+//! Every random choice is drawn in the same order as when this was one function, so a
+//! seed means what it meant before.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
