@@ -334,6 +334,20 @@ fn report(runs: &[Figures]) {
     }
 }
 
+/// What the load threads of one run share with the thread measuring it.
+struct Shared {
+    /// Bodies carry the nanoseconds since this instant.
+    start: Instant,
+    stop: AtomicBool,
+    measuring: AtomicBool,
+    /// Full cycles (received and deleted) inside the measured window.
+    completed: AtomicU64,
+    send_ack: Mutex<Histogram<u64>>,
+    e2e: Mutex<Histogram<u64>>,
+}
+
+/// One measured run against `addr`: a fresh queue, the producers and consumers, a warm-up,
+/// the measured window, then the figures (and the server's CPU time, given its pid).
 pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> BoxResult<Figures> {
     let mut admin = connect(addr)?;
     match admin.delete_queue(QUEUE) {
@@ -342,217 +356,49 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
     }
     admin.create_queue(QUEUE, &[("VisibilityTimeout", "300")])?;
 
-    let start = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let completed = Arc::new(AtomicU64::new(0));
-    let send_ack = Arc::new(Mutex::new(hist()));
-    let e2e = Arc::new(Mutex::new(hist()));
+    let sh = Arc::new(Shared {
+        start: Instant::now(),
+        stop: AtomicBool::new(false),
+        measuring: AtomicBool::new(false),
+        completed: AtomicU64::new(0),
+        send_ack: Mutex::new(hist()),
+        e2e: Mutex::new(hist()),
+    });
     let mut threads = Vec::new();
 
     for p in 0..a.producers {
-        let mut c = connect(addr)?;
-        let (stop, measuring, send_ack) = (stop.clone(), measuring.clone(), send_ack.clone());
+        let c = connect(addr)?;
+        let sh = sh.clone();
         let (size, batch, pipeline) = (a.size, a.batch, a.pipeline.max(1));
         let per_producer_rate = if a.rate == 0 {
             0.0
         } else {
             a.rate as f64 / a.producers as f64
         };
-        let fail = move |cause: LoadCause| cause.of("producer", p);
         threads.push(std::thread::spawn(move || -> Result<(), LoadError> {
-            let mut h = hist();
-            let mut out: VecDeque<(u64, Instant)> = VecDeque::new();
-            let mut bodies: Vec<Vec<u8>> = (0..batch).map(|_| vec![b'x'; size]).collect();
-            let mut sent: u64 = 0;
-            let began = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                while out.len() < pipeline {
-                    if per_producer_rate > 0.0 {
-                        let due = began + Duration::from_secs_f64(sent as f64 / per_producer_rate);
-                        let now = Instant::now();
-                        if due > now {
-                            if out.is_empty() {
-                                std::thread::sleep(due - now);
-                            } else {
-                                break;
-                            }
-                        }
-                    }
-                    let t = start.elapsed().as_nanos() as u64;
-                    for b in &mut bodies {
-                        b[..8].copy_from_slice(&t.to_le_bytes());
-                    }
-                    let entries: Vec<spool_protocol::message::SendEntry<'_>> = bodies
-                        .iter()
-                        .map(|b| spool_protocol::message::SendEntry {
-                            body: b.as_slice().into(),
-                            ..Default::default()
-                        })
-                        .collect();
-                    let req = Request::Send {
-                        queue: QUEUE.into(),
-                        entries,
-                    };
-                    let id = c.submit(&req).map_err(|e| fail(e.into()))?;
-                    out.push_back((id, Instant::now()));
-                    sent += batch as u64;
-                }
-                let (id, resp) = c.next_response_ref().map_err(|e| fail(e.into()))?;
-                let Some(pos) = out.iter().position(|(i, _)| *i == id) else {
-                    return Err(fail(LoadCause::UnexpectedId(id)));
-                };
-                let (_, at) = out.remove(pos).expect("position is valid");
-                match resp {
-                    Response::Sent { results } if results.iter().all(Result::is_ok) => {}
-                    other => {
-                        return Err(fail(LoadCause::Refused {
-                            what: "send",
-                            response: format!("{other:?}"),
-                        }))
-                    }
-                }
-                if measuring.load(Ordering::Relaxed) {
-                    h.saturating_record((at.elapsed().as_micros() as u64).max(1));
-                }
-            }
-            while !out.is_empty() {
-                let (id, _) = c.next_response().map_err(|e| fail(e.into()))?;
-                out.retain(|(i, _)| *i != id);
-            }
-            send_ack
-                .lock()
-                .expect("not poisoned")
-                .add(&h)
-                .expect("same bounds");
-            Ok(())
+            produce(c, &sh, p, size, batch, pipeline, per_producer_rate)
         }));
     }
 
     for k in 0..a.consumers {
-        let mut c = connect(addr)?;
-        let (stop, measuring, completed, e2e) = (
-            stop.clone(),
-            measuring.clone(),
-            completed.clone(),
-            e2e.clone(),
-        );
+        let c = connect(addr)?;
+        let sh = sh.clone();
         let (batch, pipeline) = (a.batch as u32, a.pipeline.max(1));
-        let fail = move |cause: LoadCause| cause.of("consumer", k);
         threads.push(std::thread::spawn(move || -> Result<(), LoadError> {
-            let mut h = hist();
-            let mut receives = 0usize;
-            let mut deletes: VecDeque<(u64, usize)> = VecDeque::new();
-            let mut receive_ids: Vec<u64> = Vec::new();
-            // Receipt handles of the last receive, back to back (`ends[i]` ends handle i):
-            // copied out of the borrowed response so the delete can be submitted.
-            let mut arena: Vec<u8> = Vec::new();
-            let mut ends: Vec<usize> = Vec::new();
-            loop {
-                let stopping = stop.load(Ordering::Relaxed);
-                while !stopping && receives < pipeline {
-                    let id = c
-                        .submit(&Request::Receive {
-                            queue: QUEUE.into(),
-                            max_messages: batch,
-                            visibility_timeout_s: None,
-                            wait_time_ms: 100,
-                            attribute_names: vec![],
-                            system_attributes: false,
-                        })
-                        .map_err(|e| fail(e.into()))?;
-                    receive_ids.push(id);
-                    receives += 1;
-                }
-                if receives == 0 && deletes.is_empty() {
-                    break;
-                }
-                let (id, resp) = c.next_response_ref().map_err(|e| fail(e.into()))?;
-                if let Some(pos) = receive_ids.iter().position(|i| *i == id) {
-                    receive_ids.swap_remove(pos);
-                    receives -= 1;
-                    let Response::Received { messages } = resp else {
-                        return Err(fail(LoadCause::Refused {
-                            what: "receive",
-                            response: format!("{resp:?}"),
-                        }));
-                    };
-                    if messages.is_empty() {
-                        continue;
-                    }
-                    let now = start.elapsed().as_nanos() as u64;
-                    if measuring.load(Ordering::Relaxed) {
-                        for m in &messages {
-                            let mut t = [0u8; 8];
-                            t.copy_from_slice(&m.body[..8]);
-                            let sent = u64::from_le_bytes(t);
-                            h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
-                        }
-                    }
-                    arena.clear();
-                    ends.clear();
-                    for m in &messages {
-                        arena.extend_from_slice(&m.receipt_handle);
-                        ends.push(arena.len());
-                    }
-                    let n = messages.len();
-                    drop(messages);
-                    let mut from = 0;
-                    let handles = ends
-                        .iter()
-                        .map(|&to| {
-                            let h = std::borrow::Cow::Borrowed(&arena[from..to]);
-                            from = to;
-                            h
-                        })
-                        .collect();
-                    let id = c
-                        .submit(&Request::Delete {
-                            queue: QUEUE.into(),
-                            receipt_handles: handles,
-                        })
-                        .map_err(|e| fail(e.into()))?;
-                    deletes.push_back((id, n));
-                } else if let Some(pos) = deletes.iter().position(|(i, _)| *i == id) {
-                    let (_, n) = deletes.remove(pos).expect("position is valid");
-                    let Response::Deleted { results } = resp else {
-                        return Err(fail(LoadCause::Refused {
-                            what: "delete",
-                            response: format!("{resp:?}"),
-                        }));
-                    };
-                    let ok = results.iter().filter(|r| r.is_ok()).count();
-                    if ok != n {
-                        return Err(fail(LoadCause::DeletesFailed {
-                            failed: n - ok,
-                            of: n,
-                        }));
-                    }
-                    if measuring.load(Ordering::Relaxed) {
-                        completed.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                } else {
-                    return Err(fail(LoadCause::UnexpectedId(id)));
-                }
-            }
-            e2e.lock()
-                .expect("not poisoned")
-                .add(&h)
-                .expect("same bounds");
-            Ok(())
+            consume(c, &sh, k, batch, pipeline)
         }));
     }
 
     std::thread::sleep(Duration::from_secs_f64(a.warmup));
     let cpu0 = server_pid.map_or(0.0, process_cpu_s);
-    measuring.store(true, Ordering::SeqCst);
+    sh.measuring.store(true, Ordering::SeqCst);
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(a.duration));
-    measuring.store(false, Ordering::SeqCst);
+    sh.measuring.store(false, Ordering::SeqCst);
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1 = server_pid.map_or(0.0, process_cpu_s);
-    let done = completed.load(Ordering::SeqCst);
-    stop.store(true, Ordering::SeqCst);
+    let done = sh.completed.load(Ordering::SeqCst);
+    sh.stop.store(true, Ordering::SeqCst);
     let mut errors = Vec::new();
     for t in threads {
         match t.join() {
@@ -565,8 +411,8 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
         return Err(Failures(errors).into());
     }
     let msgs_per_s = done as f64 / elapsed;
-    let send_ack = send_ack.lock().expect("not poisoned").clone();
-    let e2e = e2e.lock().expect("not poisoned").clone();
+    let send_ack = sh.send_ack.lock().expect("not poisoned").clone();
+    let e2e = sh.e2e.lock().expect("not poisoned").clone();
     Ok(Figures {
         msgs_per_s,
         mb_per_s: msgs_per_s * a.size as f64 / 1e6,
@@ -574,4 +420,199 @@ pub(crate) fn run_once(a: &DaemonArgs, addr: &str, server_pid: Option<u32>) -> B
         e2e,
         server_cpu_s: cpu1 - cpu0,
     })
+}
+
+/// Producer `p`: keeps `pipeline` sends of `batch` bodies of `size` bytes in flight (open
+/// loop at `per_producer_rate` msgs/s when it is set) until told to stop, recording
+/// send-ack latency per batch while measuring; then waits for the sends still in flight.
+fn produce(
+    mut c: Connection,
+    sh: &Shared,
+    p: usize,
+    size: usize,
+    batch: usize,
+    pipeline: usize,
+    per_producer_rate: f64,
+) -> Result<(), LoadError> {
+    let fail = move |cause: LoadCause| cause.of("producer", p);
+    let mut h = hist();
+    let mut out: VecDeque<(u64, Instant)> = VecDeque::new();
+    let mut bodies: Vec<Vec<u8>> = (0..batch).map(|_| vec![b'x'; size]).collect();
+    let mut sent: u64 = 0;
+    let began = Instant::now();
+    while !sh.stop.load(Ordering::Relaxed) {
+        while out.len() < pipeline {
+            if per_producer_rate > 0.0 {
+                let due = began + Duration::from_secs_f64(sent as f64 / per_producer_rate);
+                let now = Instant::now();
+                if due > now {
+                    if out.is_empty() {
+                        std::thread::sleep(due - now);
+                    } else {
+                        break;
+                    }
+                }
+            }
+            let t = sh.start.elapsed().as_nanos() as u64;
+            for b in &mut bodies {
+                b[..8].copy_from_slice(&t.to_le_bytes());
+            }
+            let entries: Vec<spool_protocol::message::SendEntry<'_>> = bodies
+                .iter()
+                .map(|b| spool_protocol::message::SendEntry {
+                    body: b.as_slice().into(),
+                    ..Default::default()
+                })
+                .collect();
+            let req = Request::Send {
+                queue: QUEUE.into(),
+                entries,
+            };
+            let id = c.submit(&req).map_err(|e| fail(e.into()))?;
+            out.push_back((id, Instant::now()));
+            sent += batch as u64;
+        }
+        let (id, resp) = c.next_response_ref().map_err(|e| fail(e.into()))?;
+        let Some(pos) = out.iter().position(|(i, _)| *i == id) else {
+            return Err(fail(LoadCause::UnexpectedId(id)));
+        };
+        let (_, at) = out.remove(pos).expect("position is valid");
+        match resp {
+            Response::Sent { results } if results.iter().all(Result::is_ok) => {}
+            other => {
+                return Err(fail(LoadCause::Refused {
+                    what: "send",
+                    response: format!("{other:?}"),
+                }))
+            }
+        }
+        if sh.measuring.load(Ordering::Relaxed) {
+            h.saturating_record((at.elapsed().as_micros() as u64).max(1));
+        }
+    }
+    while !out.is_empty() {
+        let (id, _) = c.next_response().map_err(|e| fail(e.into()))?;
+        out.retain(|(i, _)| *i != id);
+    }
+    sh.send_ack
+        .lock()
+        .expect("not poisoned")
+        .add(&h)
+        .expect("same bounds");
+    Ok(())
+}
+
+/// Consumer `k`: keeps `pipeline` receives of up to `batch` in flight until told to stop,
+/// deletes what each brings (one delete per receive, answered before it counts), records
+/// end-to-end latency per message and counts full cycles while measuring; then waits for
+/// the requests still in flight.
+fn consume(
+    mut c: Connection,
+    sh: &Shared,
+    k: usize,
+    batch: u32,
+    pipeline: usize,
+) -> Result<(), LoadError> {
+    let fail = move |cause: LoadCause| cause.of("consumer", k);
+    let mut h = hist();
+    let mut receives = 0usize;
+    let mut deletes: VecDeque<(u64, usize)> = VecDeque::new();
+    let mut receive_ids: Vec<u64> = Vec::new();
+    // Receipt handles of the last receive, back to back (`ends[i]` ends handle i):
+    // copied out of the borrowed response so the delete can be submitted.
+    let mut arena: Vec<u8> = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    loop {
+        let stopping = sh.stop.load(Ordering::Relaxed);
+        while !stopping && receives < pipeline {
+            let id = c
+                .submit(&Request::Receive {
+                    queue: QUEUE.into(),
+                    max_messages: batch,
+                    visibility_timeout_s: None,
+                    wait_time_ms: 100,
+                    attribute_names: vec![],
+                    system_attributes: false,
+                })
+                .map_err(|e| fail(e.into()))?;
+            receive_ids.push(id);
+            receives += 1;
+        }
+        if receives == 0 && deletes.is_empty() {
+            break;
+        }
+        let (id, resp) = c.next_response_ref().map_err(|e| fail(e.into()))?;
+        if let Some(pos) = receive_ids.iter().position(|i| *i == id) {
+            receive_ids.swap_remove(pos);
+            receives -= 1;
+            let Response::Received { messages } = resp else {
+                return Err(fail(LoadCause::Refused {
+                    what: "receive",
+                    response: format!("{resp:?}"),
+                }));
+            };
+            if messages.is_empty() {
+                continue;
+            }
+            let now = sh.start.elapsed().as_nanos() as u64;
+            if sh.measuring.load(Ordering::Relaxed) {
+                for m in &messages {
+                    let mut t = [0u8; 8];
+                    t.copy_from_slice(&m.body[..8]);
+                    let sent = u64::from_le_bytes(t);
+                    h.saturating_record((now.saturating_sub(sent) / 1000).max(1));
+                }
+            }
+            arena.clear();
+            ends.clear();
+            for m in &messages {
+                arena.extend_from_slice(&m.receipt_handle);
+                ends.push(arena.len());
+            }
+            let n = messages.len();
+            drop(messages);
+            let mut from = 0;
+            let handles = ends
+                .iter()
+                .map(|&to| {
+                    let h = std::borrow::Cow::Borrowed(&arena[from..to]);
+                    from = to;
+                    h
+                })
+                .collect();
+            let id = c
+                .submit(&Request::Delete {
+                    queue: QUEUE.into(),
+                    receipt_handles: handles,
+                })
+                .map_err(|e| fail(e.into()))?;
+            deletes.push_back((id, n));
+        } else if let Some(pos) = deletes.iter().position(|(i, _)| *i == id) {
+            let (_, n) = deletes.remove(pos).expect("position is valid");
+            let Response::Deleted { results } = resp else {
+                return Err(fail(LoadCause::Refused {
+                    what: "delete",
+                    response: format!("{resp:?}"),
+                }));
+            };
+            let ok = results.iter().filter(|r| r.is_ok()).count();
+            if ok != n {
+                return Err(fail(LoadCause::DeletesFailed {
+                    failed: n - ok,
+                    of: n,
+                }));
+            }
+            if sh.measuring.load(Ordering::Relaxed) {
+                sh.completed.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        } else {
+            return Err(fail(LoadCause::UnexpectedId(id)));
+        }
+    }
+    sh.e2e
+        .lock()
+        .expect("not poisoned")
+        .add(&h)
+        .expect("same bounds");
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! CI's run of the crash loop (issue 6): `spool-crashloop` for `SPOOL_CRASHLOOP_ROUNDS`
 //! rounds (default 20) of short load against the workspace's own `spoold`, each ending in
 //! a SIGKILL (some on a segment removal, some again during recovery), a restart and a full
-//! check (see `src/bin/spool-crashloop.rs`). Passes only if the tool exits 0 with no
+//! check (see `src/bin/spool-crashloop/`). Passes only if the tool exits 0 with no
 //! violation; bounded by the tool's own deadlines and a 10-minute cap here.
 //!
 //! The daemon is the `spoold` of this checkout in the same profile directory: under `cargo
