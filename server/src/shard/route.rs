@@ -70,7 +70,8 @@ impl Router {
 impl Shard {
     /// Sends a request from a client of this shard where it must be served. The request
     /// may borrow the connection's read buffer: sends, deletes and visibility changes
-    /// served here are served from it (a batch of sends is copied once, into the log);
+    /// served here are served from it (a send's body is copied twice: into the engine's
+    /// owned `SendRequest` in `dispatch::send`, then into the log's write buffer);
     /// what travels to another shard, receives (small, and they may wait), catalog
     /// changes and fan-outs are copied out.
     pub(super) fn route(&mut self, to: ReplyTo, req: Request<'_>) {
