@@ -102,6 +102,12 @@ impl DedupWindow {
         }
     }
 
+    /// Forgets every id (PurgeQueue: AWS accepts a purged message's deduplication id again).
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+
     /// Ids remembered.
     #[cfg(test)]
     pub fn len(&self) -> usize {

@@ -187,7 +187,9 @@ fn check_message(a: &QueueAttributes, r: &SendRequest) -> Result<()> {
                 },
             ));
         }
-        if a.fifo {
+        // AWS refuses only a non-zero per-message delay on a FIFO queue; an explicit 0 is
+        // accepted (SDKs and frameworks send it by default).
+        if a.fifo && d != 0 {
             return Err(EngineError::invalid(
                 "DelaySeconds",
                 InvalidParameter::DelayOnFifoQueue { delay_s: d },
@@ -290,7 +292,13 @@ impl Queue {
                 },
             ));
         }
-        let delay_s = u64::from(r.delay_s.unwrap_or(a.delay_s));
+        // A FIFO message cannot carry its own delay (only 0 gets this far), so the queue's
+        // DelaySeconds applies to it, as on AWS.
+        let delay_s = u64::from(if a.fifo {
+            a.delay_s
+        } else {
+            r.delay_s.unwrap_or(a.delay_s)
+        });
         let part = match (&r.group_id, a.fifo) {
             (Some(g), true) => self.partition_for_group(g),
             _ => {

@@ -308,10 +308,12 @@ impl Partition {
             .retain(|(_, o)| (o.queue_id, o.partition) != me);
     }
 
-    /// Rebuilds the FIFO deduplication window from records sent in the last five minutes.
+    /// Rebuilds the FIFO deduplication window from records sent in the last five minutes
+    /// and not purged (a purge empties the window).
     fn rebuild_dedup(&mut self, now_ms: u64) -> Result<()> {
         let since = now_ms.saturating_sub(DEDUP_WINDOW_MS);
         let per_group = self.params.dedup_per_group;
+        let purge_floor = self.purge_floor;
         let mut found = Vec::new();
         for seg in self.segs.iter().filter(|s| s.max_sent_ms >= since) {
             for i in 0..seg.count {
@@ -325,6 +327,9 @@ impl Partition {
                 }
                 let rec = record::decode_checked(bytes)
                     .map_err(|_| record::corrupt_at(&seg.log_path, u64::from(slot.offset)))?;
+                if rec.seq < purge_floor {
+                    continue;
+                }
                 if let Some(d) = &rec.dedup_id {
                     let key = dedup_key(per_group, rec.group_id.as_deref(), d);
                     found.push((rec.sent_at_ms, key, rec.message_id, rec.seq));

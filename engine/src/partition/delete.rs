@@ -71,7 +71,8 @@ impl Partition {
     }
 
     /// Deletes every message sent before now, in flight or not, in O(segments): the
-    /// purge floor is persisted and everything below it reads as deleted.
+    /// purge floor is persisted and everything below it reads as deleted. The FIFO
+    /// deduplication window is emptied too.
     pub(crate) fn purge(&mut self) -> Result<()> {
         self.check_ok()?;
         self.purge_floor = self.next_seq;
@@ -79,6 +80,9 @@ impl Partition {
         self.timers.clear();
         self.redelivery.clear();
         self.fifo = Fifo::default();
+        // AWS's PurgeQueue also empties the deduplication window: an id sent before the
+        // purge is accepted (and delivered) again after it.
+        self.dedup_mut().clear();
         self.counters = Counters::default();
         self.cursor = self.purge_floor;
         let mut freed = Vec::new();

@@ -161,3 +161,52 @@ def test_fifo_dlq_must_be_fifo(sqs, make_queue, arn_of):
     code, status, _ = h.error_of(ei.value)
     assert code in ("InvalidParameterValue", "InvalidAttributeValue"), ei.value.response
     assert status == 400
+
+
+def test_fifo_accepts_zero_per_message_delay(sqs, make_queue):
+    # AWS refuses only a non-zero per-message DelaySeconds on a FIFO queue.
+    url = make_queue(fifo=True)
+    sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g", MessageDeduplicationId="d1", DelaySeconds=0)
+    msgs = h.drain_fifo(sqs, url, 1)
+    assert [m["Body"] for m in msgs] == ["one"]
+
+
+def test_fifo_batch_accepts_zero_per_message_delay(sqs, make_queue):
+    url = make_queue(fifo=True)
+    entries = [
+        {"Id": "a", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "a", "DelaySeconds": 0},
+        {"Id": "b", "MessageBody": "b", "MessageGroupId": "g", "MessageDeduplicationId": "b", "DelaySeconds": 3},
+    ]
+    resp = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert [s["Id"] for s in resp["Successful"]] == ["a"]
+    assert [(f["Id"], f["Code"], f["SenderFault"]) for f in resp["Failed"]] == [("b", "InvalidParameterValue", True)]
+    msgs = h.drain_fifo(sqs, url, 1)
+    assert [m["Body"] for m in msgs] == ["a"]
+
+
+def test_fifo_purge_clears_the_deduplication_window(sqs, make_queue):
+    # Groups spread over the queue's partitions/shards; the purge forgets every id.
+    url = make_queue(fifo=True)
+    groups = [f"g{i}" for i in range(8)]
+    for g in groups:
+        sqs.send_message(QueueUrl=url, MessageBody=f"before-{g}", MessageGroupId=g, MessageDeduplicationId=f"id-{g}")
+    sqs.purge_queue(QueueUrl=url)
+    for g in groups:
+        sqs.send_message(QueueUrl=url, MessageBody=f"after-{g}", MessageGroupId=g, MessageDeduplicationId=f"id-{g}")
+    msgs = h.drain_fifo(sqs, url, len(groups))
+    assert sorted(m["Body"] for m in msgs) == sorted(f"after-{g}" for g in groups)
+
+
+def test_fifo_purge_clears_the_deduplication_window_in_high_throughput_mode(sqs, make_queue):
+    url = make_queue(
+        fifo=True,
+        attributes={"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"},
+    )
+    groups = [f"g{i}" for i in range(8)]
+    for g in groups:
+        sqs.send_message(QueueUrl=url, MessageBody=f"before-{g}", MessageGroupId=g, MessageDeduplicationId="same")
+    sqs.purge_queue(QueueUrl=url)
+    for g in groups:
+        sqs.send_message(QueueUrl=url, MessageBody=f"after-{g}", MessageGroupId=g, MessageDeduplicationId="same")
+    msgs = h.drain_fifo(sqs, url, len(groups))
+    assert sorted(m["Body"] for m in msgs) == sorted(f"after-{g}" for g in groups)

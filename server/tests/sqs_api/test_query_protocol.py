@@ -295,3 +295,20 @@ def test_raw_json_without_query_mode_header_still_works(endpoint):
     )
     assert status == 400
     assert json.loads(body)["__type"].split("#")[-1] == "QueueDoesNotExist"
+
+
+def test_query_fifo_accepts_zero_per_message_delay(sqs_query, make_queue):
+    # AWS refuses only a non-zero per-message DelaySeconds on a FIFO queue, in both wire forms.
+    url = make_queue(fifo=True)
+    sqs_query.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g", MessageDeduplicationId="1", DelaySeconds=0)
+    resp = sqs_query.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "a", "MessageBody": "two", "MessageGroupId": "g", "MessageDeduplicationId": "2", "DelaySeconds": 0},
+            {"Id": "b", "MessageBody": "three", "MessageGroupId": "g", "MessageDeduplicationId": "3", "DelaySeconds": 1},
+        ],
+    )
+    assert [s["Id"] for s in resp["Successful"]] == ["a"]
+    assert [(f["Id"], f["Code"]) for f in resp["Failed"]] == [("b", "InvalidParameterValue")]
+    msgs = h.drain_fifo(sqs_query, url, 2)
+    assert [m["Body"] for m in msgs] == ["one", "two"]
