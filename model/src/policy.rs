@@ -5,8 +5,9 @@
 
 pub use crate::arn::account_root_arn;
 
-/// The IAM policy language version of the policies AddPermission writes.
-pub const POLICY_VERSION: &str = "2012-10-17";
+/// The IAM policy language version of the policies AddPermission writes: SQS writes the
+/// older `2008-10-17` (not IAM's current `2012-10-17`), and so does Spool.
+pub const POLICY_VERSION: &str = "2008-10-17";
 
 /// The `Id` SQS gives a queue's policy when AddPermission creates it.
 pub fn default_policy_id(queue_arn: &str) -> String {

@@ -402,6 +402,37 @@ def test_add_and_remove_permission(sqs, make_queue):
     h.assert_error(ei, "InvalidParameterValue")
 
 
+def test_add_permission_writes_the_policy_as_sqs_does(sqs, make_queue, arn_of):
+    # SQS writes version 2008-10-17 and a single principal or action as a bare string.
+    url = make_queue("perm")
+    sqs.add_permission(QueueUrl=url, Label="one", AWSAccountIds=["111122223333"], Actions=["SendMessage"])
+    policy = json.loads(h.queue_attrs(sqs, url, "Policy")["Policy"])
+    assert policy["Version"] == "2008-10-17"
+    assert policy["Id"] == arn_of(url) + "/SQSDefaultPolicy"
+    assert policy["Statement"] == [
+        {
+            "Sid": "one",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "SQS:SendMessage",
+            "Resource": arn_of(url),
+        }
+    ]
+
+
+def test_add_permission_lists_several_principals_and_actions(sqs, make_queue):
+    url = make_queue("perm")
+    sqs.add_permission(
+        QueueUrl=url,
+        Label="two",
+        AWSAccountIds=["111122223333", "444455556666"],
+        Actions=["SendMessage", "ReceiveMessage"],
+    )
+    st = json.loads(h.queue_attrs(sqs, url, "Policy")["Policy"])["Statement"][0]
+    assert st["Principal"] == {"AWS": ["arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"]}
+    assert st["Action"] == ["SQS:SendMessage", "SQS:ReceiveMessage"]
+
+
 def test_remove_unknown_permission_label(sqs, make_queue):
     url = make_queue("perm")
     with pytest.raises(ClientError) as ei:
@@ -417,3 +448,16 @@ def test_permissions_on_missing_queue(sqs, endpoint):
     with pytest.raises(ClientError) as ei:
         sqs.remove_permission(QueueUrl=url, Label="l")
     h.assert_error(ei, "QueueDoesNotExist")
+
+
+def test_removing_the_kms_key_removes_its_reuse_period(sqs, make_queue):
+    url = make_queue("kms", attributes={"KmsMasterKeyId": "alias/aws/sqs", "KmsDataKeyReusePeriodSeconds": "600"})
+    attrs = h.queue_attrs(sqs, url)
+    assert attrs["KmsMasterKeyId"] == "alias/aws/sqs"
+    assert attrs["KmsDataKeyReusePeriodSeconds"] == "600"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": ""})
+    attrs = h.queue_attrs(sqs, url)
+    assert "KmsMasterKeyId" not in attrs
+    assert "KmsDataKeyReusePeriodSeconds" not in attrs
+    named = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds"])
+    assert named.get("Attributes", {}) == {}

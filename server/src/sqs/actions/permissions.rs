@@ -26,11 +26,8 @@ impl Ctx<'_> {
         if statements.iter().any(|s| s["Sid"] == label) {
             return Err(SqsError::invalid_value("Label", label, "Already exists."));
         }
-        let principals: Vec<String> = aws_account_ids
-            .iter()
-            .map(|a| account_root_arn(a))
-            .collect();
-        let actions: Vec<String> = actions.iter().map(|a| policy_action(a)).collect();
+        let principals = one_or_list(aws_account_ids.iter().map(|a| account_root_arn(a)));
+        let actions = one_or_list(actions.iter().map(|a| policy_action(a)));
         statements.push(json!({
             "Sid": label,
             "Effect": "Allow",
@@ -92,6 +89,17 @@ impl Ctx<'_> {
     }
 }
 
+/// A policy value as SQS writes it: a single principal or action as a bare string, two
+/// or more as a list.
+fn one_or_list(items: impl Iterator<Item = String>) -> Value {
+    let mut items: Vec<Value> = items.map(Value::String).collect();
+    if items.len() == 1 {
+        items.pop().expect("one item")
+    } else {
+        Value::Array(items)
+    }
+}
+
 /// The `Statement` array of a policy, created if missing.
 fn statements(policy: &mut Value) -> &mut Vec<Value> {
     if !policy.is_object() {
@@ -112,6 +120,15 @@ fn statements(policy: &mut Value) -> &mut Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_value_is_a_string_and_more_are_a_list() {
+        assert_eq!(one_or_list(["a".to_string()].into_iter()), json!("a"));
+        assert_eq!(
+            one_or_list(["a".to_string(), "b".to_string()].into_iter()),
+            json!(["a", "b"])
+        );
+    }
 
     #[test]
     fn statements_are_made_a_list() {
