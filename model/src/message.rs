@@ -14,6 +14,10 @@ use crate::limits::{
 /// The only message system attribute a sender may set (of data type `String`).
 pub const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
 
+/// The X-Ray HTTP header (lower case, as HTTP header maps look names up): on a send it
+/// becomes the message's [`AWS_TRACE_HEADER`] unless the message sets that attribute.
+pub const TRACE_ID_HTTP_HEADER: &str = "x-amzn-trace-id";
+
 /// Message system attribute names, exactly as SQS spells them: what a ReceiveMessage may
 /// ask for (`MessageSystemAttributeNames`) and the daemon fills in.
 pub mod system_names {

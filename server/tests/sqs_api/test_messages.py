@@ -59,6 +59,58 @@ def test_send_message_system_attributes_md5(sqs, make_queue):
     assert msgs[0]["Attributes"] == {"AWSTraceHeader": trace["AWSTraceHeader"]["StringValue"]}
 
 
+TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+@pytest.fixture
+def trace_header(sqs):
+    """Adds an X-Amzn-Trace-Id HTTP header (as the X-Ray SDK does) to the client's sends."""
+
+    def add(request, **_):
+        request.headers["X-Amzn-Trace-Id"] = TRACE_ID
+
+    for op in ("SendMessage", "SendMessageBatch"):
+        sqs.meta.events.register(f"before-sign.sqs.{op}", add)
+    yield
+    for op in ("SendMessage", "SendMessageBatch"):
+        sqs.meta.events.unregister(f"before-sign.sqs.{op}", add)
+
+
+def test_trace_http_header_becomes_aws_trace_header(sqs, make_queue, trace_header):
+    url = make_queue()
+    resp = sqs.send_message(QueueUrl=url, MessageBody="traced")
+    # The digest covers only the system attributes the request itself carried.
+    assert "MD5OfMessageSystemAttributes" not in resp
+    msgs = h.receive_all(sqs, url, 1, MessageSystemAttributeNames=["AWSTraceHeader"])
+    assert msgs[0]["Attributes"] == {"AWSTraceHeader": TRACE_ID}
+
+
+def test_trace_http_header_applies_to_every_batch_entry(sqs, make_queue, trace_header):
+    url = make_queue()
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "a"}, {"Id": "b", "MessageBody": "b"}])
+    msgs = h.receive_all(sqs, url, 2, MessageSystemAttributeNames=["All"])
+    assert sorted(m["Body"] for m in msgs) == ["a", "b"]
+    assert [m["Attributes"]["AWSTraceHeader"] for m in msgs] == [TRACE_ID, TRACE_ID]
+
+
+def test_aws_trace_header_attribute_wins_over_the_http_header(sqs, make_queue, trace_header):
+    # AWS X-Ray guide: when both are set, the message system attribute overrides the header.
+    url = make_queue()
+    own = "Root=1-00000000-000000000000000000000001;Sampled=0"
+    trace = {"AWSTraceHeader": {"DataType": "String", "StringValue": own}}
+    resp = sqs.send_message(QueueUrl=url, MessageBody="traced", MessageSystemAttributes=trace)
+    assert resp["MD5OfMessageSystemAttributes"] == h.md5_of_attributes(trace)
+    msgs = h.receive_all(sqs, url, 1, MessageSystemAttributeNames=["AWSTraceHeader"])
+    assert msgs[0]["Attributes"] == {"AWSTraceHeader": own}
+
+
+def test_no_trace_header_means_no_aws_trace_header(sqs, make_queue):
+    url = make_queue()
+    sqs.send_message(QueueUrl=url, MessageBody="plain")
+    msgs = h.receive_all(sqs, url, 1, MessageSystemAttributeNames=["AWSTraceHeader"])
+    assert "AWSTraceHeader" not in msgs[0].get("Attributes", {})
+
+
 def test_send_to_missing_queue(sqs, endpoint):
     with pytest.raises(ClientError) as ei:
         sqs.send_message(QueueUrl=f"{endpoint}/{h.DEFAULT_ACCOUNT}/{h.unique('nope')}", MessageBody="x")

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use spool_model::attrs::names as queue_attr;
 use spool_model::limits::RECEIVE_WAIT_TIME_MAX_S;
 use spool_model::message::system_names as message_attr;
-use spool_protocol::message::{Message, MessageAttribute, SendEntry};
+use spool_protocol::message::{AttributeValue, Message, MessageAttribute, SendEntry};
 use spool_protocol::sqs::md5::{
     md5_of_body, md5_of_message_attributes, md5_of_message_system_attributes,
 };
@@ -106,6 +106,29 @@ impl Ctx<'_> {
         Ok(SqsResponse::ChangeMessageVisibilityBatch { successful, failed })
     }
 
+    /// A message's system attributes with the request's `X-Amzn-Trace-Id` header added as
+    /// its `AWSTraceHeader`, unless it sets that attribute itself (the attribute wins: it
+    /// is the message's own, the header the request's). The MD5 digest the reply carries
+    /// covers only what the request sent, so an SDK's check of it holds.
+    fn with_trace_header(
+        &self,
+        mut attrs: Vec<MessageAttribute<'static>>,
+    ) -> Vec<MessageAttribute<'static>> {
+        if let Some(t) = &self.trace_header {
+            if !attrs
+                .iter()
+                .any(|a| a.name == message_attr::AWS_TRACE_HEADER)
+            {
+                attrs.push(MessageAttribute {
+                    name: message_attr::AWS_TRACE_HEADER.into(),
+                    data_type: "String".into(),
+                    value: AttributeValue::String(t.clone().into()),
+                });
+            }
+        }
+        attrs
+    }
+
     /// Sends messages (one binary Send) and returns one result per message, in order.
     async fn send(
         &self,
@@ -129,7 +152,7 @@ impl Ctx<'_> {
             .map(|m| SendEntry {
                 body: m.body.into_bytes().into(),
                 attributes: m.message_attributes,
-                system_attributes: m.message_system_attributes,
+                system_attributes: self.with_trace_header(m.message_system_attributes),
                 delay_s: m.delay_seconds,
                 group_id: m.message_group_id.map(Into::into),
                 dedup_id: m.message_deduplication_id.map(Into::into),

@@ -113,6 +113,9 @@ pub async fn handle(gw: &Arc<Gateway>, calls: &LocalCalls, parts: &Parts, body: 
             .map(str::to_string)
             .or_else(|| gw.sqs_addr.map(|a| a.to_string()))
             .unwrap_or_default(),
+        trace_header: header(spool_model::message::TRACE_ID_HTTP_HEADER)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
     };
     let reply = match ctx.run(parsed).await {
         Ok(resp) => render(wire, action, &resp, &request_id),
@@ -206,6 +209,9 @@ struct Ctx<'a> {
     /// The way into the shards: this shard's routing.
     calls: &'a LocalCalls,
     host: String,
+    /// The request's `X-Amzn-Trace-Id` header: the `AWSTraceHeader` of each message it
+    /// sends that does not set one itself.
+    trace_header: Option<String>,
 }
 
 impl Ctx<'_> {
