@@ -113,6 +113,23 @@ pub fn is_valid_message_attribute_name(n: &str) -> bool {
     check_message_attribute_name(n).is_ok()
 }
 
+/// The `MessageAttributeNames` entries of a receive that select every attribute.
+pub const ALL_MESSAGE_ATTRIBUTES: [&str; 3] = ["All", "*", ".*"];
+
+/// Whether one `MessageAttributeNames` entry of a receive selects the attribute `name`:
+/// `All`, `*` and `.*` select every one; `<prefix>.*` selects the names that start with
+/// `<prefix>` (everything before the `.*`, so `Hel.*` selects `Hello` and `Help.Me`); any
+/// other entry selects the name equal to it.
+pub fn message_attribute_selected(pattern: &str, name: &str) -> bool {
+    if ALL_MESSAGE_ATTRIBUTES.contains(&pattern) {
+        return true;
+    }
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
 /// A `MessageGroupId`, `MessageDeduplicationId` or `ReceiveRequestAttemptId`: 1–128
 /// ASCII alphanumerics and punctuation (``!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~``), that is,
 /// ASCII graphic characters.
@@ -225,6 +242,30 @@ pub fn is_valid_number(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_selection() {
+        for (pattern, name, want) in [
+            ("All", "x", true),
+            ("*", "x", true),
+            (".*", "x", true),
+            ("Hel.*", "Hello", true),
+            ("Hel.*", "Help.Me", true),
+            ("Hel.*", "Hel", true),
+            ("Hel.*", "Hi", false),
+            ("Hel.*", "hello", false),
+            ("foo.*", "foo.bar", true),
+            ("x", "x", true),
+            ("x", "xy", false),
+            ("Hel*", "Hello", false),
+        ] {
+            assert_eq!(
+                message_attribute_selected(pattern, name),
+                want,
+                "{pattern} {name}"
+            );
+        }
+    }
 
     #[test]
     fn numbers() {

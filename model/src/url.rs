@@ -81,6 +81,16 @@ pub fn queue_name_from_url(url: &str) -> Option<&str> {
     queue_account_and_name(url).map(|(_, n)| n)
 }
 
+/// What a `QueueUrl` parameter names: the account (`None`: the caller's own) and the
+/// queue name. A queue URL or path as [`queue_account_and_name`] reads it, or, as SQS
+/// also accepts, a bare valid queue name.
+pub fn queue_of_parameter(url: &str) -> Option<(Option<&str>, &str)> {
+    if is_valid_queue_name(url) {
+        return Some((None, url));
+    }
+    queue_account_and_name(url).map(|(account, name)| (Some(account), name))
+}
+
 /// `<base>/<account>/<name>`, `base` being scheme and authority (a trailing `/` is
 /// ignored), e.g. `queue_url("http://localhost:9324", "000000000000", "q")`.
 pub fn queue_url(base: &str, account: &str, name: &str) -> String {
@@ -119,6 +129,20 @@ mod tests {
         assert_eq!(queue_name_from_url("ftp://h/1/q"), None);
         assert_eq!(queue_name_from_url(""), None);
         assert_eq!(queue_name_from_url("http://é"), None);
+    }
+
+    #[test]
+    fn queue_parameters() {
+        assert_eq!(queue_of_parameter("q1"), Some((None, "q1")));
+        assert_eq!(queue_of_parameter("q.fifo"), Some((None, "q.fifo")));
+        assert_eq!(
+            queue_of_parameter("http://h/000000000000/q1"),
+            Some((Some("000000000000"), "q1"))
+        );
+        assert_eq!(queue_of_parameter("/1/q"), Some((Some("1"), "q")));
+        assert_eq!(queue_of_parameter("bad name"), None);
+        assert_eq!(queue_of_parameter(""), None);
+        assert_eq!(queue_of_parameter("http://h/q"), None);
     }
 
     #[test]

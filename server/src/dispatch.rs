@@ -95,16 +95,12 @@ fn to_wire_attr(a: MessageAttribute) -> message::MessageAttribute<'static> {
     }
 }
 
-/// SQS MessageAttributeNames semantics: `All` or `.*` = all, `prefix.*` = by prefix,
-/// otherwise exact names; no names = none.
+/// SQS MessageAttributeNames semantics ([`spool_model::message::message_attribute_selected`]);
+/// no names = none.
 pub fn wants_attribute(names: &[Cow<'_, str>], attr: &str) -> bool {
-    names.iter().any(|n| match n.as_ref() {
-        "All" | ".*" => true,
-        n => match n.strip_suffix(".*") {
-            Some(prefix) => attr.starts_with(prefix) && attr[prefix.len()..].starts_with('.'),
-            None => n == attr,
-        },
-    })
+    names
+        .iter()
+        .any(|n| spool_model::message::message_attribute_selected(n, attr))
 }
 
 /// A page of `names` after `next_token` (the last name of the previous page).
@@ -685,7 +681,8 @@ mod tests {
             (vec!["All"], "x", true),
             (vec![".*"], "x", true),
             (vec!["foo.*"], "foo.bar", true),
-            (vec!["foo.*"], "foobar", false),
+            (vec!["foo.*"], "foobar", true),
+            (vec!["foo.*"], "fo", false),
             (vec!["x"], "x", true),
             (vec![], "x", false),
         ] {

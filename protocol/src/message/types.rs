@@ -241,7 +241,7 @@ pub enum Request<'a> {
         /// Long polling: wait up to this long for a first message.
         wait_time_ms: u32,
         /// Message attributes to return, with SQS MessageAttributeNames semantics: `All`
-        /// or `.*` = all, `prefix.*` = by prefix, otherwise exact names.
+        /// or `.*` = all, `prefix.*` = names starting with `prefix`, otherwise exact names.
         attribute_names: Vec<Cow<'a, str>>,
         /// Return message system attributes (`AWSTraceHeader`).
         system_attributes: bool,

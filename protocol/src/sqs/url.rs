@@ -2,7 +2,9 @@
 //! [`spool_model::arn`]); this module keeps the SQS codec's names for them.
 
 pub use spool_model::arn::{queue_arn, queue_name_from_arn};
-pub use spool_model::url::{queue_account_and_name, queue_name_from_url, queue_url};
+pub use spool_model::url::{
+    queue_account_and_name, queue_name_from_url, queue_of_parameter, queue_url,
+};
 
 /// Region, account and queue name of a queue ARN (see [`spool_model::arn::SqsArn::parse`]
 /// for what is accepted).

@@ -1,5 +1,6 @@
 """Message actions through the AWS JSON 1.0 protocol (boto3 default)."""
 
+import json
 import re
 import threading
 import time
@@ -459,6 +460,26 @@ def test_receive_message_attribute_name_filters(sqs, make_queue, names, expected
         assert msgs[0]["MD5OfMessageAttributes"] == h.md5_of_attributes(got)
 
 
+def test_receive_message_attribute_prefix_is_everything_before_dot_star(sqs, make_queue):
+    # Issue 17: `Hel.*` selects the names that start with `Hel`, `Hello` and `Help.Me` alike.
+    url = make_queue()
+    attrs = {n: {"DataType": "String", "StringValue": n} for n in ("Hello", "Help.Me", "Hi", "hello")}
+    sqs.send_message(QueueUrl=url, MessageBody="prefix", MessageAttributes=attrs)
+    msgs = h.receive_all(sqs, url, 1, MessageAttributeNames=["Hel.*"])
+    got = msgs[0]["MessageAttributes"]
+    assert set(got) == {"Hello", "Help.Me"}
+    assert msgs[0]["MD5OfMessageAttributes"] == h.md5_of_attributes(got)
+
+
+def test_receive_message_attribute_star_returns_all(sqs, make_queue):
+    # Issue 17: `*` selects every attribute, as `All` and `.*` do.
+    url = make_queue()
+    attrs = {n: {"DataType": "String", "StringValue": n} for n in ("Hello", "Hi")}
+    sqs.send_message(QueueUrl=url, MessageBody="star", MessageAttributes=attrs)
+    msgs = h.receive_all(sqs, url, 1, MessageAttributeNames=["*"])
+    assert set(msgs[0]["MessageAttributes"]) == {"Hello", "Hi"}
+
+
 # ---- DeleteMessage / DeleteMessageBatch
 
 
@@ -675,3 +696,58 @@ def test_delay_seconds_out_of_range(sqs, make_queue):
     with pytest.raises(ClientError) as ei:
         sqs.send_message(QueueUrl=url, MessageBody="x", DelaySeconds=901)
     h.assert_error(ei, "InvalidParameterValue")
+
+
+# ---- JSON batch replies omit an empty Failed (AWS's JSON protocol omits empty lists)
+
+
+def test_send_message_batch_json_omits_empty_failed(sqs, endpoint, make_queue):
+    url = make_queue()
+    resp = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "x"}])
+    assert [e["Id"] for e in resp["Successful"]] == ["a"]
+    assert "Failed" not in resp
+    status, _, body = h.json_call(endpoint, "SendMessageBatch", {"QueueUrl": url, "Entries": [{"Id": "b", "MessageBody": "y"}]})
+    assert status == 200
+    assert set(json.loads(body)) == {"Successful"}
+
+
+def test_delete_message_batch_json_omits_empty_failed(sqs, make_queue):
+    url = make_queue()
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    m = h.receive_all(sqs, url, 1)[0]
+    resp = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "a", "ReceiptHandle": m["ReceiptHandle"]}])
+    assert [e["Id"] for e in resp["Successful"]] == ["a"]
+    assert "Failed" not in resp
+
+
+def test_change_visibility_batch_json_omits_empty_failed(sqs, make_queue):
+    url = make_queue()
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    m = h.receive_all(sqs, url, 1)[0]
+    resp = sqs.change_message_visibility_batch(
+        QueueUrl=url, Entries=[{"Id": "a", "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}]
+    )
+    assert [e["Id"] for e in resp["Successful"]] == ["a"]
+    assert "Failed" not in resp
+
+
+# ---- QueueUrl may be a bare queue name (the daemon's account's queue of that name)
+
+
+def test_bare_queue_name_as_queue_url(sqs, make_queue):
+    url = make_queue()
+    name = url.rsplit("/", 1)[1]
+    sqs.send_message(QueueUrl=name, MessageBody="by name")
+    assert sqs.get_queue_attributes(QueueUrl=name, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"].endswith(
+        f":{name}"
+    )
+    msgs = h.receive_all(sqs, name, 1)
+    assert msgs[0]["Body"] == "by name"
+    sqs.delete_message(QueueUrl=name, ReceiptHandle=msgs[0]["ReceiptHandle"])
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
+
+
+def test_bare_name_of_missing_queue_is_queue_does_not_exist(sqs):
+    with pytest.raises(ClientError) as ei:
+        sqs.send_message(QueueUrl=h.unique("nope"), MessageBody="x")
+    h.assert_error(ei, "QueueDoesNotExist")

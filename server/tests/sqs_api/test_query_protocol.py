@@ -312,3 +312,37 @@ def test_query_fifo_accepts_zero_per_message_delay(sqs_query, make_queue):
     assert [(f["Id"], f["Code"]) for f in resp["Failed"]] == [("b", "InvalidParameterValue")]
     msgs = h.drain_fifo(sqs_query, url, 2)
     assert [m["Body"] for m in msgs] == ["one", "two"]
+def test_query_bare_queue_name_as_queue_url(sqs_query, make_queue):
+    url = make_queue("qry")
+    name = url.rsplit("/", 1)[1]
+    sqs_query.send_message(QueueUrl=name, MessageBody="by name")
+    msgs = h.receive_all(sqs_query, name, 1)
+    assert msgs[0]["Body"] == "by name"
+    sqs_query.delete_message(QueueUrl=name, ReceiptHandle=msgs[0]["ReceiptHandle"])
+    with pytest.raises(ClientError) as ei:
+        sqs_query.purge_queue(QueueUrl=h.unique("nope"))
+    h.assert_error(ei, "QueueDoesNotExist", json_protocol=False)
+
+
+@pytest.mark.parametrize("action", ["send_message_batch", "delete_message_batch", "change_message_visibility_batch"])
+def test_query_empty_entries_is_empty_batch_request(sqs_query, recorder, make_queue, action):
+    url = make_queue("qry")
+    with pytest.raises(ClientError) as ei:
+        getattr(sqs_query, action)(QueueUrl=url, Entries=[])
+    h.assert_error(ei, "EmptyBatchRequest", json_protocol=False)
+    # botocore writes an empty list as its bare member name: `Entries=`
+    (_, _, _, body), = recorder.requests
+    assert urllib.parse.parse_qs(body.decode(), keep_blank_values=True)["Entries"] == [""]
+
+
+def test_query_empty_message_attribute_names_is_no_filter(sqs_query, recorder, make_queue):
+    # An empty name list is as no list: the message comes back without its attributes.
+    url = make_queue("qry")
+    sqs_query.send_message(
+        QueueUrl=url, MessageBody="x", MessageAttributes={"a": {"DataType": "String", "StringValue": "1"}}
+    )
+    msgs = h.receive_all(sqs_query, url, 1, MessageAttributeNames=[])
+    assert msgs[0]["Body"] == "x"
+    assert "MessageAttributes" not in msgs[0]
+    form = urllib.parse.parse_qs(recorder.requests[-1][3].decode(), keep_blank_values=True)
+    assert form["MessageAttributeNames"] == [""]

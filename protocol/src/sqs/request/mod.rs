@@ -15,7 +15,11 @@
 //! Queue. Queue-scoped actions carry `queue_url`: the `QueueUrl` parameter, or, when it
 //! is absent (older SDKs POST to the queue URL itself), the request path if it has the
 //! shape `/<account>/<name>` or `/queue/<region>/<account>/<name>`. So `queue_url` may be a
-//! full URL with any host or a bare path; [`super::url::queue_name_from_url`] reads both.
+//! full URL with any host, a bare path, or (as SQS accepts) a bare queue name;
+//! [`super::url::queue_of_parameter`] reads all three.
+//!
+//! Empty lists: the query form writes an empty list as its bare member name with no value
+//! (`Entries=`, `MessageAttributeNames=`); it reads as an empty list, as SQS reads it.
 //!
 //! Errors (the kinds AWS uses, see [`super::error`]):
 //! - a body over [`MAX_HTTP_BODY`], or more than [`MAX_PARAMS`] parameters / JSON

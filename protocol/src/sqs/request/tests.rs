@@ -137,7 +137,9 @@ fn receive_filters() {
         ..Default::default()
     };
     assert!(r.wants_message_attribute("foo.x"));
-    assert!(!r.wants_message_attribute("foox"));
+    // The prefix is everything before `.*` (issue 17: `Hel.*` returns `Hello`).
+    assert!(r.wants_message_attribute("foox"));
+    assert!(!r.wants_message_attribute("fo"));
     assert!(r.wants_message_attribute("bar"));
     assert!(!r.wants_message_attribute("bar.x"));
     assert!(r.wants_system_attribute("SentTimestamp"));
@@ -313,4 +315,52 @@ fn texts_built_from_the_model_limits() {
         name_error("a..b"),
         "Message (user) attribute name 'a..b' is invalid. It can't start or end with a period, or have consecutive periods."
     );
+}
+
+#[test]
+fn a_bare_queue_name_is_the_queue() {
+    let r = form("/", "Action=PurgeQueue&QueueUrl=q1").unwrap();
+    assert_eq!(r.queue_name(), Some("q1"));
+    let r = json("AmazonSQS.PurgeQueue", r#"{"QueueUrl":"q2.fifo"}"#).unwrap();
+    assert_eq!(r.queue_name(), Some("q2.fifo"));
+    let r = form("/", "Action=PurgeQueue&QueueUrl=bad%20name").unwrap();
+    assert_eq!(r.queue_name(), None);
+}
+
+#[test]
+fn query_empty_lists_are_empty_lists() {
+    for action in [
+        "SendMessageBatch",
+        "DeleteMessageBatch",
+        "ChangeMessageVisibilityBatch",
+    ] {
+        let e = form("/", &format!("Action={action}&QueueUrl=/0/q&Entries=")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::EmptyBatchRequest, "{action}");
+    }
+    let r = form(
+        "/",
+        "Action=ReceiveMessage&QueueUrl=/0/q&MessageAttributeNames=&AttributeNames=",
+    )
+    .unwrap();
+    let SqsRequest::ReceiveMessage(r) = r else {
+        panic!("{r:?}")
+    };
+    assert!(r.message_attribute_names.is_empty());
+    assert!(r.system_attribute_names.is_empty());
+    // Items next to an empty list: the items win.
+    let r = form(
+        "/",
+        "Action=ReceiveMessage&QueueUrl=/0/q&MessageAttributeNames=&MessageAttributeName.1=a",
+    )
+    .unwrap();
+    let SqsRequest::ReceiveMessage(r) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(r.message_attribute_names, vec!["a".to_string()]);
+    // A scalar member sent empty stays a (wrong) empty text.
+    assert!(form(
+        "/",
+        "Action=ReceiveMessage&QueueUrl=/0/q&MaxNumberOfMessages="
+    )
+    .is_err());
 }

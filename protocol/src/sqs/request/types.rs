@@ -127,17 +127,12 @@ impl ReceiveMessageRequest {
             .any(|n| n == "All" || n == name)
     }
 
-    /// Whether the message attribute `name` is to be returned (`All`, `.*`, an exact
-    /// name, or `prefix.*` for names starting with `prefix.`).
+    /// Whether the message attribute `name` is to be returned (see
+    /// [`spool_model::message::message_attribute_selected`]).
     pub fn wants_message_attribute(&self, name: &str) -> bool {
-        self.message_attribute_names.iter().any(|pat| {
-            pat == "All"
-                || pat == ".*"
-                || pat == name
-                || pat
-                    .strip_suffix('*')
-                    .is_some_and(|p| p.ends_with('.') && name.starts_with(p))
-        })
+        self.message_attribute_names
+            .iter()
+            .any(|pat| spool_model::message::message_attribute_selected(pat, name))
     }
 }
 
@@ -363,8 +358,11 @@ impl SqsRequest {
         }
     }
 
-    /// The queue name of a queue-scoped request, if its URL has a queue URL's shape.
+    /// The queue name of a queue-scoped request, if its `QueueUrl` has a queue URL's
+    /// shape or is a bare queue name ([`url::queue_of_parameter`]).
     pub fn queue_name(&self) -> Option<&str> {
-        self.queue_url().and_then(url::queue_name_from_url)
+        self.queue_url()
+            .and_then(url::queue_of_parameter)
+            .map(|(_, name)| name)
     }
 }

@@ -150,8 +150,14 @@ pub(super) fn query_to_json(
     type Items<'a> = BTreeMap<u32, BTreeMap<&'a str, &'a str>>;
     let mut obj: JObj<'static> = Vec::new();
     let mut groups: BTreeMap<&str, Items<'_>> = BTreeMap::new();
+    // Lists sent empty: SDKs write an empty list as its member name with no value
+    // (botocore's query serializer: `Entries=`), which SQS reads as an empty list.
+    let mut empty_lists: Vec<&str> = Vec::new();
     for (&k, &v) in params {
         match k.split_once('.') {
+            None if v.is_empty() && depth == 0 && QUERY_LIST_MEMBERS.contains(&k) => {
+                empty_lists.push(k);
+            }
             None => {
                 obj.push((k.to_string().into(), JVal::string(v)));
             }
@@ -213,8 +219,25 @@ pub(super) fn query_to_json(
         };
         obj.push((key.into(), value));
     }
+    for k in empty_lists {
+        if !obj.iter().any(|(name, _)| name == k) {
+            obj.push((k.to_string().into(), JVal::Array(Vec::new())));
+        }
+    }
     Ok(obj)
 }
+
+/// The list members of the requests (their JSON names, which the query form also uses
+/// for a list sent empty).
+const QUERY_LIST_MEMBERS: [&str; 7] = [
+    "Entries",
+    "AttributeNames",
+    "MessageSystemAttributeNames",
+    "MessageAttributeNames",
+    "TagKeys",
+    "AWSAccountIds",
+    "Actions",
+];
 
 pub(super) fn query_pairs(
     items: &BTreeMap<u32, BTreeMap<&str, &str>>,

@@ -362,15 +362,16 @@ fn send_result_json(o: &mut JsonObj<'_>, r: &SendMessageResult) {
     .opt("SequenceNumber", r.sequence_number.as_deref());
 }
 
-/// A batch result: `Failed` and `Successful` (both always present), each successful entry
-/// an object whose members `entry` writes.
+/// A batch result: `Failed` (omitted when empty, as AWS's JSON protocol omits an empty
+/// list) and `Successful` (always present), each successful entry an object whose
+/// members `entry` writes.
 fn batch_json<T>(
     o: &mut JsonObj<'_>,
     failed: &[BatchFailure],
     successful: &[T],
     mut entry: impl FnMut(&mut JsonObj<'_>, &T),
 ) {
-    o.list("Failed", failed, true, failure_json)
+    o.list("Failed", failed, false, failure_json)
         .list("Successful", successful, true, |out, e| {
             let mut eo = JsonObj::new(out);
             entry(&mut eo, e);

@@ -169,3 +169,28 @@ fn json_bodies_are_canonical() {
     assert_eq!(v["Messages"][0]["Body"], json!(message.body));
     assert_eq!(v["Messages"][1].get("Attributes"), None);
 }
+
+#[test]
+fn json_batches_omit_an_empty_failed() {
+    let resp = SqsResponse::DeleteMessageBatch {
+        successful: vec!["a".into()],
+        failed: vec![],
+    };
+    let r = render(Wire::Json, Action::DeleteMessageBatch, &resp, "x");
+    assert_eq!(body(&r), r#"{"Successful":[{"Id":"a"}]}"#);
+    let resp = SqsResponse::ChangeMessageVisibilityBatch {
+        successful: vec![],
+        failed: vec![BatchFailure {
+            id: "b".into(),
+            code: "ReceiptHandleIsInvalid".into(),
+            message: "m".into(),
+            sender_fault: true,
+        }],
+    };
+    let r = render(Wire::Json, Action::ChangeMessageVisibilityBatch, &resp, "x");
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        v,
+        json!({"Failed": [{"Code": "ReceiptHandleIsInvalid", "Id": "b", "Message": "m", "SenderFault": true}], "Successful": []})
+    );
+}

@@ -223,10 +223,13 @@ impl Ctx<'_> {
         sqs::url::queue_arn(&self.gw.cfg.region, &self.gw.cfg.account_id, name)
     }
 
-    /// The queue a URL names; a URL of another account names no queue of ours.
+    /// The queue a `QueueUrl` names: a URL of ours, or a bare queue name (our account's
+    /// queue of that name, as SQS resolves it); a URL of another account names no queue
+    /// of ours.
     fn queue(&self, url: &str) -> Result<String> {
-        match sqs::url::queue_account_and_name(url) {
-            Some((acct, name)) if acct == self.gw.cfg.account_id => Ok(name.to_string()),
+        match sqs::url::queue_of_parameter(url) {
+            Some((None, name)) => Ok(name.to_string()),
+            Some((Some(acct), name)) if acct == self.gw.cfg.account_id => Ok(name.to_string()),
             _ => Err(SqsError::queue_does_not_exist()),
         }
     }
