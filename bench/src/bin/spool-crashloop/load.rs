@@ -22,6 +22,20 @@ pub(crate) fn connect(addr: &str) -> Option<Connection> {
     .ok()
 }
 
+/// Records a send's per-entry results in the ledger: an entry the server acknowledged is
+/// ACKED (it must survive any kill from now on); one it refused is counted as an error.
+fn record_sends<T, E>(state: &Shared, ids: Vec<Id>, results: Vec<Result<T, E>>) {
+    let mut s = state.lock().unwrap();
+    for (id, r) in ids.into_iter().zip(results) {
+        if r.is_ok() {
+            s.set(id, ACKED);
+            s.counts.sends_acked += 1;
+        } else {
+            s.counts.send_entry_errors += 1;
+        }
+    }
+}
+
 // A thread body: it owns what its thread uses.
 #[allow(clippy::needless_pass_by_value)]
 pub(crate) fn std_producer(
@@ -53,15 +67,7 @@ pub(crate) fn std_producer(
         let Ok(res) = c.send_bodies(STD_QUEUE, &refs) else {
             return;
         };
-        let mut s = state.lock().unwrap();
-        for (id, r) in ids.into_iter().zip(res) {
-            if r.is_ok() {
-                s.set(id, ACKED);
-                s.counts.sends_acked += 1;
-            } else {
-                s.counts.send_entry_errors += 1;
-            }
-        }
+        record_sends(&state, ids, res);
     }
 }
 
@@ -101,15 +107,7 @@ pub(crate) fn fifo_producer(addr: String, state: Shared, stop: Arc<AtomicBool>, 
         let Ok(res) = c.send(&FIFO_QUEUE, &entries) else {
             return;
         };
-        let mut s = state.lock().unwrap();
-        for (id, r) in ids.into_iter().zip(res) {
-            if r.is_ok() {
-                s.set(id, ACKED);
-                s.counts.sends_acked += 1;
-            } else {
-                s.counts.send_entry_errors += 1;
-            }
-        }
+        record_sends(&state, ids, res);
     }
 }
 
