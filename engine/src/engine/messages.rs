@@ -54,8 +54,15 @@ pub struct SendOutcome {
     pub duplicate: bool,
 }
 
+/// Added to every FIFO sequence number so it has SQS's shape: a 20-digit decimal
+/// (SQS's look like `18849496460467696128`); clients that store them as strings or
+/// compare their lengths see what they expect.
+const SEQUENCE_NUMBER_BASE: u128 = 10_000_000_000_000_000_000;
+
+/// A FIFO message's SequenceNumber: increasing within a partition (so within a group and,
+/// since a FIFO queue lives on one shard, within the queue), unique per queue.
 fn sequence_number(seq: u64, partition: u16) -> u128 {
-    (u128::from(seq) << 16) | u128::from(partition)
+    SEQUENCE_NUMBER_BASE + ((u128::from(seq) << 16) | u128::from(partition))
 }
 
 impl Engine {

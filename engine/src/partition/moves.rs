@@ -54,6 +54,7 @@ impl Partition {
     pub(crate) fn take_for_move(&mut self, now_ms: u64, max: usize) -> Result<Vec<DeadLetter>> {
         self.check_ok()?;
         self.tick(now_ms);
+        self.fifo_begin_call();
         let mut taken = Vec::new();
         let mut budget = self.cfg.scan_budget;
         while taken.len() < max && budget > 0 {

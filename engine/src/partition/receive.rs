@@ -53,8 +53,7 @@ impl Partition {
         self.check_ok()?;
         self.tick(now_ms);
         let visibility_ms = visibility_ms.min(MAX_VISIBILITY_MS);
-        self.fifo.call += 1;
-        self.fifo.multi = visibility_ms > 0;
+        self.fifo_begin_call();
         let want = out.len() + max;
         let mut budget = self.cfg.scan_budget;
         // The byte budget bounds a reply: the message that crosses it is the last one.
@@ -200,7 +199,14 @@ impl Partition {
         // Receiving is not an acknowledged state change: after a crash every in-flight
         // message is visible again anyway, so this slot is not marked for sync.
         self.write_slot(pos, seq, SlotState::Ready, &slot);
-        self.timers.insert(seq, slot.visible_at_ms);
+        let expires_ms = header.sent_at_ms.saturating_add(self.params.retention_ms);
+        if self.params.fifo {
+            self.fifo_delivered(seq, expires_ms);
+        }
+        // Back at the visibility deadline, or when its retention ends if sooner (it is
+        // then expired on its next turn; an in-flight FIFO message past retention must
+        // not hold its group).
+        self.timers.insert(seq, slot.visible_at_ms.min(expires_ms));
         self.counters.ready -= 1;
         self.counters.in_flight += 1;
         out.push(Delivered {

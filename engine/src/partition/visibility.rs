@@ -55,19 +55,7 @@ impl Partition {
             self.redelivery.push_back(seq);
             return;
         }
-        let Some(g) = group.or_else(|| self.read_group_key(seq)) else {
-            return;
-        };
-        let group = self.fifo.groups.entry(g).or_default();
-        let at = group.pending.partition_point(|&s| s < seq);
-        if group.pending.get(at) != Some(&seq) {
-            group.pending.insert(at, seq);
-            self.fifo.skipped += 1;
-            self.fifo.group_of_seq.insert(seq, g);
-        }
-        if group.in_flight == 0 && group.pending.len() == 1 {
-            self.fifo.ready.push_back(g);
-        }
+        self.fifo_requeue(seq, group);
     }
 
     /// Changes the visibility timeout of an in-flight message; 0 makes it visible now.
@@ -109,7 +97,8 @@ impl Partition {
         } else {
             slot.visible_at_ms = now_ms + timeout_ms;
             self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
-            self.timers.insert(r.seq, slot.visible_at_ms);
+            let deadline = self.in_flight_deadline(r.seq, slot.visible_at_ms);
+            self.timers.insert(r.seq, deadline);
         }
         self.debug_check_fifo();
         Ok(())

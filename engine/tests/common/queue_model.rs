@@ -231,6 +231,8 @@ struct Harness {
     engine: Option<Engine>,
     queue: &'static str,
     fifo: bool,
+    /// Partitions per queue: SQS's order across groups holds within one.
+    partitions: u16,
     content_dedup: bool,
     retention_ms: u64,
     msgs: Vec<Msg>,
@@ -276,6 +278,7 @@ impl Harness {
             engine: Some(engine),
             queue,
             fifo,
+            partitions: c.partitions,
             content_dedup: c.content_dedup,
             retention_ms: if c.short_retention {
                 60_000
@@ -501,31 +504,7 @@ impl Harness {
         }
         assert!(rm.receive_count >= 1);
         if self.fifo {
-            for (j, o) in self.msgs.iter().enumerate() {
-                if j == id || o.group != m.group || !Self::exists(o) || self.expired(o, now) {
-                    continue;
-                }
-                if o.call == self.calls && o.visible_at > now && o.del == Del::No {
-                    // Delivered earlier in this same receive: it must come first.
-                    assert!(
-                        j < id,
-                        "(d) delivered {id} after the later {j} of its group in one receive: \
-                         {o:?}; {}",
-                        ctx()
-                    );
-                    continue;
-                }
-                assert!(
-                    !(j < id && o.del == Del::No),
-                    "(d) delivered {id} while earlier {j} of its group is undeleted: {o:?}; {}",
-                    ctx()
-                );
-                assert!(
-                    !(o.visible_at > now && o.del == Del::No),
-                    "(d) delivered {id} while {j} of its group is in flight: {o:?}; {}",
-                    ctx()
-                );
-            }
+            self.check_group_order(id, now);
         }
         let m = &mut self.msgs[id];
         m.call = self.calls;
@@ -535,6 +514,70 @@ impl Harness {
             self.stale.push((id, old));
         }
         id
+    }
+
+    /// SQS's FIFO rule for delivering `id` now: every earlier message of its group that
+    /// is still there (not deleted, not expired) was delivered earlier in this same call
+    /// (an earlier one in flight from another call holds `id` back; an earlier visible
+    /// one must come first), and no later message of the group came before it in this
+    /// call. A later message of the group in flight does not hold `id` back (it became
+    /// visible again: AWS hands it out).
+    fn check_group_order(&self, id: usize, now: u64) {
+        let ctx = || self.ctx();
+        let m = &self.msgs[id];
+        for (j, o) in self.msgs.iter().enumerate() {
+            if j == id || o.group != m.group || !Self::exists(o) || self.expired(o, now) {
+                continue;
+            }
+            let this_call = o.call == self.calls && o.del == Del::No;
+            if j > id {
+                assert!(
+                    !this_call,
+                    "(d) delivered {id} after the later {j} of its group in one receive: \
+                     {o:?}; {}",
+                    ctx()
+                );
+                continue;
+            }
+            assert!(
+                this_call || o.del != Del::No,
+                "(d) delivered {id} while earlier {j} of its group is undeleted and was not \
+                 delivered first in this call: {o:?}; {}",
+                ctx()
+            );
+        }
+    }
+
+    /// One FIFO receive's groups, as SQS serves them (one partition): each group's
+    /// messages come back to back, and each group starts only when no message that was
+    /// surely available at the start of the call, of a group not served yet, is older
+    /// than the group's first message (the group holding the oldest available message
+    /// first).
+    fn check_group_runs(&self, got: &[usize], available: &[usize]) {
+        let mut served: Vec<&Option<String>> = Vec::new();
+        let mut last: Option<&Option<String>> = None;
+        for &id in got {
+            let g = &self.msgs[id].group;
+            if last == Some(g) {
+                continue;
+            }
+            assert!(
+                !served.contains(&g),
+                "(e) group {g:?} twice in one receive {got:?}: {}",
+                self.ctx()
+            );
+            for &a in available {
+                let ag = &self.msgs[a].group;
+                assert!(
+                    a > id || served.contains(&ag) || ag == g,
+                    "(e) group {g:?} (from {id}) served before the older available {a} of \
+                     group {ag:?}: {got:?}; {}",
+                    self.ctx()
+                );
+            }
+            served.push(g);
+            last = Some(g);
+        }
     }
 
     /// Acknowledged messages that the engine must hand out now if asked (standard), or
@@ -549,24 +592,26 @@ impl Harness {
                 .filter(|&i| ok(&self.msgs[i]))
                 .collect();
         }
+        // Per group: the first message that is there, unless an earlier one is in
+        // flight (or its delete is in doubt after a crash).
         let mut out = Vec::new();
         for g in 0..GROUPS {
             let g = Some(format!("g{g}"));
-            let group: Vec<&Msg> = self.msgs.iter().filter(|m| m.group == g).collect();
-            let blocked = group.iter().any(|m| {
-                Self::exists(m)
-                    && (m.del == Del::Maybe
-                        || (m.del == Del::No && m.visible_at > now && !m.purged))
-            });
-            if blocked {
-                continue;
-            }
-            if let Some(i) =
-                (0..self.msgs.len()).find(|&i| self.msgs[i].group == g && ok(&self.msgs[i]))
-            {
-                out.push(i);
+            for (i, m) in self.msgs.iter().enumerate() {
+                if m.group != g || !Self::exists(m) || self.expired(m, now) {
+                    continue;
+                }
+                let held = m.del == Del::Maybe || (m.del == Del::No && m.visible_at > now);
+                if held {
+                    break;
+                }
+                if ok(m) {
+                    out.push(i);
+                    break;
+                }
             }
         }
+        out.sort_unstable();
         out
     }
 
@@ -577,9 +622,14 @@ impl Harness {
         let got = self.e().receive(q, max, Some(vis_s)).unwrap();
         assert!(got.len() <= max);
         let mut seen = HashSet::new();
+        let mut ids = Vec::new();
         for rm in &got {
             let id = self.delivered(rm, u64::from(vis_s) * 1000);
             assert!(seen.insert(id), "message {id} twice in one receive");
+            ids.push(id);
+        }
+        if self.fifo && self.partitions == 1 {
+            self.check_group_runs(&ids, &available);
         }
         if got.len() < max {
             let ids: HashSet<usize> = got.iter().filter_map(|m| parse_id(&m.body)).collect();
