@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use spool_model::attrs::COUNT_ATTRIBUTE_NAMES;
 use spool_protocol::message::{Map, WireError};
-use spool_protocol::{ErrorCode, Request, Response, SendOk};
+use spool_protocol::{ErrorCode, Request, Response};
 
 use super::{is_nonempty_receive, wire_err, ReplyTo, Shard};
 
@@ -33,16 +33,12 @@ pub(super) enum Merge {
 /// A batch split over shards: which entries each part carries.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum SplitKind {
-    Send,
     Delete,
     Visibility,
 }
 
 /// One entry's result in a split batch.
-pub(super) enum Entry {
-    Sent(Result<SendOk, WireError<'static>>),
-    Unit(Result<(), WireError<'static>>),
-}
+pub(super) type Entry = Result<(), WireError<'static>>;
 
 pub(super) enum OpKind {
     Fanout {
@@ -231,13 +227,8 @@ fn fill_split(
             error.get_or_insert(e);
             Vec::new()
         }
-        (Response::Sent { results }, SplitKind::Send) => {
-            results.into_iter().map(Entry::Sent).collect()
-        }
         (Response::Deleted { results }, SplitKind::Delete)
-        | (Response::VisibilityChanged { results }, SplitKind::Visibility) => {
-            results.into_iter().map(Entry::Unit).collect()
-        }
+        | (Response::VisibilityChanged { results }, SplitKind::Visibility) => results,
         (other, _) => {
             error.get_or_insert(wire_err(
                 ErrorCode::InternalError,
@@ -257,30 +248,13 @@ fn fill_split(
 /// The reply of a split batch whose parts all succeeded.
 fn merge_split(kind: SplitKind, results: Vec<Option<Entry>>) -> Response<'static> {
     let missing = || wire_err(ErrorCode::InternalError, "no result for the entry");
+    let results = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(missing())))
+        .collect();
     match kind {
-        SplitKind::Send => Response::Sent {
-            results: results
-                .into_iter()
-                .map(|r| match r {
-                    Some(Entry::Sent(r)) => r,
-                    _ => Err(missing()),
-                })
-                .collect(),
-        },
-        SplitKind::Delete | SplitKind::Visibility => {
-            let results = results
-                .into_iter()
-                .map(|r| match r {
-                    Some(Entry::Unit(r)) => r,
-                    _ => Err(missing()),
-                })
-                .collect();
-            if matches!(kind, SplitKind::Delete) {
-                Response::Deleted { results }
-            } else {
-                Response::VisibilityChanged { results }
-            }
-        }
+        SplitKind::Delete => Response::Deleted { results },
+        SplitKind::Visibility => Response::VisibilityChanged { results },
     }
 }
 

@@ -74,7 +74,7 @@ use crate::mailbox::{Receiver, Sender};
 use crate::sqs::host::HttpHost;
 
 pub use crate::shared::Shared;
-pub use route::shard_of_group;
+pub use route::home_shard;
 
 use background::Timers;
 use conns::Conns;

@@ -2,8 +2,9 @@
 //!
 //! Queue-catalog changes go to shard 0, which decides and has every other shard apply the
 //! change as a replica; attribute reads and redrive fan out ([`super::fanout`]); standard
-//! sends stay here, FIFO sends go to their group's shard; receives try here, then the
-//! other shards in turn (a chain), then park ([`super::longpoll`]); deletes and visibility
+//! sends stay here; every FIFO queue lives on one home shard ([`home_shard`]), where its
+//! sends go; receives try here (a FIFO queue's: its home shard first), then the other
+//! shards in turn (a chain), then park ([`super::longpoll`]); deletes and visibility
 //! changes go to the shard named in each receipt handle.
 //!
 //! Owns [`Router`]: the token counter (tokens name requests out on other shards,
@@ -22,11 +23,19 @@ use crate::dispatch::dispatch;
 use crate::handle;
 use spool_model::limits::RECEIVE_WAIT_TIME_MAX_MS;
 
-/// Stable across restarts and builds (FNV-1a), so a FIFO group always lands on the same
-/// shard of a data directory.
-pub fn shard_of_group(group: &str, shards: u16) -> u16 {
+/// The home shard of FIFO queue `queue`: where all its messages live, so that its
+/// groups are scheduled together (the group with the oldest message first, across all
+/// of them) and deduplication covers the whole queue, as SQS's FIFO queues promise.
+/// Many FIFO queues spread over the shards by name. Stable across restarts and builds
+/// (FNV-1a), so a queue's messages stay where a data directory has them.
+///
+/// Both FIFO modes live on the home shard: spreading a high-throughput queue's groups
+/// over shards would break a group's order whenever the mode changes while the queue
+/// holds messages (SQS lets both attributes change at any time), so a single FIFO queue
+/// is served by one shard's core in either mode (docs/sqs-compatibility.md).
+pub fn home_shard(queue: &str, shards: u16) -> u16 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in group.bytes() {
+    for b in queue.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -189,45 +198,20 @@ impl Shard {
         }
     }
 
+    /// Whether `queue` is a FIFO queue (false if it does not exist).
+    fn is_fifo(&self, queue: &str) -> bool {
+        self.engine
+            .queue_ref(queue)
+            .is_some_and(spool_engine::Queue::is_fifo)
+    }
+
     fn route_send(&mut self, to: ReplyTo, queue: Cow<'_, str>, entries: Vec<SendEntry<'_>>) {
-        let fifo = self
-            .engine
-            .queue_ref(&queue)
-            .map(spool_engine::Queue::is_fifo);
-        if fifo != Some(true) || self.n == 1 {
+        if !self.is_fifo(&queue) || self.n == 1 {
             // Standard queue (or unknown: the local engine says QueueDoesNotExist).
             return self.run_local(to, Request::Send { queue, entries });
         }
-        let shard_of = |e: &SendEntry<'_>| match &e.group_id {
-            Some(g) => shard_of_group(g, self.n),
-            // The engine rejects it; any shard can say so.
-            None => self.id,
-        };
-        let first = entries.first().map_or(self.id, shard_of);
-        if entries.iter().all(|e| shard_of(e) == first) {
-            return self.run_on(first, to, Request::Send { queue, entries });
-        }
-        let mut by_shard: Vec<Part<SendEntry<'_>>> = Vec::new();
-        for (i, e) in entries.into_iter().enumerate() {
-            push_part(&mut by_shard, shard_of(&e), i, e);
-        }
-        let total: usize = by_shard.iter().map(|b| b.1.len()).sum();
-        let op = self.router.new_token();
-        let kind = OpKind::Split {
-            kind: SplitKind::Send,
-            index: by_shard.iter().map(|b| b.1.clone()).collect(),
-            results: (0..total).map(|_| None).collect(),
-            error: None,
-            left: by_shard.len(),
-        };
-        self.ops.insert(op, Op { to, kind });
-        for (part, (s, _, es)) in by_shard.into_iter().enumerate() {
-            let req = Request::Send {
-                queue: queue.clone(),
-                entries: es,
-            };
-            self.run_on(s, ReplyTo::Op { op, part }, req);
-        }
+        let home = home_shard(&queue, self.n);
+        self.run_on(home, to, Request::Send { queue, entries });
     }
 
     /// Deletes and visibility changes: each handle goes to the shard that issued it.
@@ -262,7 +246,7 @@ impl Shard {
                     })
                     .collect(),
             },
-            _ => Request::Delete {
+            SplitKind::Delete => Request::Delete {
                 queue: Cow::Borrowed(queue),
                 receipt_handles: hs,
             },
@@ -312,20 +296,38 @@ impl Shard {
                 ),
             );
         }
-        let local = self.receive_here(req.clone());
-        if is_nonempty_receive(&local) || (self.n == 1 && wait == 0) {
-            return self.deliver(to, local);
+        // A FIFO queue's messages are on its home shard (only data written before FIFO
+        // queues had a home can be elsewhere): ask it first.
+        let home = match &req {
+            Request::Receive { queue, .. } if self.n > 1 && self.is_fifo(queue) => {
+                Some(home_shard(queue, self.n))
+            }
+            _ => None,
+        };
+        if home.is_none_or(|h| h == self.id) {
+            let local = self.receive_here(req.clone());
+            if is_nonempty_receive(&local) || (self.n == 1 && wait == 0) {
+                return self.deliver(to, local);
+            }
         }
         let deadline_ms = self.now() + u64::from(wait);
         if self.n == 1 {
             return self.park(to, req, deadline_ms);
         }
-        let start = self.router.receive_rr;
-        self.router.receive_rr = self.router.receive_rr.wrapping_add(1);
-        let others: Vec<u16> = (0..self.n).filter(|&s| s != self.id).collect();
-        let order: Vec<u16> = (0..others.len())
-            .map(|k| others[(start + k) % others.len()])
-            .collect();
+        let order = match home {
+            Some(h) if h != self.id => {
+                let rest = (0..self.n).filter(|&s| s != h);
+                std::iter::once(h).chain(rest).collect()
+            }
+            _ => {
+                let start = self.router.receive_rr;
+                self.router.receive_rr = self.router.receive_rr.wrapping_add(1);
+                let others: Vec<u16> = (0..self.n).filter(|&s| s != self.id).collect();
+                (0..others.len())
+                    .map(|k| others[(start + k) % others.len()])
+                    .collect()
+            }
+        };
         let op = self.router.new_token();
         let kind = OpKind::Chain {
             req,
@@ -406,10 +408,10 @@ fn split_handles(
                 push_part(&mut by_shard, s, i, inner);
             }
             None => {
-                results[i] = Some(Entry::Unit(Err(wire_err(
+                results[i] = Some(Err(wire_err(
                     ErrorCode::ReceiptHandleIsInvalid,
                     "the receipt handle is invalid: not a handle this server issued",
-                ))));
+                )));
             }
         }
     }
@@ -421,14 +423,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn group_hash_is_stable_and_spread() {
-        // Fixed values: a change would move FIFO groups between shards of existing data.
-        assert_eq!(shard_of_group("g", 1), 0);
-        let a = shard_of_group("orders-17", 4);
-        assert_eq!(a, shard_of_group("orders-17", 4));
+    fn home_shard_is_stable_and_spreads_queues() {
+        // Fixed values: a change would move FIFO queues between shards of existing data.
+        assert_eq!(home_shard("q.fifo", 1), 0);
+        assert_eq!(home_shard("jobs.fifo", 4), 3);
+        assert_eq!(home_shard("payments.fifo", 4), 2);
         let mut seen = [0usize; 4];
         for g in 0..400 {
-            seen[shard_of_group(&format!("group-{g}"), 4) as usize] += 1;
+            seen[home_shard(&format!("queue-{g}.fifo"), 4) as usize] += 1;
         }
         assert!(seen.iter().all(|&c| c > 50), "{seen:?}");
     }
