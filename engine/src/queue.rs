@@ -255,6 +255,7 @@ impl Queue {
         }
         let mut dedup_id = None;
         let mut key = None;
+        let mut other_scope = None;
         if a.fifo {
             let Some(g) = &r.group_id else {
                 return Err(EngineError::MissingParameter("MessageGroupId"));
@@ -283,6 +284,7 @@ impl Queue {
             };
             let per_group = a.effective_dedup_scope() == DeduplicationScope::MessageGroup;
             key = Some(dedup_key(per_group, Some(g), &d));
+            other_scope = Some(dedup_key(!per_group, Some(g), &d));
             dedup_id = Some(d);
         } else if let Some(d) = &r.dedup_id {
             return Err(EngineError::invalid(
@@ -320,6 +322,7 @@ impl Queue {
                 group_id: r.group_id.as_deref(),
                 dedup_id,
                 dedup_key: key,
+                dedup_other_scope: other_scope,
                 origin: None,
                 message_id: None,
                 sent_at_ms: None,

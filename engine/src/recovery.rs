@@ -331,8 +331,11 @@ impl Partition {
                     continue;
                 }
                 if let Some(d) = &rec.dedup_id {
-                    let key = dedup_key(per_group, rec.group_id.as_deref(), d);
-                    found.push((rec.sent_at_ms, key, rec.message_id, rec.seq));
+                    // Under both scopes, as a send remembers it (`NewMessage::dedup_other_scope`).
+                    for scope in [per_group, !per_group] {
+                        let key = dedup_key(scope, rec.group_id.as_deref(), d);
+                        found.push((rec.sent_at_ms, key, rec.message_id, rec.seq));
+                    }
                 }
             }
         }

@@ -175,8 +175,8 @@ struct Msg {
 #[derive(Default)]
 struct Model {
     msgs: Vec<Msg>,
-    /// (dedup key as the scope of its send made it) of every send so far; the run is
-    /// far shorter than the 5-minute window.
+    /// The deduplication keys of every send so far, under both scopes; the run is far
+    /// shorter than the 5-minute window.
     dedup: Vec<String>,
     per_group: bool,
     calls: u64,
@@ -191,14 +191,14 @@ impl Model {
         }
     }
 
-    /// Whether a send is a duplicate; remembers it if not. A mode switch applies to
-    /// sends after it (docs/sqs-compatibility.md).
+    /// Whether a send is a duplicate under the scope in force now, of any send of the
+    /// window, whatever the scope was when that one was sent; remembers it if not.
     fn send(&mut self, group: u8, id: &str, body: String) -> bool {
-        let key = self.dedup_key(group, id);
-        if self.dedup.contains(&key) {
+        if self.dedup.contains(&self.dedup_key(group, id)) {
             return true;
         }
-        self.dedup.push(key);
+        self.dedup.push(id.to_string());
+        self.dedup.push(format!("{group}/{id}"));
         self.msgs.push(Msg {
             group,
             body,

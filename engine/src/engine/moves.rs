@@ -131,6 +131,7 @@ impl Engine {
             group_id: d.record.group_id.as_deref(),
             dedup_id: d.record.dedup_id.as_deref().map(std::borrow::Cow::Borrowed),
             dedup_key: None,
+            dedup_other_scope: None,
             origin: Some(Origin {
                 queue_id: src_id,
                 partition: src_partition,

@@ -70,7 +70,8 @@ pub struct PartitionConfig {
     pub max_in_flight: usize,
     /// FIFO: most messages the cursor may step over because their group is busy.
     pub max_fifo_skipped: usize,
-    /// Bound on deduplication ids remembered.
+    /// Bound on deduplication keys remembered (each id is remembered under both
+    /// DeduplicationScopes, so two keys per id).
     pub max_dedup_entries: usize,
     /// Optional zstd compression of bodies.
     pub compression: Option<Compression>,
@@ -98,7 +99,8 @@ impl Default for PartitionConfig {
             segment_slots: 1 << 18,
             max_in_flight: MAX_IN_FLIGHT_PER_QUEUE,
             max_fifo_skipped: 120_000,
-            max_dedup_entries: 1 << 20,
+            // 1 Mi ids, two keys each.
+            max_dedup_entries: 2 << 20,
             compression: None,
             sync: true,
             scan_budget: 1 << 16,

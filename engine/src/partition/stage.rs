@@ -30,6 +30,10 @@ pub struct NewMessage<'a> {
     pub dedup_id: Option<Cow<'a, str>>,
     /// Key for the deduplication window (FIFO); None = no deduplication.
     pub dedup_key: Option<Vec<u8>>,
+    /// The same id's key under the other DeduplicationScope, remembered as well (not
+    /// looked up): a scope change then finds every send of the last five minutes under
+    /// the key the new scope looks for.
+    pub dedup_other_scope: Option<Vec<u8>>,
     /// For moves (dead-letter, redrive): where the message came from, and the fields it
     /// keeps.
     pub origin: Option<Origin>,
@@ -117,6 +121,9 @@ impl Partition {
         if let Some(fp) = fingerprint {
             self.dedup
                 .insert_fp(fp, now_ms, DedupHit { message_id, seq });
+        }
+        if let Some(k) = &m.dedup_other_scope {
+            self.dedup.insert(k, now_ms, DedupHit { message_id, seq });
         }
         Ok(Staged {
             message_id,
