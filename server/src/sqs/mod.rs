@@ -21,6 +21,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod attempts;
 pub mod host;
 pub mod http;
 pub mod move_tasks;
@@ -56,6 +57,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     pub shared: Arc<Shared>,
     pub moves: move_tasks::MoveTasks,
+    /// Recent ReceiveRequestAttemptIds of FIFO queues.
+    pub attempts: attempts::ReceiveAttempts,
     /// The address the SQS API listens on (for queue URLs when a request has no Host);
     /// None when it is off (then no SQS request ever reaches the gateway).
     pub sqs_addr: Option<SocketAddr>,
@@ -176,6 +179,7 @@ impl GatewayHandle {
                         metrics,
                         shared: shared.clone(),
                         moves: move_tasks::MoveTasks::default(),
+                        attempts: attempts::ReceiveAttempts::default(),
                         sqs_addr,
                         rt: tokio::runtime::Handle::current(),
                     });

@@ -144,6 +144,10 @@ impl Ctx<'_> {
             // it looks at a handle: so does the shard when it gets the request.
             self.require_exists(queue).await?;
         } else {
+            // A delete or visibility change modifies its messages: a retry of the receive
+            // attempt that returned them is a new receive (ReceiveRequestAttemptId).
+            let wire: Vec<&[u8]> = send.iter().map(|(h, _)| &h[..]).collect();
+            self.gw.attempts.forget_handles(queue, &wire);
             let r = self.call(Op::request(queue, send)).await?;
             let results = Op::results(r).map_err(|r| unexpected(&r))?;
             fill(&mut out, results, &shown);

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use spool_model::attrs::names as queue_attr;
 use spool_model::limits::RECEIVE_WAIT_TIME_MAX_S;
 use spool_model::message::system_names as message_attr;
-use spool_protocol::message::{AttributeValue, Message, MessageAttribute, SendEntry};
+use spool_protocol::message::{
+    AttributeValue, Message, MessageAttribute, SendEntry, VisibilityEntry,
+};
 use spool_protocol::sqs::md5::{
     md5_of_body, md5_of_message_attributes, md5_of_message_system_attributes,
 };
@@ -23,6 +25,7 @@ use super::by_handle::{ChangeVisibility, Delete};
 use super::{internal, split_batch, unexpected, uuid, Ctx, Result};
 use crate::errors::sqs_error;
 use crate::handle;
+use crate::sqs::attempts::Attempt;
 
 /// The MD5 digests of a message to send: body, message attributes, system attributes.
 type SendDigests = (String, Option<String>, Option<String>);
@@ -188,6 +191,18 @@ impl Ctx<'_> {
 
     pub(super) async fn receive_message(&self, r: ReceiveMessageRequest) -> Result<SqsResponse> {
         let name = self.queue(&r.queue_url)?;
+        // ReceiveRequestAttemptId counts on FIFO queues only, as on SQS.
+        let attempt_id = r
+            .receive_request_attempt_id
+            .clone()
+            .filter(|_| spool_model::name::is_fifo_name(&name));
+        if let Some(id) = &attempt_id {
+            if let Some(messages) = self.retry_attempt(&name, id, r.visibility_timeout).await? {
+                return Ok(SqsResponse::ReceiveMessage {
+                    messages: messages.into_iter().map(|m| self.received(&r, m)).collect(),
+                });
+            }
+        }
         // Without WaitTimeSeconds the queue's ReceiveMessageWaitTimeSeconds applies.
         let wait_s = match r.wait_time_seconds {
             Some(w) => w,
@@ -213,9 +228,62 @@ impl Ctx<'_> {
         let Response::Received { messages } = resp else {
             return Err(unexpected(&resp));
         };
+        if let (Some(id), false) = (&attempt_id, messages.is_empty()) {
+            let attempt = Attempt {
+                messages: messages.clone(),
+            };
+            self.gw
+                .attempts
+                .remember(&name, id, attempt, std::time::Instant::now());
+        }
         Ok(SqsResponse::ReceiveMessage {
             messages: messages.into_iter().map(|m| self.received(&r, m)).collect(),
         })
+    }
+
+    /// A retry of receive attempt `id`: its messages, with their visibility timeout
+    /// reset, if it was made within five minutes and none of them was deleted or had its
+    /// visibility changed since (resetting the timeout under the same handles succeeds
+    /// only then); otherwise None, and the caller receives anew.
+    async fn retry_attempt(
+        &self,
+        name: &str,
+        id: &str,
+        visibility_s: Option<u32>,
+    ) -> Result<Option<Vec<Message<'static>>>> {
+        let Some(prev) = self.gw.attempts.get(name, id, std::time::Instant::now()) else {
+            return Ok(None);
+        };
+        let timeout_s = match visibility_s {
+            Some(v) => v,
+            None => self
+                .attribute(name, queue_attr::VISIBILITY_TIMEOUT)
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        };
+        let req = Request::ChangeVisibility {
+            queue: name.into(),
+            entries: prev
+                .messages
+                .iter()
+                .map(|m| VisibilityEntry {
+                    receipt_handle: m.receipt_handle.clone(),
+                    timeout_s,
+                })
+                .collect(),
+        };
+        let renewed = match self.call(req).await? {
+            Response::VisibilityChanged { results } => {
+                results.iter().all(std::result::Result::is_ok)
+            }
+            other => return Err(unexpected(&other)),
+        };
+        if renewed {
+            return Ok(Some(prev.messages));
+        }
+        self.gw.attempts.forget(name, id);
+        Ok(None)
     }
 
     /// A received message as SQS shows it: with the system and message attributes asked
