@@ -140,12 +140,12 @@ fn parameter_message(name: &str, reason: &InvalidParameter) -> String {
         P::DelayTooLong { delay_s, max_s } => format!(
             "Value {delay_s} for parameter {name} is invalid. Reason: must be between 0 and {max_s}."
         ),
-        // AWS's words (recorded, "include" and all).
+        // AWS's words (recorded, "include" and all), for both.
         P::DelayOnFifoQueue { delay_s } => format!(
-            "Value {delay_s} for parameter {name} is invalid. Reason: The request include parameter that is not valid for this queue type."
+            "Value {delay_s} for parameter {name} is invalid. Reason: {WRONG_QUEUE_TYPE_REASON}"
         ),
         P::DedupIdOnStandardQueue { dedup_id } => format!(
-            "Value {dedup_id} for parameter {name} is invalid. Reason: The request includes a parameter that is not valid for this queue type."
+            "Value {dedup_id} for parameter {name} is invalid. Reason: {WRONG_QUEUE_TYPE_REASON}"
         ),
         P::NoDedupId => NO_DEDUP_ID_TEXT.to_string(),
         P::VisibilityTooLong { timeout_s, max_s } => format!(
@@ -163,6 +163,12 @@ fn parameter_message(name: &str, reason: &InvalidParameter) -> String {
         P::TooManyTags { max } => format!("Too many tags: a queue has at most {max}."),
     }
 }
+
+/// AWS's reason (recorded, "include" and all) for a message parameter its queue's type
+/// does not take: a per-message delay on a FIFO queue, a deduplication id on a standard
+/// queue.
+const WRONG_QUEUE_TYPE_REASON: &str =
+    "The request include parameter that is not valid for this queue type.";
 
 /// AWS's words (recorded) for a FIFO message without a deduplication id on a queue
 /// without ContentBasedDeduplication.

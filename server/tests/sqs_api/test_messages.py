@@ -906,3 +906,15 @@ def test_message_over_the_queue_maximum_is_refused_in_aws_words(any_wire, make_q
         ei, "InvalidParameterValue", json_protocol=json_protocol,
         message="One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.",
     )
+
+
+def test_dedup_id_on_a_standard_queue_is_refused_in_aws_words(any_wire, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue()
+    with pytest.raises(ClientError) as ei:
+        client.send_message(QueueUrl=url, MessageBody="x", MessageDeduplicationId="d-1")
+    # AWS's words, recorded ("include" and all).
+    h.assert_error(
+        ei, "InvalidParameterValue", json_protocol=json_protocol,
+        message="Value d-1 for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.",
+    )
