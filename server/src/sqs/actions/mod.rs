@@ -18,8 +18,10 @@
 //! MD5 digests and system attributes are computed from what the shards return.
 //!
 //! Promises: every request gets exactly one reply, an SQS response or an AWS-shaped error
-//! in the wire form the client spoke; a batch's per-entry failures are reported in its
-//! `Failed` list in entry order, never as a whole-call error.
+//! in the wire form the client spoke (a query request that accepts only JSON gets the
+//! query form's JSON); a batch's per-entry failures are reported in its `Failed` list in
+//! entry order, never as a whole-call error, except the one AWS fails whole: a FIFO
+//! SendMessageBatch with an entry lacking its FIFO ids (`messages.rs`).
 
 mod by_handle;
 mod messages;
