@@ -221,6 +221,15 @@ impl SqsError {
     pub fn queue_does_not_exist() -> SqsError {
         SqsError::of(ErrorKind::QueueDoesNotExist)
     }
+
+    /// The message as the query form words it: AWS words a missing queue differently
+    /// there ([`QUEUE_DOES_NOT_EXIST_QUERY_TEXT`], recorded).
+    pub fn query_message(&self) -> &str {
+        match self.kind {
+            ErrorKind::QueueDoesNotExist => QUEUE_DOES_NOT_EXIST_QUERY_TEXT,
+            _ => &self.message,
+        }
+    }
 }
 
 /// Long user values are shortened in messages so one error stays small.
@@ -291,11 +300,7 @@ pub fn render_error(wire: Wire, err: &SqsError, request_id: &str) -> HttpReply {
             }
         }
         Wire::Query => {
-            // AWS words a missing queue differently in the query form (recorded).
-            let message = match kind {
-                ErrorKind::QueueDoesNotExist => QUEUE_DOES_NOT_EXIST_QUERY_TEXT,
-                _ => &err.message,
-            };
+            let message = err.query_message();
             let mut out = Vec::with_capacity(256 + message.len());
             out.extend_from_slice(b"<?xml version=\"1.0\"?><ErrorResponse xmlns=\"");
             out.extend_from_slice(XML_NAMESPACE.as_bytes());

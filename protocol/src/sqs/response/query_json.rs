@@ -62,7 +62,7 @@ pub fn render_query_json(action: Action, resp: &SqsResponse, request_id: &str) -
 pub fn render_query_json_error(err: &SqsError, request_id: &str) -> HttpReply {
     let kind = err.kind;
     let body = json!({
-        "Error": {"Type": kind.fault(), "Code": kind.query_code(), "Message": err.message},
+        "Error": {"Type": kind.fault(), "Code": kind.query_code(), "Message": err.query_message()},
         "RequestId": request_id,
     });
     HttpReply {
