@@ -72,9 +72,9 @@ impl DataType {
 pub enum AttributeNameProblem {
     /// No characters.
     Empty,
-    /// Longer than [`MESSAGE_ATTRIBUTE_NAME_MAX_CHARS`].
+    /// Longer than [`MESSAGE_ATTRIBUTE_NAME_MAX_CHARS`] bytes of UTF-8.
     TooLong,
-    /// A character outside `[A-Za-z0-9_.-]`.
+    /// A character that is not a letter or digit (any script), `_`, `-` or `.`.
     BadCharacter,
     /// Starts with `AWS.` or `Amazon.` (any case), which AWS reserves.
     ReservedPrefix,
@@ -82,9 +82,14 @@ pub enum AttributeNameProblem {
     BadPeriod,
 }
 
-/// Checks a message attribute name: 1–256 of `[A-Za-z0-9_.-]`, not starting with `AWS.`
-/// or `Amazon.` (any case), no leading, trailing or double `.`. Reports the first
+/// Checks a message attribute name: 1–256 bytes of letters and digits of any script
+/// (Unicode alphanumerics: AWS accepts `attr.1øßä`), `_`, `-` and `.`; not starting with
+/// `AWS.` or `Amazon.` (any case); no leading, trailing or double `.`. Reports the first
 /// problem in SQS's order.
+///
+/// The length is counted in UTF-8 bytes, as AWS's error text words it ("must be shorter
+/// than 256 bytes"), so a valid name also fits the binary protocol's field for it. For
+/// the ASCII names almost every client sends, bytes are characters.
 pub fn check_message_attribute_name(n: &str) -> Result<(), AttributeNameProblem> {
     if n.is_empty() {
         return Err(AttributeNameProblem::Empty);
@@ -92,10 +97,7 @@ pub fn check_message_attribute_name(n: &str) -> Result<(), AttributeNameProblem>
     if n.len() > MESSAGE_ATTRIBUTE_NAME_MAX_CHARS {
         return Err(AttributeNameProblem::TooLong);
     }
-    if !n
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    {
+    if !n.chars().all(is_attribute_name_char) {
         return Err(AttributeNameProblem::BadCharacter);
     }
     let lower = n.to_ascii_lowercase();
@@ -106,6 +108,12 @@ pub fn check_message_attribute_name(n: &str) -> Result<(), AttributeNameProblem>
         return Err(AttributeNameProblem::BadPeriod);
     }
     Ok(())
+}
+
+/// A character a message attribute name may hold: a letter or digit of any script, or
+/// one of `_`, `-`, `.` (so `§`, `!`, spaces and other punctuation are refused).
+fn is_attribute_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
 
 /// Whether [`check_message_attribute_name`] finds nothing wrong.
@@ -295,6 +303,23 @@ mod tests {
     fn attribute_names() {
         assert!(is_valid_message_attribute_name("a.b-c_d"));
         assert!(is_valid_message_attribute_name(&"a".repeat(256)));
+        // Letters and digits of any script, as AWS accepts them.
+        for ok in ["attr.1øßä", "名前", "Ωmega٣", "x.ÄÖÜ"] {
+            assert!(is_valid_message_attribute_name(ok), "{ok}");
+        }
+        // 128 two-byte letters are 256 bytes; one more is over.
+        assert!(is_valid_message_attribute_name(&"ø".repeat(128)));
+        assert_eq!(
+            check_message_attribute_name(&"ø".repeat(129)),
+            Err(AttributeNameProblem::TooLong)
+        );
+        for bad in ["a§b", "a!b", "a\"b", "a(b", "a?b", "a b", "a\u{1F600}"] {
+            assert_eq!(
+                check_message_attribute_name(bad),
+                Err(AttributeNameProblem::BadCharacter),
+                "{bad}"
+            );
+        }
         for bad in [
             "",
             ".a",
@@ -302,6 +327,9 @@ mod tests {
             "a..b",
             "AWS.x",
             "amazon.y",
+            "aWs.ø",
+            ".ø",
+            "ø..ß",
             "a b",
             &"a".repeat(257),
         ] {

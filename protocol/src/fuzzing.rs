@@ -134,7 +134,9 @@ fn check_sqs(req: &HttpRequest<'_>) {
         Err(e) => {
             let reply = sqs::render_error(wire, &e, "fuzz-request");
             assert!(reply.status >= 400, "an error with status {}", reply.status);
-            if wire == Wire::Json {
+            if e.kind == sqs::ErrorKind::UnknownOperation {
+                assert_eq!(reply.body, sqs::error::UNKNOWN_OPERATION_BODY);
+            } else if wire == Wire::Json {
                 serde_json::from_slice::<Value>(&reply.body).expect("JSON error body parses");
             } else {
                 assert!(reply.body.starts_with(b"<?xml"), "XML error body");
@@ -217,11 +219,16 @@ fn check_valid(r: &SqsRequest) {
             assert!(crate::is_valid_queue_name(queue_name));
         }
         SqsRequest::SendMessage { message, .. } => check_entry(message),
-        SqsRequest::SendMessageBatch { entries, .. } => {
+        SqsRequest::SendMessageBatch {
+            entries, fifo_ids, ..
+        } => {
             check_ids(entries.iter().map(|e| &e.id));
-            for e in entries {
+            assert_eq!(fifo_ids.len(), entries.len(), "FIFO ids per entry");
+            for (e, ids) in entries.iter().zip(fifo_ids) {
                 if let Ok(m) = &e.result {
                     check_entry(m);
+                    assert_eq!(ids.group_id, m.message_group_id.is_some());
+                    assert_eq!(ids.dedup_id, m.message_deduplication_id.is_some());
                 }
             }
             let total: usize = entries

@@ -254,6 +254,7 @@ fn every_action_parses_from_json_and_query() {
                         }),
                     },
                 ],
+                fifo_ids: vec![FifoIdsGiven::default(); 2],
             },
         ),
         (
@@ -535,6 +536,117 @@ fn queue_from_path_when_queue_url_is_absent() {
         e.message,
         "The request must contain the parameter QueueUrl."
     );
+}
+
+fn at_queue_url<'a>(method: &'a str, query: Option<&'a str>, body: &'a [u8]) -> HttpRequest<'a> {
+    HttpRequest {
+        method,
+        path: "/000000000000/orders",
+        query,
+        target: None,
+        content_type: Some("application/x-www-form-urlencoded"),
+        body,
+    }
+}
+
+#[test]
+fn a_query_request_to_a_queue_url_without_action_is_an_unknown_operation() {
+    let e = parse(&at_queue_url("GET", None, b"")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnknownOperation);
+    let r = render_error(Wire::Query, &e, "rid");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, b"<UnknownOperationException/>\n");
+    assert_eq!(r.content_type, "");
+    // At the root it is still MissingAction.
+    assert_eq!(kind_form(""), ErrorKind::MissingAction);
+}
+
+#[test]
+fn queue_list_and_create_are_not_actions_of_a_queue_url() {
+    for action in ["CreateQueue", "ListQueues", "ListMessageMoveTasks"] {
+        let q = format!("Action={action}&QueueName=x");
+        let e = parse(&at_queue_url("GET", Some(&q), b"")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidAction, "{action}");
+        assert_eq!(e.kind.status(), 400);
+        assert_eq!(
+            e.message,
+            format!("The action {action} is not valid for this endpoint.")
+        );
+    }
+    // GetQueueUrl is served at a queue URL (for any queue), as on AWS.
+    let (_, r) = parse(&at_queue_url(
+        "POST",
+        None,
+        b"Action=GetQueueUrl&QueueName=other",
+    ))
+    .unwrap();
+    assert_eq!(r.action(), Action::GetQueueUrl);
+}
+
+#[test]
+fn a_fifo_batch_records_which_ids_each_entry_carried() {
+    let body = enc(&[
+        ("Action", "SendMessageBatch"),
+        ("QueueUrl", Q),
+        ("SendMessageBatchRequestEntry.1.Id", "a"),
+        ("SendMessageBatchRequestEntry.1.MessageBody", "one"),
+        ("SendMessageBatchRequestEntry.1.MessageGroupId", "g"),
+        ("SendMessageBatchRequestEntry.2.Id", "b"),
+        ("SendMessageBatchRequestEntry.2.MessageBody", "two"),
+        ("SendMessageBatchRequestEntry.2.MessageDeduplicationId", "d"),
+        // An invalid entry still reports its ids.
+        ("SendMessageBatchRequestEntry.2.DelaySeconds", "9999"),
+    ]);
+    let SqsRequest::SendMessageBatch {
+        entries, fifo_ids, ..
+    } = form(&body).unwrap()
+    else {
+        panic!("not a batch")
+    };
+    assert!(entries[1].result.is_err());
+    assert_eq!(
+        fifo_ids,
+        vec![
+            FifoIdsGiven {
+                group_id: true,
+                dedup_id: false
+            },
+            FifoIdsGiven {
+                group_id: false,
+                dedup_id: true
+            },
+        ]
+    );
+}
+
+#[test]
+fn an_empty_string_attribute_value_is_refused_in_aws_words() {
+    let body = enc(&[
+        ("Action", "SendMessage"),
+        ("QueueUrl", Q),
+        ("MessageBody", "b"),
+        ("MessageAttribute.1.Name", "ErrorDetails"),
+        ("MessageAttribute.1.Value.DataType", "String"),
+        ("MessageAttribute.1.Value.StringValue", ""),
+    ]);
+    let e = form(&body).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidParameterValue);
+    assert_eq!(
+        e.message,
+        "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'."
+    );
+}
+
+#[test]
+fn an_empty_result_is_one_empty_element() {
+    let r = render(
+        Wire::Query,
+        Action::ReceiveMessage,
+        &SqsResponse::ReceiveMessage { messages: vec![] },
+        "rid",
+    );
+    let s = String::from_utf8(r.body).unwrap();
+    assert!(s.contains("<ReceiveMessageResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><ReceiveMessageResult/><ResponseMetadata>"), "{s}");
 }
 
 // ----- structural errors -------------------------------------------------------------------
@@ -1376,7 +1488,7 @@ fn xml_receive_message_round_trips_awkward_text() {
 
 #[test]
 fn xml_error_rendering() {
-    let err = SqsError::new(ErrorKind::QueueDoesNotExist, "No <queue> & \"such\"\r");
+    let err = SqsError::new(ErrorKind::InvalidParameterValue, "No <queue> & \"such\"\r");
     let r = render_error(Wire::Query, &err, "rid");
     assert_eq!(r.status, 400);
     assert_eq!(r.content_type, "text/xml");
@@ -1385,7 +1497,7 @@ fn xml_error_rendering() {
     assert_eq!(texts_at(&t, "ErrorResponse/Error/Type"), vec!["Sender"]);
     assert_eq!(
         texts_at(&t, "ErrorResponse/Error/Code"),
-        vec!["AWS.SimpleQueueService.NonExistentQueue"]
+        vec!["InvalidParameterValue"]
     );
     assert_eq!(
         texts_at(&t, "ErrorResponse/Error/Message"),

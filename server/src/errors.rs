@@ -140,15 +140,14 @@ fn parameter_message(name: &str, reason: &InvalidParameter) -> String {
         P::DelayTooLong { delay_s, max_s } => format!(
             "Value {delay_s} for parameter {name} is invalid. Reason: must be between 0 and {max_s}."
         ),
-        // AWS's words (recorded, "include" and all).
+        // AWS's words (recorded, "include" and all), for both.
         P::DelayOnFifoQueue { delay_s } => format!(
-            "Value {delay_s} for parameter {name} is invalid. Reason: The request include parameter that is not valid for this queue type."
+            "Value {delay_s} for parameter {name} is invalid. Reason: {WRONG_QUEUE_TYPE_REASON}"
         ),
         P::DedupIdOnStandardQueue { dedup_id } => format!(
-            "Value {dedup_id} for parameter {name} is invalid. Reason: The request includes a parameter that is not valid for this queue type."
+            "Value {dedup_id} for parameter {name} is invalid. Reason: {WRONG_QUEUE_TYPE_REASON}"
         ),
-        // AWS's words (recorded).
-        P::NoDedupId => "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".to_string(),
+        P::NoDedupId => NO_DEDUP_ID_TEXT.to_string(),
         P::VisibilityTooLong { timeout_s, max_s } => format!(
             "Value {timeout_s} for parameter {name} is invalid. Reason: must be between 0 and {max_s}."
         ),
@@ -163,6 +162,29 @@ fn parameter_message(name: &str, reason: &InvalidParameter) -> String {
         }
         P::TooManyTags { max } => format!("Too many tags: a queue has at most {max}."),
     }
+}
+
+/// AWS's reason (recorded, "include" and all) for a message parameter its queue's type
+/// does not take: a per-message delay on a FIFO queue, a deduplication id on a standard
+/// queue.
+const WRONG_QUEUE_TYPE_REASON: &str =
+    "The request include parameter that is not valid for this queue type.";
+
+/// AWS's words (recorded) for a FIFO message without a deduplication id on a queue
+/// without ContentBasedDeduplication.
+const NO_DEDUP_ID_TEXT: &str = "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly";
+
+/// What SQS answers a SendMessageBatch on a FIFO queue with an entry that lacks a
+/// FIFO id: the whole call fails with `InvalidParameterValue` (not the entry, and not
+/// SendMessage's `MissingParameter`), in AWS's words. `group` is true for a missing
+/// MessageGroupId, false for a missing deduplication id.
+pub fn fifo_batch_missing_id(group: bool) -> SqsError {
+    let text = if group {
+        SqsError::missing(spool_model::message::system_names::MESSAGE_GROUP_ID).message
+    } else {
+        NO_DEDUP_ID_TEXT.to_string()
+    };
+    SqsError::new(ErrorKind::InvalidParameterValue, text)
 }
 
 /// The SQS error of a binary-protocol error reply, keeping its message (worded by

@@ -75,8 +75,8 @@ pub enum AttrValueError {
         /// The words allowed.
         allowed: &'static [&'static str],
     },
-    /// SetQueueAttributes tried to change `FifoQueue`.
-    #[error("FifoQueue cannot be changed after the queue is created.")]
+    /// SetQueueAttributes tried to change `FifoQueue` (AWS's words).
+    #[error("Modifying queue type is not supported.")]
     FifoQueueImmutable,
     /// A `KmsMasterKeyId` too long or with control characters.
     #[error("A KMS key id must be at most {max_bytes} bytes without control characters.")]

@@ -105,6 +105,10 @@ error_kinds! {
     /// Unknown action or `X-Amz-Target`. AWS JSON services answer an unknown target with
     /// `UnknownOperationException`; the query code is `InvalidAction`.
     InvalidAction => ("com.amazon.coral.service#UnknownOperationException", "InvalidAction", 400, true),
+    /// A query request to a queue URL without `Action`: AWS's front end finds no
+    /// operation and answers 404 with the bare body `<UnknownOperationException/>`, in
+    /// either form (recorded).
+    UnknownOperation => ("com.amazon.coral.service#UnknownOperationException", "UnknownOperationException", 404, true),
     /// A query request without `Action`.
     MissingAction => ("com.amazon.coral.service#MissingActionException", "MissingAction", 400, true),
     /// The JSON body does not parse, is not an object, or a member has the wrong JSON
@@ -217,6 +221,15 @@ impl SqsError {
     pub fn queue_does_not_exist() -> SqsError {
         SqsError::of(ErrorKind::QueueDoesNotExist)
     }
+
+    /// The message as the query form words it: AWS words a missing queue differently
+    /// there ([`QUEUE_DOES_NOT_EXIST_QUERY_TEXT`], recorded).
+    pub fn query_message(&self) -> &str {
+        match self.kind {
+            ErrorKind::QueueDoesNotExist => QUEUE_DOES_NOT_EXIST_QUERY_TEXT,
+            _ => &self.message,
+        }
+    }
 }
 
 /// Long user values are shortened in messages so one error stays small.
@@ -240,15 +253,33 @@ impl fmt::Display for SqsError {
 
 impl std::error::Error for SqsError {}
 
+/// What the query form says of a missing queue (AWS's words, recorded); the JSON form
+/// says [`ErrorKind::default_message`]'s "The specified queue does not exist.".
+pub const QUEUE_DOES_NOT_EXIST_QUERY_TEXT: &str =
+    "The specified queue does not exist for this wsdl version.";
+
+/// The whole body of an [`ErrorKind::UnknownOperation`] reply (AWS's, recorded).
+pub const UNKNOWN_OPERATION_BODY: &[u8] = b"<UnknownOperationException/>\n";
+
 /// Renders an error reply.
 ///
 /// JSON: status per kind, body `{"__type":"<json type>","message":"…"}`, headers
 /// `x-amzn-RequestId` and (unless the kind has none) `x-amzn-query-error:
 /// <query code>;Sender|Receiver`. Query: the same status, body
-/// `<ErrorResponse xmlns=…><Error><Type>Sender</Type><Code>…</Code><Message>…</Message><Detail/></Error><RequestId>…</RequestId></ErrorResponse>`.
+/// `<ErrorResponse xmlns=…><Error><Type>Sender</Type><Code>…</Code><Message>…</Message><Detail/></Error><RequestId>…</RequestId></ErrorResponse>`
+/// (a missing queue's message is [`QUEUE_DOES_NOT_EXIST_QUERY_TEXT`] there).
 pub fn render_error(wire: Wire, err: &SqsError, request_id: &str) -> HttpReply {
     let kind = err.kind;
     let mut headers = vec![("x-amzn-RequestId", request_id.to_string())];
+    if kind == ErrorKind::UnknownOperation {
+        // No content type: AWS's front end sends none with this body.
+        return HttpReply {
+            status: kind.status(),
+            content_type: "",
+            headers,
+            body: UNKNOWN_OPERATION_BODY.to_vec(),
+        };
+    }
     match wire {
         Wire::Json => {
             if kind.has_query_error_header() {
@@ -269,14 +300,15 @@ pub fn render_error(wire: Wire, err: &SqsError, request_id: &str) -> HttpReply {
             }
         }
         Wire::Query => {
-            let mut out = Vec::with_capacity(256 + err.message.len());
+            let message = err.query_message();
+            let mut out = Vec::with_capacity(256 + message.len());
             out.extend_from_slice(b"<?xml version=\"1.0\"?><ErrorResponse xmlns=\"");
             out.extend_from_slice(XML_NAMESPACE.as_bytes());
             out.extend_from_slice(b"\">");
             xml_open(&mut out, "Error");
             xml_elem(&mut out, "Type", kind.fault());
             xml_elem(&mut out, "Code", kind.query_code());
-            xml_elem(&mut out, "Message", &err.message);
+            xml_elem(&mut out, "Message", message);
             out.extend_from_slice(b"<Detail/>");
             xml_close(&mut out, "Error");
             xml_elem(&mut out, "RequestId", request_id);
@@ -354,6 +386,17 @@ mod tests {
             "rid",
         );
         assert!(r.headers.iter().all(|(h, _)| *h != "x-amzn-query-error"));
+    }
+
+    #[test]
+    fn a_missing_queue_is_worded_per_wire() {
+        let e = SqsError::queue_does_not_exist();
+        let r = render_error(Wire::Query, &e, "r");
+        let s = String::from_utf8(r.body).unwrap();
+        assert!(s.contains("<Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>The specified queue does not exist for this wsdl version.</Message>"), "{s}");
+        let r = render_error(Wire::Json, &e, "r");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["message"], "The specified queue does not exist.");
     }
 
     #[test]

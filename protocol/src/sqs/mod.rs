@@ -32,12 +32,12 @@ pub mod url;
 
 pub use error::{render_error, ErrorKind, SqsError};
 pub use request::{
-    detect_wire, parse, AttrMap, BatchEntry, HttpRequest, ReceiveMessageRequest, SendMessageEntry,
-    SqsRequest, VisibilityChange, Wire,
+    detect_wire, parse, AttrMap, BatchEntry, FifoIdsGiven, HttpRequest, ReceiveMessageRequest,
+    SendMessageEntry, SqsRequest, VisibilityChange, Wire,
 };
 pub use response::{
-    render, BatchFailure, MoveTask, ReceivedSqsMessage, SendMessageBatchResultEntry,
-    SendMessageResult, SqsResponse,
+    accepts_json, render, render_query_json, render_query_json_error, BatchFailure, MoveTask,
+    ReceivedSqsMessage, SendMessageBatchResultEntry, SendMessageResult, SqsResponse,
 };
 
 /// The XML namespace of every query-protocol response.
@@ -94,6 +94,23 @@ macro_rules! actions {
             }
         }
     };
+}
+
+impl Action {
+    /// Whether a query request sent to a queue URL (`/<account>/<queue>`) may name this
+    /// action. AWS answers CreateQueue and ListQueues there with `InvalidAction` (recorded);
+    /// the message move tasks, which name queues by ARN, are refused the same way (our
+    /// choice). GetQueueUrl is served there, for any queue, as AWS serves it.
+    pub fn valid_at_queue_url(self) -> bool {
+        !matches!(
+            self,
+            Action::CreateQueue
+                | Action::ListQueues
+                | Action::StartMessageMoveTask
+                | Action::ListMessageMoveTasks
+                | Action::CancelMessageMoveTask
+        )
+    }
 }
 
 actions! {

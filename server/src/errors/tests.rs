@@ -179,7 +179,7 @@ fn engine_errors_keep_their_texts() {
                 },
             ),
             ErrorKind::InvalidParameterValue,
-            "Value d for parameter MessageDeduplicationId is invalid. Reason: The request includes a parameter that is not valid for this queue type.",
+            "Value d for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.",
         ),
         (
             p(

@@ -751,3 +751,170 @@ def test_bare_name_of_missing_queue_is_queue_does_not_exist(sqs):
     with pytest.raises(ClientError) as ei:
         sqs.send_message(QueueUrl=h.unique("nope"), MessageBody="x")
     h.assert_error(ei, "QueueDoesNotExist")
+
+
+# ---- issue 17: a FIFO batch without its ids fails as a whole; attribute names; AWS's texts
+
+
+@pytest.fixture(params=["json", "query"])
+def any_wire(request, sqs, sqs_query):
+    """The same scenario over both wire forms."""
+    return (sqs, True) if request.param == "json" else (sqs_query, False)
+
+
+def _visible(sqs, url):
+    attrs = h.queue_attrs(sqs, url, "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed")
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesDelayed"])
+
+
+def test_fifo_batch_entry_without_group_id_fails_the_whole_call(any_wire, sqs, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue(fifo=True, attributes={"ContentBasedDeduplication": "true"})
+    with pytest.raises(ClientError) as ei:
+        client.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": "a", "MessageBody": "1", "MessageGroupId": "g"}, {"Id": "b", "MessageBody": "2"}],
+        )
+    h.assert_error(
+        ei, "InvalidParameterValue", json_protocol=json_protocol,
+        message="The request must contain the parameter MessageGroupId.",
+    )
+    assert _visible(sqs, url) == 0  # not even the valid entry was sent
+
+
+def test_fifo_batch_entry_without_dedup_id_fails_the_whole_call(any_wire, sqs, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue(fifo=True)
+    with pytest.raises(ClientError) as ei:
+        client.send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": "a", "MessageBody": "1", "MessageGroupId": "g", "MessageDeduplicationId": "d1"},
+                {"Id": "b", "MessageBody": "2", "MessageGroupId": "g"},
+            ],
+        )
+    h.assert_error(
+        ei, "InvalidParameterValue", json_protocol=json_protocol,
+        message="The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+    )
+    assert _visible(sqs, url) == 0
+
+
+def test_fifo_batch_of_entries_all_without_dedup_id_fails_without_content_based_dedup(any_wire, sqs, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue(fifo=True)
+    with pytest.raises(ClientError) as ei:
+        client.send_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": f"e{i}", "MessageBody": str(i), "MessageGroupId": f"g{i}"} for i in range(4)],
+        )
+    h.assert_error(
+        ei, "InvalidParameterValue", json_protocol=json_protocol,
+        message="The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+    )
+    assert _visible(sqs, url) == 0
+
+
+def test_fifo_batch_without_dedup_ids_is_sent_with_content_based_dedup(any_wire, sqs, make_queue):
+    client, _ = any_wire
+    url = make_queue(fifo=True, attributes={"ContentBasedDeduplication": "true"})
+    resp = client.send_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": f"e{i}", "MessageBody": str(i), "MessageGroupId": f"g{i}"} for i in range(4)],
+    )
+    assert sorted(e["Id"] for e in resp["Successful"]) == ["e0", "e1", "e2", "e3"]
+    assert not resp.get("Failed")
+    assert _visible(sqs, url) == 4
+
+
+def test_fifo_batch_checks_dedup_before_group_within_the_first_entry_lacking_ids(sqs, make_queue):
+    url = make_queue(fifo=True)
+    with pytest.raises(ClientError) as ei:
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "1"}])
+    err = h.assert_error(ei, "InvalidParameterValue")
+    assert err["Message"].startswith("The queue should either have ContentBasedDeduplication enabled")
+
+
+def test_fifo_batch_entry_with_a_bad_value_and_no_group_id_still_fails_the_call(sqs, make_queue):
+    url = make_queue(fifo=True, attributes={"ContentBasedDeduplication": "true"})
+    with pytest.raises(ClientError) as ei:
+        sqs.send_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": "a", "MessageBody": "1", "MessageGroupId": "g"},
+                {"Id": "b", "MessageBody": "2", "DelaySeconds": 5000},
+            ],
+        )
+    h.assert_error(ei, "InvalidParameterValue", message="The request must contain the parameter MessageGroupId.")
+    assert _visible(sqs, url) == 0
+
+
+def test_fifo_batch_without_group_id_to_a_missing_queue_is_queue_does_not_exist(sqs, endpoint):
+    url = f"{endpoint}/{h.DEFAULT_ACCOUNT}/{h.unique('gone')}.fifo"
+    with pytest.raises(ClientError) as ei:
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "1"}])
+    h.assert_error(ei, "QueueDoesNotExist")
+
+
+def test_standard_batch_without_fifo_ids_is_unchanged(sqs, make_queue):
+    url = make_queue()
+    resp = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "1"}])
+    assert [e["Id"] for e in resp["Successful"]] == ["a"]
+
+
+def test_unicode_attribute_names_are_accepted_and_returned(any_wire, make_queue):
+    client, _ = any_wire
+    url = make_queue()
+    attrs = {"attr.1øßä": {"DataType": "String", "StringValue": "Valida"}, "名前": {"DataType": "Number", "StringValue": "7"}}
+    resp = client.send_message(QueueUrl=url, MessageBody="unicode names", MessageAttributes=attrs)
+    assert resp["MD5OfMessageAttributes"] == h.md5_of_attributes(attrs)
+    msgs = h.receive_all(client, url, 1, MessageAttributeNames=["All"])
+    assert msgs[0]["MessageAttributes"] == attrs
+    assert msgs[0]["MD5OfMessageAttributes"] == h.md5_of_attributes(attrs)
+
+
+@pytest.mark.parametrize("name", ["Invalid-§-attr", "Invalid-!-attr", "Invalid-?-attr", "aWs.ø", "a..ø", "ø."])
+def test_attribute_names_with_symbols_or_bad_periods_are_refused(any_wire, make_queue, name):
+    client, json_protocol = any_wire
+    url = make_queue()
+    with pytest.raises(ClientError) as ei:
+        client.send_message(
+            QueueUrl=url, MessageBody="x", MessageAttributes={name: {"DataType": "String", "StringValue": "v"}}
+        )
+    h.assert_error(ei, "InvalidParameterValue", json_protocol=json_protocol)
+
+
+def test_empty_string_attribute_value_is_refused_in_aws_words(any_wire, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue()
+    with pytest.raises(ClientError) as ei:
+        client.send_message(
+            QueueUrl=url, MessageBody="x", MessageAttributes={"ErrorDetails": {"DataType": "String", "StringValue": ""}}
+        )
+    h.assert_error(
+        ei, "InvalidParameterValue", json_protocol=json_protocol,
+        message="Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'.",
+    )
+
+
+def test_message_over_the_queue_maximum_is_refused_in_aws_words(any_wire, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue(attributes={"MaximumMessageSize": "1024"})
+    with pytest.raises(ClientError) as ei:
+        client.send_message(QueueUrl=url, MessageBody="x" * 1025)
+    h.assert_error(
+        ei, "InvalidParameterValue", json_protocol=json_protocol,
+        message="One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.",
+    )
+
+
+def test_dedup_id_on_a_standard_queue_is_refused_in_aws_words(any_wire, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue()
+    with pytest.raises(ClientError) as ei:
+        client.send_message(QueueUrl=url, MessageBody="x", MessageDeduplicationId="d-1")
+    # AWS's words, recorded ("include" and all).
+    h.assert_error(
+        ei, "InvalidParameterValue", json_protocol=json_protocol,
+        message="Value d-1 for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.",
+    )

@@ -116,7 +116,7 @@ def test_query_errors(sqs_query, make_queue):
     err = h.assert_error(ei, "QueueDoesNotExist", json_protocol=False)
     assert err["Type"] == "Sender"
     # AWS's query answer says "... does not exist for this wsdl version."
-    assert err["Message"].startswith("The specified queue does not exist"), err
+    assert err["Message"] == "The specified queue does not exist for this wsdl version.", err
     name = h.unique("qe")
     sqs_query.create_queue(QueueName=name, Attributes={"DelaySeconds": "1"})
     with pytest.raises(ClientError) as ei:
@@ -346,3 +346,107 @@ def test_query_empty_message_attribute_names_is_no_filter(sqs_query, recorder, m
     assert "MessageAttributes" not in msgs[0]
     form = urllib.parse.parse_qs(recorder.requests[-1][3].decode(), keep_blank_values=True)
     assert form["MessageAttributeNames"] == [""]
+
+
+# ---- issue 17: query requests sent to a queue URL, AWS's texts, the query form's JSON
+
+
+def _form_get(url, params, headers=None):
+    qs = urllib.parse.urlencode({"Version": "2012-11-05", **params})
+    return h.raw_request("GET", f"{url}?{qs}" if params else url, headers=headers)
+
+
+def test_query_missing_queue_says_wsdl_version(endpoint):
+    url = f"{endpoint}/{h.DEFAULT_ACCOUNT}/{h.unique('gone')}"
+    status, _, body = _form_get(url, {"Action": "GetQueueAttributes", "AttributeName.1": "QueueArn"})
+    assert status == 400
+    assert b"<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in body, body
+    assert b"<Message>The specified queue does not exist for this wsdl version.</Message>" in body, body
+
+
+def test_json_missing_queue_keeps_its_own_text(sqs, endpoint):
+    with pytest.raises(ClientError) as ei:
+        sqs.get_queue_attributes(QueueUrl=f"{endpoint}/{h.DEFAULT_ACCOUNT}/{h.unique('gone')}")
+    h.assert_error(ei, "QueueDoesNotExist", message="The specified queue does not exist.")
+
+
+@pytest.mark.parametrize("accept", [None, "application/json"])
+def test_get_on_a_queue_url_without_action_is_unknown_operation(make_queue, accept):
+    url = make_queue("noact")
+    status, headers, body = h.raw_request("GET", url, headers={"Accept": accept} if accept else None)
+    assert status == 404
+    assert body == b"<UnknownOperationException/>\n"  # XML even when JSON is accepted, as AWS
+    assert "content-type" not in headers
+
+
+@pytest.mark.parametrize("action", ["CreateQueue", "ListQueues"])
+def test_non_queue_actions_at_a_queue_url_are_invalid_action(make_queue, action):
+    url = make_queue("notq")
+    status, _, body = _form_get(url, {"Action": action, "QueueName": h.unique("other")})
+    assert status == 400
+    root = _xml(body)
+    err = root.find(NS + "Error")
+    assert err.findtext(NS + "Code") == "InvalidAction"
+    assert err.findtext(NS + "Type") == "Sender"
+    assert err.findtext(NS + "Message") == f"The action {action} is not valid for this endpoint."
+
+
+def test_get_queue_url_at_another_queues_url_is_served(make_queue):
+    url1, url2 = make_queue("here"), make_queue("there")
+    status, _, body = _form_get(url1, {"Action": "GetQueueUrl", "QueueName": url2.rsplit("/", 1)[1]})
+    assert status == 200, body
+    assert _xml(body).find(NS + "GetQueueUrlResult").findtext(NS + "QueueUrl") == url2
+
+
+def test_query_parameter_queue_url_wins_over_the_path(sqs, make_queue):
+    url1, url2 = make_queue("path"), make_queue("param")
+    status, _, body = _form_get(url1, {"Action": "SendMessage", "QueueUrl": url2, "MessageBody": "to param"})
+    assert status == 200, body
+    assert h.receive_all(sqs, url2, 1)[0]["Body"] == "to param"
+
+
+def test_query_empty_receive_renders_an_empty_result_element(make_queue):
+    url = make_queue("empty")
+    status, _, body = _form_get(url, {"Action": "ReceiveMessage"})
+    assert status == 200, body
+    assert b"<ReceiveMessageResult/>" in body, body
+
+
+def test_query_with_accept_json_gets_json(make_queue):
+    url = make_queue("accjson")
+    status, headers, body = _form_get(
+        url, {"Action": "GetQueueAttributes", "AttributeName.1": "All"}, {"Accept": "application/json"}
+    )
+    assert status == 200, body
+    assert headers["content-type"].startswith("application/json")
+    doc = json.loads(body)
+    result = doc["GetQueueAttributesResponse"]["GetQueueAttributesResult"]
+    by_name = {a["Name"]: a["Value"] for a in result["Attributes"]}
+    assert by_name["QueueArn"].endswith(":" + url.rsplit("/", 1)[1])
+    assert by_name["VisibilityTimeout"] == "30"
+    assert doc["GetQueueAttributesResponse"]["ResponseMetadata"]["RequestId"]
+
+
+def test_query_error_with_accept_json_gets_json(make_queue):
+    url = make_queue("accjson")
+    status, headers, body = _form_get(url, {"Action": "ListQueues"}, {"Accept": "application/json"})
+    assert status == 400
+    assert headers["content-type"].startswith("application/json")
+    doc = json.loads(body)
+    assert doc["Error"]["Code"] == "InvalidAction"
+    assert doc["Error"]["Message"] == "The action ListQueues is not valid for this endpoint."
+
+
+def test_query_receive_with_accept_json_lists_messages(sqs, make_queue):
+    url = make_queue("accjson")
+    sqs.send_message(QueueUrl=url, MessageBody="hi", MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}})
+    status, _, body = _form_get(
+        url,
+        {"Action": "ReceiveMessage", "WaitTimeSeconds": "5", "MessageAttributeName.1": "All", "AttributeName.1": "SentTimestamp"},
+        {"Accept": "application/json"},
+    )
+    assert status == 200, body
+    msgs = json.loads(body)["ReceiveMessageResponse"]["ReceiveMessageResult"]["Messages"]
+    assert [m["Body"] for m in msgs] == ["hi"]
+    assert msgs[0]["MessageAttributes"] == [{"Name": "k", "Value": {"DataType": "String", "StringValue": "v"}}]
+    assert [a["Name"] for a in msgs[0]["Attributes"]] == ["SentTimestamp"]

@@ -461,3 +461,52 @@ def test_removing_the_kms_key_removes_its_reuse_period(sqs, make_queue):
     assert "KmsDataKeyReusePeriodSeconds" not in attrs
     named = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds"])
     assert named.get("Attributes", {}) == {}
+
+
+# ---- issue 17: AWS's texts for FIFO-only attributes and for changing the queue type
+
+
+@pytest.fixture(params=["json", "query"])
+def any_wire(request, sqs, sqs_query):
+    return (sqs, True) if request.param == "json" else (sqs_query, False)
+
+
+def test_fifo_only_attribute_on_a_standard_queue_is_an_unknown_attribute(any_wire):
+    client, json_protocol = any_wire
+    with pytest.raises(ClientError) as ei:
+        client.create_queue(QueueName=h.unique("std"), Attributes={"ContentBasedDeduplication": "true"})
+    h.assert_error(
+        ei, "InvalidAttributeName", json_protocol=json_protocol, message="Unknown Attribute ContentBasedDeduplication."
+    )
+
+
+def test_fifo_queue_attribute_set_on_a_standard_queue_is_an_unknown_attribute(any_wire, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue()
+    with pytest.raises(ClientError) as ei:
+        client.set_queue_attributes(QueueUrl=url, Attributes={"FifoQueue": "true"})
+    h.assert_error(ei, "InvalidAttributeName", json_protocol=json_protocol, message="Unknown Attribute FifoQueue.")
+
+
+def test_modifying_the_queue_type_is_refused_in_aws_words(any_wire, make_queue):
+    client, json_protocol = any_wire
+    url = make_queue(fifo=True)
+    client.set_queue_attributes(QueueUrl=url, Attributes={"FifoQueue": "true"})  # restating it is fine
+    with pytest.raises(ClientError) as ei:
+        client.set_queue_attributes(QueueUrl=url, Attributes={"FifoQueue": "false"})
+    h.assert_error(
+        ei, "InvalidAttributeValue", json_protocol=json_protocol,
+        message="Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
+    )
+
+
+def test_create_queue_again_with_a_different_attribute_is_refused_in_aws_words(any_wire):
+    client, json_protocol = any_wire
+    name = h.unique("again")
+    client.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "10"})
+    with pytest.raises(ClientError) as ei:
+        client.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "20"})
+    h.assert_error(
+        ei, "QueueNameExists", json_protocol=json_protocol,
+        message="A queue already exists with the same name and a different value for attribute VisibilityTimeout",
+    )

@@ -313,3 +313,47 @@ test("modeled error: QueueDoesNotExist", async () => {
     },
   );
 });
+
+test("unicode attribute names round-trip with matching MD5 (issue 17)", async () => {
+  const url = await createQueue("node-uniname");
+  const attrs = {
+    "attr.1øßä": { DataType: "String", StringValue: "Valida" },
+    "名前": { DataType: "Number", StringValue: "7" },
+  };
+  const sent = await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: "names", MessageAttributes: attrs }));
+  assert.equal(sent.MD5OfMessageAttributes, md5OfAttributes(attrs));
+  const [m] = await receiveAll(url, 1);
+  assert.deepEqual(normalize(m.MessageAttributes), normalize(attrs));
+  await assert.rejects(
+    client.send(new SendMessageCommand({
+      QueueUrl: url, MessageBody: "x", MessageAttributes: { "a§b": { DataType: "String", StringValue: "v" } },
+    })),
+    (e) => {
+      assert.equal(e.$metadata.httpStatusCode, 400);
+      assert.equal(e.name, "InvalidParameterValue", `${e.name}: ${e.message}`);
+      return true;
+    },
+  );
+});
+
+test("FIFO batch with an entry lacking MessageGroupId fails the whole call (issue 17)", async () => {
+  const name = `${unique("node-fifo-batch")}.fifo`;
+  const { QueueUrl: url } = await client.send(new CreateQueueCommand({
+    QueueName: name,
+    Attributes: { FifoQueue: "true", ContentBasedDeduplication: "true" },
+  }));
+  await assert.rejects(
+    client.send(new SendMessageBatchCommand({
+      QueueUrl: url,
+      Entries: [{ Id: "a", MessageBody: "1", MessageGroupId: "g" }, { Id: "b", MessageBody: "2" }],
+    })),
+    (e) => {
+      assert.equal(e.$metadata.httpStatusCode, 400);
+      assert.equal(e.name, "InvalidParameterValue", `${e.name}: ${e.message}`);
+      assert.equal(e.message, "The request must contain the parameter MessageGroupId.");
+      return true;
+    },
+  );
+  const a = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages"] }));
+  assert.equal(a.Attributes.ApproximateNumberOfMessages, "0", "nothing was sent");
+});

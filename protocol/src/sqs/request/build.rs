@@ -165,6 +165,7 @@ fn send_message_batch(o: &Obj<'_>, queue_url: String) -> Result<SqsRequest, SqsE
             ),
         ));
     }
+    let fifo_ids = raws.iter().map(|(_, raw)| raw.fifo_ids()).collect();
     let entries = raws
         .into_iter()
         .map(|(id, raw)| BatchEntry {
@@ -172,7 +173,11 @@ fn send_message_batch(o: &Obj<'_>, queue_url: String) -> Result<SqsRequest, SqsE
             result: validate_send(raw),
         })
         .collect();
-    Ok(SqsRequest::SendMessageBatch { queue_url, entries })
+    Ok(SqsRequest::SendMessageBatch {
+        queue_url,
+        entries,
+        fifo_ids,
+    })
 }
 
 /// ReceiveMessage: the ranges, and the two system attribute name lists merged.

@@ -30,7 +30,9 @@
 //!   an Integer"); in the query wire an unparsable integer or bad base64 is
 //!   `InvalidParameterValue`;
 //! - no or unknown target / `Action`: `InvalidAction` (query without `Action`:
-//!   `MissingAction`);
+//!   `MissingAction`); a query request sent to a queue URL path without `Action` is
+//!   `UnknownOperation` (404), and one naming an action that is not served there
+//!   (CreateQueue, ListQueues, the move tasks) `InvalidAction`, as AWS answers;
 //! - a required parameter absent: `MissingParameter` (an empty `MessageBody` counts as
 //!   absent, as in SQS);
 //! - out-of-range numbers, bad names, bad message attributes: `InvalidParameterValue`
@@ -73,8 +75,8 @@ pub use crate::limits::{
     MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_TIME_SECONDS,
 };
 pub use types::{
-    AttrMap, BatchEntry, HttpRequest, ReceiveMessageRequest, SendMessageEntry, SqsRequest,
-    VisibilityChange, Wire,
+    AttrMap, BatchEntry, FifoIdsGiven, HttpRequest, ReceiveMessageRequest, SendMessageEntry,
+    SqsRequest, VisibilityChange, Wire,
 };
 pub use validate::{is_valid_number, is_xml_char, validate_attribute_name, validate_body};
 pub use wire::detect_wire;
@@ -93,12 +95,12 @@ pub fn parse(req: &HttpRequest<'_>) -> Result<(Wire, SqsRequest), SqsError> {
     if req.query.map_or(0, str::len) > MAX_HTTP_BODY {
         return Err(too_large("query string"));
     }
-    let (action, map) = match wire {
-        Wire::Json => parse_json(req)?,
-        Wire::Query => parse_query(req)?,
-    };
     let path = req.path.split(['?', '#']).next().unwrap_or("");
     let path_queue = url::queue_account_and_name(path).map(|_| path);
+    let (action, map) = match wire {
+        Wire::Json => parse_json(req)?,
+        Wire::Query => parse_query(req, path_queue.is_some())?,
+    };
     let o = Obj { map: &map, wire };
     let request = build::build(action, &o, path_queue)?;
     Ok((wire, request))

@@ -47,6 +47,18 @@ pub struct BatchEntry<T> {
     pub result: Result<T, SqsError>,
 }
 
+/// Which FIFO ids a SendMessageBatch entry carried (present, valid or not). On a FIFO
+/// queue SQS refuses the whole batch, not the entry, when an entry has no
+/// `MessageGroupId`, or no `MessageDeduplicationId` while the queue has no
+/// `ContentBasedDeduplication`; that needs the queue, so the codec only records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FifoIdsGiven {
+    /// The entry carried a `MessageGroupId`.
+    pub group_id: bool,
+    /// The entry carried a `MessageDeduplicationId`.
+    pub dedup_id: bool,
+}
+
 /// A message to send (SendMessage, or one SendMessageBatch entry), validated.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SendMessageEntry {
@@ -202,6 +214,9 @@ pub enum SqsRequest {
         /// 1 to `BATCH_ENTRIES_MAX` entries with distinct valid ids, at most
         /// `BATCH_REQUEST_MAX_BYTES` in all.
         entries: Vec<BatchEntry<SendMessageEntry>>,
+        /// Which FIFO ids each entry carried, in entry order, whether or not the entry is
+        /// valid: on a FIFO queue SQS fails the whole call when one lacks them.
+        fifo_ids: Vec<FifoIdsGiven>,
     },
     /// Receives messages.
     ReceiveMessage(ReceiveMessageRequest),

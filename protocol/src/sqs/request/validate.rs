@@ -17,7 +17,7 @@ use spool_model::message::{
 };
 
 use super::object::{check_range, Obj, RangeText};
-use super::types::{SendMessageEntry, Wire};
+use super::types::{FifoIdsGiven, SendMessageEntry, Wire};
 use crate::limits::{
     is_valid_batch_id, is_valid_message_id, MAX_ATTRIBUTE_NAME_LEN, MAX_BATCH_ENTRIES,
     MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE,
@@ -132,9 +132,16 @@ pub(super) fn validate_message_attributes(
                 "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
             )));
         }
+        // AWS's words (recorded for an empty String value; the same for each type).
+        let empty = || {
+            invalid(format!(
+                "Message (user) attribute '{name}' must contain a non-empty value of type '{base}'."
+            ))
+        };
         let value = if base == "Binary" {
-            match a.binary_value.filter(|b| !b.is_empty()) {
-                Some(b) => AttributeValue::Binary(b.into()),
+            match a.binary_value {
+                Some(b) if !b.is_empty() => AttributeValue::Binary(b.into()),
+                Some(_) => return Err(empty()),
                 None => {
                     return Err(invalid(format!(
                         "The message attribute '{name}' with type 'Binary' must use field 'Binary'."
@@ -143,9 +150,7 @@ pub(super) fn validate_message_attributes(
             }
         } else {
             let Some(s) = a.string_value.filter(|s| !s.is_empty()) else {
-                return Err(invalid(format!(
-                    "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{base}'."
-                )));
+                return Err(empty());
             };
             if !is_valid_body_text(&s) {
                 return Err(invalid(format!(
@@ -230,6 +235,14 @@ pub(super) struct RawSend<'a> {
 impl RawSend<'_> {
     pub(super) fn size(&self) -> usize {
         self.body.len() + self.attributes.iter().map(RawAttr::size).sum::<usize>()
+    }
+
+    /// Which FIFO ids the entry carried (see [`FifoIdsGiven`]).
+    pub(super) fn fifo_ids(&self) -> FifoIdsGiven {
+        FifoIdsGiven {
+            group_id: self.group_id.is_some(),
+            dedup_id: self.dedup_id.is_some(),
+        }
     }
 }
 

@@ -107,7 +107,13 @@ pub(super) fn json_token_count(body: &[u8]) -> usize {
     n
 }
 
-pub(super) fn parse_query(req: &HttpRequest<'_>) -> Result<(Action, JObj<'static>), SqsError> {
+/// Reads a query request. `at_queue_url`: it was sent to a queue URL's path, where a
+/// request without `Action` is an unknown operation (404) and only the actions of
+/// [`Action::valid_at_queue_url`] are served, as on AWS.
+pub(super) fn parse_query(
+    req: &HttpRequest<'_>,
+    at_queue_url: bool,
+) -> Result<(Action, JObj<'static>), SqsError> {
     let use_body = !req.method.eq_ignore_ascii_case("GET");
     let query = req.query.unwrap_or("").as_bytes();
     // A bound check over one request's query and body: not worth the bytecount crate.
@@ -130,13 +136,20 @@ pub(super) fn parse_query(req: &HttpRequest<'_>) -> Result<(Action, JObj<'static
     for (k, v) in &pairs {
         params.entry(k.as_str()).or_insert(v.as_str());
     }
-    let name = params.get("Action").copied().ok_or_else(|| {
-        SqsError::new(
-            ErrorKind::MissingAction,
-            "The request must contain the parameter Action.",
-        )
-    })?;
-    let action = Action::from_name(name).ok_or_else(|| invalid_action(name))?;
+    let name = params.get("Action").copied().filter(|a| !a.is_empty());
+    let name = match name {
+        Some(n) => n,
+        None if at_queue_url => return Err(SqsError::of(ErrorKind::UnknownOperation)),
+        None => {
+            return Err(SqsError::new(
+                ErrorKind::MissingAction,
+                "The request must contain the parameter Action.",
+            ))
+        }
+    };
+    let action = Action::from_name(name)
+        .filter(|a| !at_queue_url || a.valid_at_queue_url())
+        .ok_or_else(|| invalid_action(name))?;
     let map = query_to_json(&params, action, 0)?;
     Ok((action, map))
 }

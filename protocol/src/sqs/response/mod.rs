@@ -10,7 +10,10 @@
 //! query model's element names, text escaped as SQS does (`"` → `&quot;`, CR → `&#xD;`).
 //!
 //! The caller builds the values (message ids, receipt handles, MD5s via [`super::md5`]);
-//! nothing here checks them against a request. Rendering never panics.
+//! nothing here checks them against a request. Rendering never panics. A query request
+//! that accepts only JSON is answered by `query_json.rs`.
+
+mod query_json;
 
 use std::collections::BTreeMap;
 
@@ -204,6 +207,10 @@ pub enum SqsResponse {
         approximate_number_of_messages_moved: u64,
     },
 }
+
+pub use query_json::{
+    accepts_json, render_query_json, render_query_json_error, QUERY_JSON_CONTENT_TYPE,
+};
 
 /// Renders a success reply (status 200) for `action` in `wire`.
 pub fn render(wire: Wire, action: Action, resp: &SqsResponse, request_id: &str) -> HttpReply {
@@ -719,9 +726,17 @@ fn to_xml(action: Action, resp: &SqsResponse, request_id: &str) -> Vec<u8> {
     let result_tag = format!("{name}Result");
     let mut inner = Vec::new();
     if result_xml(&mut inner, resp) {
-        xml_open(&mut out, &result_tag);
-        out.extend_from_slice(&inner);
-        xml_close(&mut out, &result_tag);
+        if inner.is_empty() {
+            // An empty result is one empty element, as SQS writes it
+            // (`<ReceiveMessageResult/>` for a receive that found nothing).
+            out.push(b'<');
+            out.extend_from_slice(result_tag.as_bytes());
+            out.extend_from_slice(b"/>");
+        } else {
+            xml_open(&mut out, &result_tag);
+            out.extend_from_slice(&inner);
+            xml_close(&mut out, &result_tag);
+        }
     }
     xml_open(&mut out, "ResponseMetadata");
     xml_elem(&mut out, "RequestId", request_id);

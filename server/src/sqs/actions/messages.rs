@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use spool_model::attrs::names as queue_attr;
 use spool_model::limits::RECEIVE_WAIT_TIME_MAX_S;
 use spool_model::message::system_names as message_attr;
+use spool_model::name::is_fifo_name;
 use spool_protocol::message::{
     AttributeValue, Message, MessageAttribute, SendEntry, VisibilityEntry,
 };
@@ -15,7 +16,7 @@ use spool_protocol::sqs::md5::{
     md5_of_body, md5_of_message_attributes, md5_of_message_system_attributes,
 };
 use spool_protocol::sqs::{
-    BatchEntry, BatchFailure, ReceiveMessageRequest, ReceivedSqsMessage,
+    BatchEntry, BatchFailure, FifoIdsGiven, ReceiveMessageRequest, ReceivedSqsMessage,
     SendMessageBatchResultEntry, SendMessageEntry, SendMessageResult, SqsResponse,
     VisibilityChange,
 };
@@ -23,9 +24,42 @@ use spool_protocol::{Request, Response};
 
 use super::by_handle::{ChangeVisibility, Delete};
 use super::{internal, split_batch, unexpected, uuid, Ctx, Result};
-use crate::errors::sqs_error;
+use crate::errors::{fifo_batch_missing_id, sqs_error};
 use crate::handle;
 use crate::sqs::attempts::Attempt;
+
+/// What SQS makes of a FIFO queue's SendMessageBatch before any entry: see
+/// [`fifo_batch_verdict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FifoBatch {
+    /// Every entry carries the ids the queue needs.
+    Pass,
+    /// The whole call fails: an entry lacks its MessageGroupId (`group`) or its
+    /// deduplication id.
+    Refuse { group: bool },
+    /// The verdict depends on the queue's ContentBasedDeduplication, not known yet.
+    NeedsContentBased,
+}
+
+/// The whole-batch FIFO rule: the first entry (in order) without its ids decides, its
+/// deduplication id checked before its group id (the order of LocalStack's checks,
+/// validated against AWS). `content_based` is the queue's ContentBasedDeduplication,
+/// None while unknown.
+fn fifo_batch_verdict(ids: &[FifoIdsGiven], content_based: Option<bool>) -> FifoBatch {
+    for i in ids {
+        if !i.dedup_id {
+            match content_based {
+                None => return FifoBatch::NeedsContentBased,
+                Some(false) => return FifoBatch::Refuse { group: false },
+                Some(true) => {}
+            }
+        }
+        if !i.group_id {
+            return FifoBatch::Refuse { group: true };
+        }
+    }
+    FifoBatch::Pass
+}
 
 /// The MD5 digests of a message to send: body, message attributes, system attributes.
 type SendDigests = (String, Option<String>, Option<String>);
@@ -49,8 +83,30 @@ impl Ctx<'_> {
         &self,
         queue_url: &str,
         entries: Vec<BatchEntry<SendMessageEntry>>,
+        fifo_ids: &[FifoIdsGiven],
     ) -> Result<SqsResponse> {
         let name = self.queue(queue_url)?;
+        // On a FIFO queue an entry without its FIFO ids fails the whole call (AWS). The
+        // deduplication rule needs the queue's ContentBasedDeduplication; when every entry
+        // lacks a deduplication id (the usual batch on such a queue) the batch is sent
+        // without asking: had the queue no content-based deduplication, every entry would
+        // fail and nothing be sent, and only then is the attribute read to decide.
+        let mut dedup_rule_unread = false;
+        if is_fifo_name(&name) {
+            let mut verdict = fifo_batch_verdict(fifo_ids, None);
+            if verdict == FifoBatch::NeedsContentBased {
+                if fifo_ids.iter().all(|i| i.group_id && !i.dedup_id) {
+                    dedup_rule_unread = true;
+                } else {
+                    let cbd = self.content_based_dedup(&name).await?;
+                    verdict = fifo_batch_verdict(fifo_ids, Some(cbd));
+                }
+            }
+            if let FifoBatch::Refuse { group } = verdict {
+                self.require_exists(&name).await?;
+                return Err(fifo_batch_missing_id(group));
+            }
+        }
         let (ids, good, mut failed) = split_batch(entries);
         let mut successful = Vec::new();
         if !good.is_empty() {
@@ -62,7 +118,18 @@ impl Ctx<'_> {
                 }
             }
         }
+        if dedup_rule_unread && successful.is_empty() && !self.content_based_dedup(&name).await? {
+            return Err(fifo_batch_missing_id(false));
+        }
         Ok(SqsResponse::SendMessageBatch { successful, failed })
+    }
+
+    /// The FIFO queue's ContentBasedDeduplication.
+    async fn content_based_dedup(&self, queue: &str) -> Result<bool> {
+        let v = self
+            .attribute(queue, queue_attr::CONTENT_BASED_DEDUPLICATION)
+            .await?;
+        Ok(v.as_deref() == Some("true"))
     }
 
     pub(super) async fn delete_message(
@@ -195,7 +262,7 @@ impl Ctx<'_> {
         let attempt_id = r
             .receive_request_attempt_id
             .clone()
-            .filter(|_| spool_model::name::is_fifo_name(&name));
+            .filter(|_| is_fifo_name(&name));
         if let Some(id) = &attempt_id {
             if let Some(messages) = self.retry_attempt(&name, id, r.visibility_timeout).await? {
                 return Ok(SqsResponse::ReceiveMessage {
@@ -344,5 +411,45 @@ impl Ctx<'_> {
             attributes,
             message_attributes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(spec: &[(bool, bool)]) -> Vec<FifoIdsGiven> {
+        spec.iter()
+            .map(|&(group_id, dedup_id)| FifoIdsGiven { group_id, dedup_id })
+            .collect()
+    }
+
+    #[test]
+    fn a_fifo_batch_with_every_id_passes_without_the_queue() {
+        let all = ids(&[(true, true), (true, true)]);
+        assert_eq!(fifo_batch_verdict(&all, None), FifoBatch::Pass);
+    }
+
+    #[test]
+    fn the_first_entry_without_its_ids_decides_dedup_before_group() {
+        // A missing group id before any missing deduplication id needs no attribute.
+        let b = ids(&[(true, true), (false, true), (true, false)]);
+        assert_eq!(
+            fifo_batch_verdict(&b, None),
+            FifoBatch::Refuse { group: true }
+        );
+        // An entry missing both: its deduplication id is checked first.
+        let b = ids(&[(false, false)]);
+        assert_eq!(fifo_batch_verdict(&b, None), FifoBatch::NeedsContentBased);
+        assert_eq!(
+            fifo_batch_verdict(&b, Some(false)),
+            FifoBatch::Refuse { group: false }
+        );
+        assert_eq!(
+            fifo_batch_verdict(&b, Some(true)),
+            FifoBatch::Refuse { group: true }
+        );
+        let b = ids(&[(true, false), (true, false)]);
+        assert_eq!(fifo_batch_verdict(&b, Some(true)), FifoBatch::Pass);
     }
 }

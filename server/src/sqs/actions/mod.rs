@@ -18,8 +18,10 @@
 //! MD5 digests and system attributes are computed from what the shards return.
 //!
 //! Promises: every request gets exactly one reply, an SQS response or an AWS-shaped error
-//! in the wire form the client spoke; a batch's per-entry failures are reported in its
-//! `Failed` list in entry order, never as a whole-call error.
+//! in the wire form the client spoke (a query request that accepts only JSON gets the
+//! query form's JSON); a batch's per-entry failures are reported in its `Failed` list in
+//! entry order, never as a whole-call error, except the one AWS fails whole: a FIFO
+//! SendMessageBatch with an entry lacking its FIFO ids (`messages.rs`).
 
 mod by_handle;
 mod messages;
@@ -37,7 +39,7 @@ use hyper::http::request::Parts;
 use spool_protocol::sqs::request::MAX_HTTP_BODY;
 use spool_protocol::sqs::{
     self, render, render_error, BatchEntry, BatchFailure, ErrorKind, HttpReply, SqsError,
-    SqsRequest, SqsResponse,
+    SqsRequest, SqsResponse, Wire,
 };
 use spool_protocol::{Request, Response};
 
@@ -70,10 +72,13 @@ impl Reply {
         *r.status_mut() = hyper::StatusCode::from_u16(self.status)
             .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
         let h = r.headers_mut();
-        h.insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static(self.content_type),
-        );
+        // An empty content type is none (AWS sends none with `<UnknownOperationException/>`).
+        if !self.content_type.is_empty() {
+            h.insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(self.content_type),
+            );
+        }
         for (k, v) in self.headers {
             if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
                 h.insert(k, v);
@@ -98,13 +103,23 @@ pub async fn handle(gw: &Arc<Gateway>, calls: &LocalCalls, parts: &Parts, body: 
     };
     let request_id = request_id();
     let wire = sqs::detect_wire(&req);
+    // A query request that accepts JSON is answered in the query form's JSON, as AWS
+    // answers it (`render_query_json`); an unknown operation stays XML, as on AWS.
+    let query_json = wire == Wire::Query && sqs::accepts_json(header("accept"));
+    let fail = |e: &SqsError| {
+        if query_json && e.kind != ErrorKind::UnknownOperation {
+            sqs::render_query_json_error(e, &request_id)
+        } else {
+            render_error(wire, e, &request_id)
+        }
+    };
     let (wire, parsed) = match sqs::parse(&req) {
         Ok(x) => x,
-        Err(e) => return Reply::from_http("Invalid", render_error(wire, &e, &request_id)),
+        Err(e) => return Reply::from_http("Invalid", fail(&e)),
     };
     let action = parsed.action();
     if let Err(e) = check_signature(header("authorization")) {
-        return Reply::from_http(action.name(), render_error(wire, &e, &request_id));
+        return Reply::from_http(action.name(), fail(&e));
     }
     let ctx = Ctx {
         gw,
@@ -118,8 +133,9 @@ pub async fn handle(gw: &Arc<Gateway>, calls: &LocalCalls, parts: &Parts, body: 
             .map(str::to_string),
     };
     let reply = match ctx.run(parsed).await {
+        Ok(resp) if query_json => sqs::render_query_json(action, &resp, &request_id),
         Ok(resp) => render(wire, action, &resp, &request_id),
-        Err(e) => render_error(wire, &e, &request_id),
+        Err(e) => fail(&e),
     };
     Reply::from_http(action.name(), reply)
 }
@@ -277,8 +293,13 @@ impl Ctx<'_> {
             } => self.set_queue_attributes(&queue_url, &attributes).await,
             R::PurgeQueue { queue_url } => self.purge_queue(&queue_url).await,
             R::SendMessage { queue_url, message } => self.send_message(&queue_url, message).await,
-            R::SendMessageBatch { queue_url, entries } => {
-                self.send_message_batch(&queue_url, entries).await
+            R::SendMessageBatch {
+                queue_url,
+                entries,
+                fifo_ids,
+            } => {
+                self.send_message_batch(&queue_url, entries, &fifo_ids)
+                    .await
             }
             R::ReceiveMessage(r) => self.receive_message(r).await,
             R::DeleteMessage {
