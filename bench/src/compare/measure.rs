@@ -88,7 +88,7 @@ fn measure(
     let q = QueueSpec {
         name: match kind {
             Kind::Standard => format!("bench-{n}"),
-            Kind::Fifo => format!("bench-{n}{FIFO_SUFFIX}"),
+            Kind::Fifo | Kind::FifoHighThroughput => format!("bench-{n}{FIFO_SUFFIX}"),
         },
         kind,
         groups: w.fifo_groups.max(1),

@@ -419,7 +419,7 @@ impl RunResult {
             batch: w.batch,
             producers: w.producers,
             consumers: w.consumers,
-            groups: if kind == Kind::Fifo { w.fifo_groups } else { 0 },
+            groups: if kind.is_fifo() { w.fifo_groups } else { 0 },
             rate,
             seconds: 0.0,
             msgs_per_s: 0.0,

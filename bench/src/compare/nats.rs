@@ -70,7 +70,7 @@ fn subjects(q: &QueueSpec) -> Vec<String> {
     let s = stream_name(q);
     match q.kind {
         Kind::Standard => vec![format!("{s}.s")],
-        Kind::Fifo => (0..q.groups).map(|g| format!("{s}.g{g}")).collect(),
+        Kind::Fifo | Kind::FifoHighThroughput => (0..q.groups).map(|g| format!("{s}.g{g}")).collect(),
     }
 }
 
@@ -87,7 +87,7 @@ impl Target for NatsTarget {
         let (rt, js) = self.open()?;
         let max_ack_pending = match q.kind {
             Kind::Standard => (q.batch * q.consumers * 2) as i64,
-            Kind::Fifo => q.batch as i64,
+            Kind::Fifo | Kind::FifoHighThroughput => q.batch as i64,
         };
         rt.block_on(async {
             let st = js

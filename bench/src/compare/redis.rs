@@ -60,7 +60,7 @@ impl RedisTarget {
 fn keys(q: &QueueSpec) -> Vec<String> {
     match q.kind {
         Kind::Standard => vec![q.name.clone()],
-        Kind::Fifo => (0..q.groups).map(|g| format!("{}:g{g}", q.name)).collect(),
+        Kind::Fifo | Kind::FifoHighThroughput => (0..q.groups).map(|g| format!("{}:g{g}", q.name)).collect(),
     }
 }
 
@@ -97,7 +97,7 @@ impl Target for RedisTarget {
         let all = keys(q);
         let owned: Vec<String> = match q.kind {
             Kind::Standard => all,
-            Kind::Fifo => all
+            Kind::Fifo | Kind::FifoHighThroughput => all
                 .into_iter()
                 .enumerate()
                 .filter(|(g, _)| g % q.consumers == index)

@@ -71,8 +71,12 @@ impl SpoolTarget {
 
 fn attributes(q: &QueueSpec) -> Vec<(&'static str, &'static str)> {
     let mut a = vec![("VisibilityTimeout", "300")];
-    if q.kind == Kind::Fifo {
+    if q.kind.is_fifo() {
         a.push(("FifoQueue", "true"));
+    }
+    if q.kind == Kind::FifoHighThroughput {
+        a.push(("DeduplicationScope", "messageGroup"));
+        a.push(("FifoThroughputLimit", "perMessageGroupId"));
     }
     a
 }
@@ -94,7 +98,7 @@ impl Target for SpoolTarget {
                 rt,
                 c,
                 url: self.queue_url(q),
-                fifo: q.kind == Kind::Fifo,
+                fifo: q.kind.is_fifo(),
                 index,
                 seq: 0,
             }));
@@ -102,7 +106,7 @@ impl Target for SpoolTarget {
         Ok(Box::new(BinaryProducer {
             c: self.connect()?,
             queue: q.name.clone(),
-            fifo: q.kind == Kind::Fifo,
+            fifo: q.kind.is_fifo(),
             index,
             seq: 0,
         }))

@@ -43,6 +43,16 @@ impl fmt::Display for Durability {
 pub(crate) enum Kind {
     Standard,
     Fifo,
+    /// FIFO in SQS's high-throughput mode (DeduplicationScope messageGroup,
+    /// FifoThroughputLimit perMessageGroupId); a plain FIFO queue for the other targets.
+    #[serde(rename = "fifo-ht")]
+    FifoHighThroughput,
+}
+
+impl Kind {
+    pub(crate) fn is_fifo(self) -> bool {
+        matches!(self, Kind::Fifo | Kind::FifoHighThroughput)
+    }
 }
 
 impl fmt::Display for Kind {
@@ -50,6 +60,7 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Kind::Standard => "standard",
             Kind::Fifo => "fifo",
+            Kind::FifoHighThroughput => "fifo-ht",
         })
     }
 }
@@ -84,7 +95,7 @@ pub(crate) enum WorkloadError {
     UnknownTarget { name: String },
     #[error(transparent)]
     Size(#[from] SizeSpecError),
-    #[error("unknown queue kind {0:?} (standard, fifo)")]
+    #[error("unknown queue kind {0:?} (standard, fifo, fifo-ht)")]
     UnknownKind(String),
     #[error("unknown durability {0:?} (sync, batch)")]
     UnknownDurability(String),
@@ -203,7 +214,8 @@ pub(crate) struct WorkloadFlags {
     /// Consumer connections (threads).
     #[arg(long)]
     consumers: Option<usize>,
-    /// Queue kinds, comma separated: standard, fifo.
+    /// Queue kinds, comma separated: standard, fifo, fifo-ht (FIFO in high-throughput
+    /// mode; the same as fifo for targets other than Spool).
     #[arg(long, value_delimiter = ',')]
     kinds: Option<Vec<String>>,
     /// Message groups of FIFO runs.
@@ -371,6 +383,7 @@ impl Workload {
                 .map(|x| match x.as_str() {
                     "standard" => Ok(Kind::Standard),
                     "fifo" => Ok(Kind::Fifo),
+                    "fifo-ht" => Ok(Kind::FifoHighThroughput),
                     other => Err(WorkloadError::UnknownKind(other.to_string())),
                 })
                 .collect::<Result<_, _>>()?;
