@@ -281,3 +281,6 @@ def test_a_deleted_dead_letter_queue_leaves_the_message_delivered_and_counted(sq
     h.wait_for(lambda: _metric(daemon.admin_url, "spool_dead_letter_queue_missing_total", queue=name) == 2, 5)
     seen = _metric(daemon.admin_url, "spool_dead_letter_queue_missing_total", queue=name)
     assert seen == 2, "the 2nd and 3rd receives were past maxReceiveCount 1"
+    # Logged, but at most once a minute per queue: one warning for the two receives.
+    warnings = [l for l in daemon.stderr_text().splitlines() if "dead-letter queue" in l and f"queue={name}" in l]
+    assert len(warnings) == 1, warnings
