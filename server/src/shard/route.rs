@@ -498,6 +498,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_filling_chain_stops_at_a_full_batch_or_its_byte_bound() {
+        let req = Request::Receive {
+            queue: "q".into(),
+            max_messages: 3,
+            visibility_timeout_s: None,
+            wait_time_ms: 0,
+            attribute_names: Vec::new(),
+            system_attributes: false,
+        };
+        let small = |n: usize| -> Vec<Message<'static>> {
+            (0..n)
+                .map(|_| Message {
+                    body: Cow::Owned(vec![b'x'; 10]),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        assert!(batch_open(&req, &[]));
+        assert!(batch_open(&req, &small(2)));
+        assert!(!batch_open(&req, &small(3)), "full");
+        let big = vec![Message {
+            body: Cow::Owned(vec![b'x'; FILL_MAX_BYTES]),
+            ..Default::default()
+        }];
+        assert!(!batch_open(&req, &big), "over the byte bound");
+    }
+
+    #[test]
     fn group_hash_is_stable_and_spread() {
         // Fixed values: a change would move FIFO groups between shards of existing data.
         assert_eq!(shard_of_group("g", 1), 0);
