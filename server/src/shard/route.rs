@@ -3,8 +3,9 @@
 //! Queue-catalog changes go to shard 0, which decides and has every other shard apply the
 //! change as a replica; attribute reads and redrive fan out ([`super::fanout`]); standard
 //! sends stay here, FIFO sends go to their group's shard; receives try here, then the
-//! other shards in turn (a chain), then park ([`super::longpoll`]); deletes and visibility
-//! changes go to the shard named in each receipt handle.
+//! other shards in turn (a chain; a standard queue's receive gathers its batch along it
+//! until full), then park ([`super::longpoll`]); deletes and visibility changes go to the
+//! shard named in each receipt handle.
 //!
 //! Owns [`Router`]: the token counter (tokens name requests out on other shards,
 //! operations and parked long polls; never reused) and the requests out on other shards.
