@@ -1,6 +1,7 @@
 //! The `spool` CLI against a real `spoold` (the one `cargo test --workspace` builds next
-//! to `spool`): a session of queue, send, receive and stats commands, and errors that
-//! name the problem and exit non-zero.
+//! to `spool`): a session of queue, send, receive and stats commands, errors that name
+//! the problem and exit non-zero, and `spool redrive` refusing a queue that is no
+//! dead-letter queue.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -159,4 +160,30 @@ fn errors_name_the_problem_and_exit_non_zero() {
 
     let o = spool(&d.addr_string(), &["queue", "frobnicate"], "");
     assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn redrive_of_a_queue_that_is_no_dead_letter_queue_fails_and_moves_nothing() {
+    let d = spoold();
+    let addr = d.addr_string();
+    let a = addr.as_str();
+    ok(&spool(a, &["queue", "create", "dlq"], ""));
+    let policy = r#"RedrivePolicy={"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":3}"#;
+    ok(&spool(a, &["queue", "create", "src", "--attr", policy], ""));
+    ok(&spool(a, &["queue", "create", "plain"], ""));
+    ok(&spool(a, &["send", "src", "live"], ""));
+    ok(&spool(a, &["send", "plain", "live"], ""));
+    for q in ["src", "plain"] {
+        let o = spool(a, &["redrive", q], "");
+        assert_eq!(o.status.code(), Some(1), "{q}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("RedriveNotAllowed"), "{q}: {err}");
+        assert!(err.contains("Dead Letter Queue"), "{q}: {err}");
+        assert!(o.stdout.is_empty(), "{q}: no count printed");
+        let stats = ok(&spool(a, &["stats", q], ""));
+        assert!(stats.contains('1'), "{q}: its message stays: {stats}");
+    }
+    let stats = ok(&spool(a, &["stats", "dlq"], ""));
+    assert!(!stats.contains('1'), "nothing moved into the DLQ: {stats}");
+    assert_eq!(ok(&spool(a, &["redrive", "dlq"], "")).trim(), "0");
 }

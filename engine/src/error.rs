@@ -63,6 +63,15 @@ pub enum EngineError {
     /// A dead-letter queue move that cannot be made.
     #[error("no dead-letter queue move task is possible: {0}")]
     RedriveNotAllowed(RedriveRefusal),
+    /// A `RedrivePolicy` (CreateQueue, SetQueueAttributes) whose dead-letter queue cannot
+    /// be used by this queue.
+    #[error("RedrivePolicy {policy} refused: {reason}")]
+    DeadLetterTarget {
+        /// The policy as the request gave it.
+        policy: String,
+        /// Why the target cannot be used.
+        reason: DeadLetterTargetRefusal,
+    },
     /// Stored data that fails its checks.
     #[error("corrupt data in {path}: {reason}")]
     Corrupt {
@@ -215,6 +224,27 @@ pub enum RedriveRefusal {
     /// The message names no source queue, or one that no longer exists.
     #[error("the message has no existing source queue")]
     NoSourceQueue,
+    /// Redrive from a queue that no queue's RedrivePolicy names as its dead-letter queue
+    /// (it would move live messages of an ordinary queue).
+    #[error("queue {0} is not the dead-letter queue of any queue")]
+    NotADeadLetterQueue(String),
+}
+
+/// Why a `RedrivePolicy` cannot name its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeadLetterTargetRefusal {
+    /// No queue of this engine has the `deadLetterTargetArn`.
+    #[error("the dead-letter target does not exist")]
+    DoesNotExist,
+    /// The dead-letter queue's `RedriveAllowPolicy` does not list the source queue
+    /// (`denyAll`, or `byQueue` without it).
+    #[error("the RedriveAllowPolicy of {dlq_arn} does not allow {source_arn}")]
+    NotAllowed {
+        /// The source queue's ARN.
+        source_arn: String,
+        /// The dead-letter queue's ARN.
+        dlq_arn: String,
+    },
 }
 
 impl EngineError {

@@ -46,7 +46,9 @@ mod timer_wheel;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineConfig, EngineFlush, OpenReport, ReceivedMessage, SendOutcome};
-pub use error::{EngineError, InvalidHandle, InvalidParameter, RedriveRefusal, Result};
+pub use error::{
+    DeadLetterTargetRefusal, EngineError, InvalidHandle, InvalidParameter, RedriveRefusal, Result,
+};
 pub use flusher::{open_flusher, FlushJob, Flusher, FlusherKind, PwriteFlusher, WriteOp};
 pub use partition::{Counters, DeleteOutcome, PartitionConfig};
 pub use queue::{Queue, QueueMeta, SendRequest};

@@ -326,6 +326,8 @@ impl Queue {
                 origin: None,
                 message_id: None,
                 sent_at_ms: None,
+                receive_count: 0,
+                first_receive_ms: 0,
             },
         ))
     }

@@ -970,8 +970,17 @@ fn a_record_damaged_after_its_commit_is_never_delivered() {
 #[test]
 fn a_damaged_record_is_never_moved() {
     let (_dir, mut e, mut bodies) = with_a_damaged_record();
-    e.create_queue("dest", &BTreeMap::new(), &BTreeMap::new())
-        .unwrap();
+    // Redrive needs a dead-letter queue: "dest" names Q as its own.
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":5}}"#,
+        e.queue_arn(Q)
+    );
+    e.create_queue(
+        "dest",
+        &common::map(&[("RedrivePolicy", &policy)]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
     assert_eq!(e.redrive(Q, Some("dest"), 10).unwrap(), 4);
     e.flush().unwrap();
     assert_eq!(e.corrupt_records(), 1);

@@ -5,7 +5,7 @@
 //! API's replies come through the shards as binary-protocol replies (code + text), so the
 //! text decided here is the one an SQS client sees.
 
-use spool_engine::{EngineError, InvalidParameter};
+use spool_engine::{DeadLetterTargetRefusal, EngineError, InvalidParameter, RedriveRefusal};
 use spool_model::attrs::AttrError;
 use spool_protocol::message::WireError;
 use spool_protocol::sqs::{ErrorKind, SqsError};
@@ -29,7 +29,10 @@ pub fn code(e: &EngineError) -> ErrorCode {
         EngineError::ReceiptHandleExpired => ErrorCode::ReceiptHandleExpired,
         EngineError::MessageNotInflight => ErrorCode::MessageNotInflight,
         EngineError::OverLimit { .. } => ErrorCode::OverLimit,
-        EngineError::InvalidParameter { .. } => ErrorCode::InvalidParameter,
+        // A refused RedrivePolicy is InvalidParameterValue in SQS, as a bad parameter is.
+        EngineError::InvalidParameter { .. } | EngineError::DeadLetterTarget { .. } => {
+            ErrorCode::InvalidParameter
+        }
         EngineError::MissingParameter(_) => ErrorCode::MissingParameter,
         EngineError::MessageTooLong { .. } => ErrorCode::MessageTooLong,
         EngineError::InvalidMessageContents(_) => ErrorCode::InvalidMessageContents,
@@ -82,8 +85,15 @@ pub fn message(e: &EngineError) -> String {
             "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes."
         ),
         EngineError::InvalidMessageContents(why) => format!("invalid message contents: {why}"),
+        // StartMessageMoveTask's words for a source that is no dead-letter queue.
+        EngineError::RedriveNotAllowed(RedriveRefusal::NotADeadLetterQueue(name)) => format!(
+            "Source queue must be configured as a Dead Letter Queue: no queue's RedrivePolicy names {name}."
+        ),
         EngineError::RedriveNotAllowed(why) => {
             format!("no dead-letter queue move task is possible: {why}")
+        }
+        EngineError::DeadLetterTarget { policy, reason } => {
+            dead_letter_target_message(policy, reason)
         }
         // Storage failures have no SQS wording: the engine's description.
         EngineError::Corrupt { .. }
@@ -91,6 +101,22 @@ pub fn message(e: &EngineError) -> String {
         | EngineError::OutOfSpace(_)
         | EngineError::Io(_) => e.to_string(),
     }
+}
+
+/// The text of a refused `RedrivePolicy` (the value echoed as the request gave it).
+fn dead_letter_target_message(policy: &str, reason: &DeadLetterTargetRefusal) -> String {
+    let why = match reason {
+        // AWS's words (as AWS users and SDK emulators record them).
+        DeadLetterTargetRefusal::DoesNotExist => "Dead letter target does not exist.".to_string(),
+        // AWS's text is not recorded: Spool's words, in SQS's frame.
+        DeadLetterTargetRefusal::NotAllowed {
+            source_arn,
+            dlq_arn,
+        } => format!(
+            "Queue {source_arn} is not allowed to use {dlq_arn} as its dead-letter queue: its RedriveAllowPolicy does not permit it."
+        ),
+    };
+    format!("Value {policy} for parameter RedrivePolicy is invalid. Reason: {why}")
 }
 
 /// The text of a queue-name or queue-attribute error.

@@ -4,8 +4,10 @@
 //! What is counted: calls per action and protocol (`sqs` for the HTTP API, `binary` for
 //! the binary protocol), their latency (hdrhistogram, microseconds; p50/p90/p99/p999 and
 //! count per action), client (4xx) and server (5xx) errors, and the duration of every
-//! group commit's write+fdatasync per shard. Per-queue gauges and bytes on disk are read
-//! at scrape time by the admin endpoint, not kept here.
+//! group commit's write+fdatasync per shard, and receives of messages past
+//! maxReceiveCount whose dead-letter queue is missing, per queue (with when to warn of
+//! them: [`Metrics::dead_letter_queue_missing`]). Per-queue gauges and bytes on disk are
+//! read at scrape time by the admin endpoint, not kept here.
 //!
 //! Promises: recording is a short critical section on one lock per recorder (a shard's own
 //! recorder is only contended by a scrape); memory is bounded by the number of distinct
@@ -20,6 +22,10 @@ use hdrhistogram::Histogram;
 
 /// Highest latency tracked (1 hour in µs); larger values are clamped.
 const MAX_US: u64 = 3_600_000_000;
+
+/// A queue whose dead-letter queue is missing is warned of at most this often: a poison
+/// message received in a tight loop must not flood the log.
+pub const DLQ_MISSING_WARN_INTERVAL_MS: u64 = 60_000;
 
 /// How a call ended, for the 4xx/5xx counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +133,19 @@ pub struct Metrics {
     /// One per shard: records found damaged when read back, and skipped (the shard
     /// stores its engine's total on its timer tick).
     pub corrupt_records: Vec<AtomicU64>,
+    /// Receives of messages past maxReceiveCount delivered because their dead-letter
+    /// queue does not exist, by source queue (all shards), and the warnings' state.
+    dlq_missing: Mutex<BTreeMap<String, DlqMissing>>,
+}
+
+/// One queue's count of receives past maxReceiveCount without a dead-letter queue.
+#[derive(Default)]
+struct DlqMissing {
+    total: u64,
+    /// When the last warning was due (engine clock, ms); None before the first.
+    warned_ms: Option<u64>,
+    /// Counted since that warning.
+    since_warned: u64,
 }
 
 impl Metrics {
@@ -137,7 +156,27 @@ impl Metrics {
             binary_errors: (0..shards).map(|_| Mutex::new(BTreeMap::new())).collect(),
             commits: (0..shards).map(|_| CommitTimes::default()).collect(),
             corrupt_records: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            dlq_missing: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Counts `n` receives of messages of `queue` past maxReceiveCount whose dead-letter
+    /// queue is missing. Returns how many to warn of now (those since the last warning),
+    /// or None while the last warning of this queue is under
+    /// [`DLQ_MISSING_WARN_INTERVAL_MS`] old.
+    pub fn dead_letter_queue_missing(&self, queue: &str, n: u64, now_ms: u64) -> Option<u64> {
+        let mut m = lock(&self.dlq_missing);
+        let q = m.entry(queue.to_string()).or_default();
+        q.total += n;
+        q.since_warned += n;
+        let due = q
+            .warned_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= DLQ_MISSING_WARN_INTERVAL_MS);
+        if !due {
+            return None;
+        }
+        q.warned_ms = Some(now_ms);
+        Some(std::mem::take(&mut q.since_warned))
     }
 
     /// Counts a binary-protocol error reply of shard `shard`.
@@ -224,6 +263,19 @@ impl Metrics {
              spool_corrupt_records_total {corrupt}"
         );
         out.push_str(
+            "# HELP spool_dead_letter_queue_missing_total Receives of messages past \
+             maxReceiveCount delivered because the queue's dead-letter queue does not exist, \
+             by queue.\n# TYPE spool_dead_letter_queue_missing_total counter\n",
+        );
+        for (q, c) in lock(&self.dlq_missing).iter() {
+            // Queue names are [A-Za-z0-9_-] (and the FIFO suffix): nothing to escape in a label.
+            let _ = writeln!(
+                out,
+                "spool_dead_letter_queue_missing_total{{queue=\"{q}\"}} {}",
+                c.total
+            );
+        }
+        out.push_str(
             "# HELP spool_commit_seconds Group-commit duration (write + fdatasync) by shard.\n",
         );
         out.push_str("# TYPE spool_commit_seconds summary\n");
@@ -308,5 +360,35 @@ mod tests {
             s.contains("\nspool_corrupt_records_total 3\n"),
             "summed over shards"
         );
+    }
+
+    #[test]
+    fn dead_letter_queue_missing_is_counted_and_warned_of_at_most_once_a_minute() {
+        let m = Metrics::new(2);
+        assert_eq!(
+            m.dead_letter_queue_missing("src", 2, 1_000),
+            Some(2),
+            "first"
+        );
+        assert_eq!(
+            m.dead_letter_queue_missing("src", 3, 2_000),
+            None,
+            "held back"
+        );
+        assert_eq!(
+            m.dead_letter_queue_missing("other", 1, 2_000),
+            Some(1),
+            "per queue"
+        );
+        let later = 1_000 + DLQ_MISSING_WARN_INTERVAL_MS;
+        assert_eq!(
+            m.dead_letter_queue_missing("src", 1, later),
+            Some(4),
+            "since the last"
+        );
+        let mut s = String::new();
+        m.render(&mut s);
+        assert!(s.contains("spool_dead_letter_queue_missing_total{queue=\"src\"} 6\n"));
+        assert!(s.contains("spool_dead_letter_queue_missing_total{queue=\"other\"} 1\n"));
     }
 }

@@ -5,6 +5,7 @@
 //!   receive count 2, and after maxReceiveCount lands in the dead-letter queue (and
 //!   redrive brings it back);
 //! - a FIFO queue with 100 groups and 4 consumers delivers every group in order, once;
+//! - a short poll gathers its batch from every shard (2 and 4 shards);
 //! - a long poll is answered by a send, before its wait ends;
 //! - a delete submitted ahead of the next receive (pipelined) is answered after it, and
 //!   what it deleted never comes back;
@@ -167,6 +168,14 @@ fn redelivery_after_visibility_timeout_then_dead_letter_then_redrive() {
     assert_eq!(&dead[0].body[..], b"poison");
     assert_eq!(dead[0].message_id, first[0].message_id);
     assert_eq!(dead[0].dead_letter_source.as_deref(), Some("work"));
+    assert_eq!(
+        dead[0].receive_count, 3,
+        "two receives in work, one in dead"
+    );
+
+    // Redrive needs a dead-letter queue: "work" is none (and keeps what it has).
+    let err = c.redrive("work", None, 100).unwrap_err().to_string();
+    assert!(err.contains("RedriveNotAllowed"), "{err}");
 
     // Redrive: back to where it came from.
     c.change_visibility("dead", &[(&dead[0].receipt_handle[..], 0)])
@@ -175,6 +184,51 @@ fn redelivery_after_visibility_timeout_then_dead_letter_then_redrive() {
     let back = receive(&mut c, "work", 1, 10_000);
     assert_eq!(back.len(), 1);
     assert_eq!(&back[0].body[..], b"poison");
+    assert_eq!(back[0].receive_count, 1, "a redriven message starts afresh");
+}
+
+/// Sends one message through each of `2 * shards` connections (connections are dealt
+/// round robin over the shards, and a standard send stays on its connection's shard, so
+/// every shard holds some), then one short poll for 10 gets them all.
+fn a_short_poll_fills_its_batch_from_every_shard(shards: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let n = shards.to_string();
+    let d = Spoold::start(&dir.path().join("data"), &["--shards", &n]);
+    let mut c = connect(&d);
+    c.create_queue("spread", &[]).unwrap();
+    let mut conns: Vec<Connection> = (0..2 * shards).map(|_| connect(&d)).collect();
+    for (i, s) in conns.iter_mut().enumerate() {
+        let body = format!("m{i}");
+        assert!(s.send_bodies("spread", &[body.as_bytes()]).unwrap()[0].is_ok());
+    }
+    let got = receive(&mut c, "spread", 10, 0);
+    let mut bodies: Vec<String> = got
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .collect();
+    bodies.sort();
+    let mut want: Vec<String> = (0..2 * shards).map(|i| format!("m{i}")).collect();
+    want.sort();
+    assert_eq!(
+        bodies, want,
+        "{shards} shards: one short poll returns every message"
+    );
+    // A batch full on the way stops there: 2 of them, the rest stays.
+    for m in &got {
+        c.change_visibility("spread", &[(&m.receipt_handle[..], 0)])
+            .unwrap();
+    }
+    assert_eq!(receive(&mut c, "spread", 2, 0).len(), 2);
+}
+
+#[test]
+fn a_short_poll_fills_its_batch_from_every_shard_of_two() {
+    a_short_poll_fills_its_batch_from_every_shard(2);
+}
+
+#[test]
+fn a_short_poll_fills_its_batch_from_every_shard_of_four() {
+    a_short_poll_fills_its_batch_from_every_shard(4);
 }
 
 #[test]

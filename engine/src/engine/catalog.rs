@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Engine;
 use crate::attrs::{queue_name_from_arn, validate_queue_name, QueueAttributes};
-use crate::error::{EngineError, InvalidParameter, Result};
+use crate::error::{DeadLetterTargetRefusal, EngineError, InvalidParameter, Result};
 use crate::partition::{Counters, Partition};
 use crate::queue::{Queue, QueueMeta};
 use crate::recovery::write_atomic;
@@ -24,6 +24,8 @@ pub(crate) use spool_model::limits::QUEUE_DELETED_RECENTLY_MS as QUEUE_REUSE_DEL
 /// PurgeQueue at most once per this interval (SQS).
 pub(crate) use spool_model::limits::PURGE_INTERVAL_MS;
 
+use spool_model::attrs::names::REDRIVE_POLICY;
+use spool_model::attrs::RedrivePolicy;
 /// Most tags on one queue (SQS: 50).
 pub(crate) use spool_model::limits::QUEUE_TAGS_MAX as MAX_QUEUE_TAGS;
 use spool_model::limits::{TAG_KEY_MAX_CHARS, TAG_VALUE_MAX_CHARS};
@@ -71,12 +73,37 @@ impl Engine {
     }
 
     /// CreateQueue: idempotent with the same attributes, an error with different ones.
-    /// Returns true if the queue was created.
+    /// Returns true if the queue was created. A `RedrivePolicy` must name an existing
+    /// dead-letter queue whose `RedriveAllowPolicy` allows this queue
+    /// ([`EngineError::DeadLetterTarget`]).
     pub fn create_queue(
         &mut self,
         name: &str,
         attributes: &BTreeMap<String, String>,
         tags: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        self.create_queue_checked(name, attributes, tags, true)
+    }
+
+    /// [`Engine::create_queue`] of a queue decided elsewhere (a daemon's shards follow
+    /// shard 0's catalog, see [`Engine::purge_queue_as_replica`]): its `RedrivePolicy` is
+    /// not checked against this catalog, where its dead-letter queue may be gone or may
+    /// refuse it since (a policy is checked only when it is set).
+    pub fn create_queue_as_replica(
+        &mut self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool> {
+        self.create_queue_checked(name, attributes, tags, false)
+    }
+
+    fn create_queue_checked(
+        &mut self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+        check_redrive: bool,
     ) -> Result<bool> {
         let now = self.now_ms();
         let fifo_name = spool_model::name::is_fifo_name(name);
@@ -92,6 +119,9 @@ impl Engine {
             self.deleted.remove(name);
         }
         let attrs = QueueAttributes::for_create(name, attributes)?;
+        if check_redrive {
+            self.check_dead_letter_target(name, attributes, attrs.redrive_policy.as_ref())?;
+        }
         let params = crate::queue::params_for(&attrs, false);
         let id = self.next_queue_id;
         self.next_queue_id += 1;
@@ -233,15 +263,38 @@ impl Engine {
         Ok(m)
     }
 
-    /// SetQueueAttributes: all or nothing, persisted before it returns.
+    /// SetQueueAttributes: all or nothing, persisted before it returns. A `RedrivePolicy`
+    /// set here is checked as [`Engine::create_queue`] checks it.
     pub fn set_queue_attributes(
         &mut self,
         name: &str,
         map: &BTreeMap<String, String>,
     ) -> Result<()> {
+        self.set_queue_attributes_checked(name, map, true)
+    }
+
+    /// [`Engine::set_queue_attributes`] decided elsewhere: the `RedrivePolicy` is not
+    /// checked (see [`Engine::create_queue_as_replica`]).
+    pub fn set_queue_attributes_as_replica(
+        &mut self,
+        name: &str,
+        map: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.set_queue_attributes_checked(name, map, false)
+    }
+
+    fn set_queue_attributes_checked(
+        &mut self,
+        name: &str,
+        map: &BTreeMap<String, String>,
+        check_redrive: bool,
+    ) -> Result<()> {
         let now = self.now_ms();
+        let new = self.queue(name)?.meta.attrs.apply_set(map)?;
+        if check_redrive {
+            self.check_dead_letter_target(name, map, new.redrive_policy.as_ref())?;
+        }
         let q = self.queue_mut(name)?;
-        let new = q.meta.attrs.apply_set(map)?;
         let old = std::mem::replace(&mut q.meta.attrs, new);
         q.meta.modified_s = now / 1000;
         if let Err(e) = self.save_catalog() {
@@ -337,6 +390,41 @@ impl Engine {
         }
         q.last_purge_ms = Some(now);
         Ok(())
+    }
+
+    /// The rules of a `RedrivePolicy` that need the catalog, checked when a request
+    /// (`request`, with the parsed `policy`) sets one on queue `source`: its dead-letter
+    /// queue exists (same region and account) and its `RedriveAllowPolicy` allows
+    /// `source`. A policy set earlier is not checked again when its dead-letter queue is
+    /// deleted or changes its `RedriveAllowPolicy` later, as on SQS.
+    fn check_dead_letter_target(
+        &self,
+        source: &str,
+        request: &BTreeMap<String, String>,
+        policy: Option<&RedrivePolicy>,
+    ) -> Result<()> {
+        let (Some(raw), Some(policy)) = (request.get(REDRIVE_POLICY), policy) else {
+            return Ok(());
+        };
+        let refuse = |reason| EngineError::DeadLetterTarget {
+            policy: raw.clone(),
+            reason,
+        };
+        let arn = &policy.dead_letter_target_arn;
+        let dlq = queue_name_from_arn(arn)
+            .filter(|n| self.queue_arn(n) == *arn)
+            .and_then(|n| self.queues.get(n))
+            .ok_or_else(|| refuse(DeadLetterTargetRefusal::DoesNotExist))?;
+        let source_arn = self.queue_arn(source);
+        match &dlq.meta.attrs.redrive_allow_policy {
+            Some(allow) if !allow.allows(&source_arn) => {
+                Err(refuse(DeadLetterTargetRefusal::NotAllowed {
+                    source_arn,
+                    dlq_arn: arn.clone(),
+                }))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Queues whose RedrivePolicy names `name` as their dead-letter queue.

@@ -175,6 +175,9 @@ impl Engine {
         if !dead.is_empty() {
             self.move_dead_letters(name, qid, dlq.as_deref(), dead);
         }
+        if dlq.is_none() {
+            self.note_dead_letter_queue_missing(name, &got);
+        }
         if got.is_empty() {
             if let Some(e) = over {
                 return Err(e);

@@ -122,6 +122,9 @@ pub struct Engine {
     /// Damaged records counted by partitions that are gone (reopened or deleted), so
     /// that [`Engine::corrupt_records`] never goes down.
     corrupt_retired: u64,
+    /// Receives of messages past maxReceiveCount whose dead-letter queue does not exist,
+    /// by source queue, since the owner last took them (`moves.rs`).
+    dlq_missing: BTreeMap<String, u64>,
 }
 
 impl Drop for Engine {
@@ -177,6 +180,7 @@ impl Engine {
             parked: Vec::new(),
             staged_bytes: 0,
             corrupt_retired: 0,
+            dlq_missing: BTreeMap::new(),
         };
         let now = e.clock.now_ms();
         let mut report = OpenReport::default();

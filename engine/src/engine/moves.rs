@@ -5,10 +5,20 @@
 //! source slot stays `Moving` until the copy is committed ([`PendingMove`], finished in
 //! `commit.rs`), and goes back to ready if the copy cannot be made; recovery finishes a
 //! move whose copy is durable but whose source is still live ([`Engine::finish_origin`]).
+//!
+//! A dead letter keeps its receive count and first-receive time in the dead-letter queue
+//! (its first receive there counts one more, as on SQS); a redriven message starts afresh,
+//! so it is not dead-lettered again at once. Redrive is refused from a queue that is no
+//! queue's dead-letter queue. A message past maxReceiveCount whose dead-letter queue does
+//! not exist stays in its queue and is delivered, as SQS does; each such receive is noted
+//! for the owner to log and count ([`Engine::take_dead_letter_queue_missing`]).
+
+use std::collections::BTreeMap;
 
 use super::Engine;
+use crate::attrs::queue_name_from_arn;
 use crate::error::{EngineError, RedriveRefusal, Result};
-use crate::partition::{DeadLetter, NewMessage};
+use crate::partition::{DeadLetter, Delivered, NewMessage};
 use crate::record::Origin;
 
 /// Debug builds check that no source is moved twice while at most this many moves are
@@ -56,8 +66,15 @@ impl Engine {
     ) {
         let now = self.now_ms();
         for (sp, d) in dead {
+            // The copy starts with the source's receive history (SQS keeps the count).
+            let history = self
+                .partition(src_id, sp)
+                .and_then(|p| p.slot_of(d.seq))
+                .map_or((0, 0), |(_, s)| {
+                    (u32::from(s.receive_count), s.first_receive_ms)
+                });
             let staged = match dlq {
-                Some(dlq) => self.stage_move(now, dlq, src_name, src_id, sp, &d),
+                Some(dlq) => self.stage_move(now, dlq, (src_name, src_id, sp), &d, history),
                 None => Err(EngineError::QueueDoesNotExist("dead-letter queue".into())),
             };
             self.track_move(staged.ok(), src_id, sp, d.seq);
@@ -106,15 +123,18 @@ impl Engine {
         }
     }
 
+    /// Stages the copy of `d` (from `src`: queue name, id and partition) in queue `dest`,
+    /// starting with `history` (receive count, first-receive time). Returns the copy's
+    /// queue id, partition and seq.
     pub(super) fn stage_move(
         &mut self,
         now: u64,
         dest: &str,
-        src_name: &str,
-        src_id: u64,
-        src_partition: u16,
+        src: (&str, u64, u16),
         d: &DeadLetter,
+        history: (u32, u64),
     ) -> Result<(u64, u16, u64)> {
+        let (src_name, src_id, src_partition) = src;
         let q = self.queue_mut(dest)?;
         let part = match (&d.record.group_id, q.is_fifo()) {
             (Some(g), true) => q.partition_for_group(g),
@@ -140,6 +160,8 @@ impl Engine {
             }),
             message_id: Some(d.record.message_id),
             sent_at_ms: Some(d.record.sent_at_ms),
+            receive_count: history.0,
+            first_receive_ms: history.1,
         };
         let qid = q.meta.id;
         let s = q.partitions[part].stage(now, &m)?;
@@ -149,11 +171,20 @@ impl Engine {
     /// Moves up to `max` messages from dead-letter queue `dlq` back to `dest`, or, when
     /// `dest` is None, to the queue each message came from. Durable and exactly once,
     /// like dead-letter moves. Returns how many were moved (they are visible at their
-    /// destination after the next flush).
+    /// destination after the next flush), each with a fresh receive count.
+    ///
+    /// `dlq` must be some queue's dead-letter queue
+    /// ([`RedriveRefusal::NotADeadLetterQueue`] otherwise): redriving an ordinary queue
+    /// would move its live messages, into its own dead-letter queue when it has one.
     pub fn redrive(&mut self, dlq: &str, dest: Option<&str>, max: usize) -> Result<usize> {
         let now = self.now_ms();
         if let Some(d) = dest {
             self.queue(d)?;
+        }
+        if self.dead_letter_source_queues(dlq)?.is_empty() {
+            return Err(EngineError::RedriveNotAllowed(
+                RedriveRefusal::NotADeadLetterQueue(dlq.to_string()),
+            ));
         }
         let q = self.queue_mut(dlq)?;
         let dlq_id = q.meta.id;
@@ -173,7 +204,7 @@ impl Engine {
             };
             let staged = match target {
                 Some(t) if self.queues.contains_key(&t) => {
-                    self.stage_move(now, &t, dlq, dlq_id, sp, &d)
+                    self.stage_move(now, &t, (dlq, dlq_id, sp), &d, (0, 0))
                 }
                 _ => Err(EngineError::RedriveNotAllowed(
                     RedriveRefusal::NoSourceQueue,
@@ -184,5 +215,34 @@ impl Engine {
             }
         }
         Ok(moved)
+    }
+
+    /// Notes the receives in `got` (from queue `name`) of messages past the queue's
+    /// maxReceiveCount: called when its dead-letter queue does not exist, so they were
+    /// delivered instead of moved.
+    pub(super) fn note_dead_letter_queue_missing(&mut self, name: &str, got: &[Delivered]) {
+        let Some(policy) = self
+            .queues
+            .get(name)
+            .and_then(|q| q.meta.attrs.redrive_policy.as_ref())
+        else {
+            return;
+        };
+        // A queue naming itself has no dead-letter queue to miss.
+        if queue_name_from_arn(&policy.dead_letter_target_arn) == Some(name) {
+            return;
+        }
+        let max = policy.max_receive_count;
+        let past = got.iter().filter(|d| d.receive_count > max).count() as u64;
+        if past > 0 {
+            *self.dlq_missing.entry(name.to_string()).or_insert(0) += past;
+        }
+    }
+
+    /// Receives of messages past maxReceiveCount that were delivered because the queue's
+    /// dead-letter queue does not exist (deleted after the policy was set), by source
+    /// queue, since the last call. The owner logs and counts them: the engine does no I/O.
+    pub fn take_dead_letter_queue_missing(&mut self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut self.dlq_missing)
     }
 }

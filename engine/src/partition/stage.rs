@@ -39,6 +39,10 @@ pub struct NewMessage<'a> {
     pub origin: Option<Origin>,
     pub message_id: Option<MessageId>,
     pub sent_at_ms: Option<u64>,
+    /// For dead-letter moves: the receive count and first-receive time the copy starts
+    /// with (the source's; 0 for a send or a redrive).
+    pub receive_count: u32,
+    pub first_receive_ms: u64,
 }
 
 /// The result of staging one message.
@@ -108,8 +112,8 @@ impl Partition {
             sent_at_ms: m.sent_at_ms.unwrap_or(now_ms),
             visible_at_ms: m.visible_at_ms,
             message_id,
-            receive_count: 0,
-            first_receive_ms: 0,
+            receive_count: m.receive_count,
+            first_receive_ms: m.first_receive_ms,
             group_id: m.group_id,
             dedup_id: m.dedup_id.as_deref(),
             origin: m.origin.as_ref(),

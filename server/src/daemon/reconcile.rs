@@ -96,7 +96,7 @@ fn reconcile_shard(e: &mut Engine, shard: usize, want: &Catalog) -> Result<(), R
         let mut last_err = None;
         pending.retain(|name| {
             let (attrs, tags) = &want[*name];
-            match e.create_queue(name, attrs, tags) {
+            match e.create_queue_as_replica(name, attrs, tags) {
                 Ok(_) => {
                     tracing::warn!(shard, queue = %name, "finishing an interrupted queue creation");
                     false
@@ -127,7 +127,7 @@ fn reconcile_shard(e: &mut Engine, shard: usize, want: &Catalog) -> Result<(), R
             .collect();
         if !differ.is_empty() {
             tracing::warn!(shard, queue = %name, "finishing an interrupted attribute change");
-            e.set_queue_attributes(name, &differ)
+            e.set_queue_attributes_as_replica(name, &differ)
                 .map_err(|source| queue_error(shard, name, source))?;
         }
     }

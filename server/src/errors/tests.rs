@@ -362,3 +362,41 @@ fn handle_errors_name_the_handle() {
     let s = sqs_handle_error(&wire(&EngineError::MessageNotInflight), "h3");
     assert_eq!(s.kind, ErrorKind::MessageNotInflight);
 }
+
+#[test]
+fn dead_letter_errors_keep_their_texts() {
+    use spool_engine::DeadLetterTargetRefusal as R;
+    let policy =
+        r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:d","maxReceiveCount":3}"#;
+    let missing = EngineError::DeadLetterTarget {
+        policy: policy.into(),
+        reason: R::DoesNotExist,
+    };
+    assert_eq!(wire(&missing).code, ErrorCode::InvalidParameter);
+    let s = sqs(&missing);
+    assert_eq!(s.kind, ErrorKind::InvalidParameterValue);
+    // AWS's words.
+    assert_eq!(
+        s.message,
+        format!("Value {policy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.")
+    );
+    let denied = EngineError::DeadLetterTarget {
+        policy: policy.into(),
+        reason: R::NotAllowed {
+            source_arn: "arn:aws:sqs:us-east-1:000000000000:s".into(),
+            dlq_arn: "arn:aws:sqs:us-east-1:000000000000:d".into(),
+        },
+    };
+    let s = sqs(&denied);
+    assert_eq!(s.kind, ErrorKind::InvalidParameterValue);
+    assert_eq!(
+        s.message,
+        format!("Value {policy} for parameter RedrivePolicy is invalid. Reason: Queue arn:aws:sqs:us-east-1:000000000000:s is not allowed to use arn:aws:sqs:us-east-1:000000000000:d as its dead-letter queue: its RedriveAllowPolicy does not permit it.")
+    );
+    let not_dlq = EngineError::RedriveNotAllowed(RedriveRefusal::NotADeadLetterQueue("q".into()));
+    assert_eq!(wire(&not_dlq).code, ErrorCode::RedriveNotAllowed);
+    assert_eq!(
+        sqs(&not_dlq).message,
+        "Source queue must be configured as a Dead Letter Queue: no queue's RedrivePolicy names q."
+    );
+}

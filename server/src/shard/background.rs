@@ -87,9 +87,28 @@ impl Shard {
         if let Some(c) = self.shared.metrics.corrupt_records.get(self.id as usize) {
             c.store(self.engine.corrupt_records(), Ordering::Relaxed);
         }
+        self.report_dead_letter_queue_missing(now);
         // Timers may have made messages visible for long polls and watches.
         self.polls.wake_all();
         self.expire_parked(now);
+    }
+
+    /// Counts, and warns of (rate-limited), messages past maxReceiveCount delivered
+    /// because their dead-letter queue does not exist: SQS keeps delivering them, and so
+    /// does Spool, but not in silence.
+    fn report_dead_letter_queue_missing(&mut self, now: u64) {
+        for (queue, n) in self.engine.take_dead_letter_queue_missing() {
+            let metrics = &self.shared.metrics;
+            if let Some(since) = metrics.dead_letter_queue_missing(&queue, n, now) {
+                tracing::warn!(
+                    shard = self.id,
+                    queue = %queue,
+                    receives = since,
+                    "messages past maxReceiveCount were delivered again: the queue's \
+                     dead-letter queue (RedrivePolicy deadLetterTargetArn) does not exist"
+                );
+            }
+        }
     }
 
     /// Reopens partitions a failed group commit left failed, from the durable state (see

@@ -14,9 +14,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use spool_model::attrs::COUNT_ATTRIBUTE_NAMES;
-use spool_protocol::message::{Map, WireError};
+use spool_protocol::message::{Map, Message, WireError};
 use spool_protocol::{ErrorCode, Request, Response};
 
+use super::route::batch_open;
 use super::{is_nonempty_receive, wire_err, ReplyTo, Shard};
 
 /// How the parts of a fan-out become one reply.
@@ -60,6 +61,9 @@ pub(super) enum OpKind {
         order: Vec<u16>,
         next: usize,
         deadline_ms: u64,
+        /// A standard queue's receive fills its batch across shards: the messages got so
+        /// far (None: the first shard with messages answers alone).
+        filled: Option<Vec<Message<'static>>>,
     },
     /// A parked receive asking a shard that said it has messages.
     ParkedTry { parked: u64 },
@@ -173,6 +177,40 @@ impl Shard {
                 *left = left.saturating_sub(1);
                 if *left == 0 {
                     self.finish_op(op);
+                }
+            }
+            OpKind::Chain {
+                filled: Some(got),
+                req,
+                ..
+            } => {
+                let full = match resp {
+                    Response::Received { messages } => {
+                        got.extend(messages);
+                        !batch_open(req, got)
+                    }
+                    // Another shard's error: what was got is in flight, so it goes to
+                    // the client; without any, the error does.
+                    e => {
+                        if got.is_empty() {
+                            let o = self.ops.remove(op).expect("op present");
+                            return self.deliver(o.to, e);
+                        }
+                        true
+                    }
+                };
+                if full {
+                    let o = self.ops.remove(op).expect("op present");
+                    let OpKind::Chain {
+                        filled: Some(messages),
+                        ..
+                    } = o.kind
+                    else {
+                        unreachable!("a filling chain")
+                    };
+                    self.deliver(o.to, Response::Received { messages });
+                } else {
+                    self.chain_next(op);
                 }
             }
             OpKind::Chain { .. } => {

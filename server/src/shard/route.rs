@@ -4,8 +4,9 @@
 //! change as a replica; attribute reads and redrive fan out ([`super::fanout`]); standard
 //! sends stay here; every FIFO queue lives on one home shard ([`home_shard`]), where its
 //! sends go; receives try here (a FIFO queue's: its home shard first), then the other
-//! shards in turn (a chain), then park ([`super::longpoll`]); deletes and visibility
-//! changes go to the shard named in each receipt handle.
+//! shards in turn (a chain; a standard queue's receive gathers its batch along it until
+//! full), then park ([`super::longpoll`]); deletes and visibility changes go to the shard
+//! named in each receipt handle.
 //!
 //! Owns [`Router`]: the token counter (tokens name requests out on other shards,
 //! operations and parked long polls; never reused) and the requests out on other shards.
@@ -14,7 +15,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use spool_protocol::message::{SendEntry, VisibilityEntry};
+use spool_protocol::message::{
+    AttributeValue, Message, MessageAttribute, SendEntry, VisibilityEntry,
+};
 use spool_protocol::{ErrorCode, Request, Response};
 
 use super::fanout::{push_part, Entry, Merge, Op, OpKind, Part, SplitKind};
@@ -304,11 +307,26 @@ impl Shard {
             }
             _ => None,
         };
+        let mut filled = None;
         if home.is_none_or(|h| h == self.id) {
             let local = self.receive_here(req.clone());
-            if is_nonempty_receive(&local) || (self.n == 1 && wait == 0) {
-                return self.deliver(to, local);
-            }
+            // A standard queue's receive goes on to the other shards while its batch is
+            // not full (SQS's short poll may sample fewer servers; returning what is
+            // there is what clients expect of a small queue).
+            filled = match local {
+                Response::Received { messages } if self.n > 1 && self.fills_batch(&req) => {
+                    if !batch_open(&req, &messages) {
+                        return self.deliver(to, Response::Received { messages });
+                    }
+                    Some(messages)
+                }
+                local => {
+                    if is_nonempty_receive(&local) || (self.n == 1 && wait == 0) {
+                        return self.deliver(to, local);
+                    }
+                    None
+                }
+            };
         }
         let deadline_ms = self.now() + u64::from(wait);
         if self.n == 1 {
@@ -334,6 +352,7 @@ impl Shard {
             order,
             next: 0,
             deadline_ms,
+            filled,
         };
         self.ops.insert(op, Op { to, kind });
         self.chain_next(op);
@@ -354,26 +373,86 @@ impl Shard {
             order,
             next,
             deadline_ms,
+            filled,
         } = &mut o.kind
         else {
             return;
         };
         if let Some(&s) = order.get(*next) {
             *next += 1;
-            let r = without_wait(req);
+            let mut r = without_wait(req);
+            // A filling chain asks each shard for what the batch still lacks.
+            if let (Request::Receive { max_messages, .. }, Some(got)) = (&mut r, filled) {
+                *max_messages = max_messages.saturating_sub(got.len() as u32).max(1);
+            }
             return self.run_on(s, ReplyTo::Op { op, part: 0 }, r);
         }
         let deadline = *deadline_ms;
         let o = self.ops.remove(op).expect("op present");
-        let OpKind::Chain { req, .. } = o.kind else {
+        let OpKind::Chain { req, filled, .. } = o.kind else {
             unreachable!()
         };
+        if let Some(messages) = filled.filter(|m| !m.is_empty()) {
+            return self.deliver(o.to, Response::Received { messages });
+        }
         if self.now() < deadline && !self.life.is_stopping() {
             self.park(o.to, req, deadline);
         } else {
             self.deliver(o.to, empty_received());
         }
     }
+}
+
+/// A filling receive chain stops once its messages come to this many bytes (bodies,
+/// attributes, handles, and [`FILL_MESSAGE_OVERHEAD_BYTES`] each): each shard's reply
+/// stays within `dispatch::reply_budget`, which leaves 2 MiB of a frame for one largest
+/// message and the framing, so what a chain has got before asking a shard must stay well
+/// below that for the merged reply to fit one frame.
+const FILL_MAX_BYTES: usize = 256 << 10;
+
+/// What one received message is reckoned to add to a reply besides its variable fields.
+const FILL_MESSAGE_OVERHEAD_BYTES: usize = 64;
+
+impl Shard {
+    /// Whether a receive fills its batch from several shards: receives of standard queues
+    /// (a FIFO queue's order is its own shard's business).
+    fn fills_batch(&self, req: &Request<'_>) -> bool {
+        let Request::Receive { queue, .. } = req else {
+            return false;
+        };
+        self.engine.queue_ref(queue).is_some_and(|q| !q.is_fifo())
+    }
+}
+
+/// Whether a filling receive chain with messages `got` should ask the next shard: fewer
+/// than asked for, and within [`FILL_MAX_BYTES`].
+pub(super) fn batch_open(req: &Request<'_>, got: &[Message<'_>]) -> bool {
+    let Request::Receive { max_messages, .. } = req else {
+        return false;
+    };
+    let attr_bytes = |a: &[MessageAttribute<'_>]| -> usize {
+        a.iter()
+            .map(|a| {
+                a.name.len()
+                    + a.data_type.len()
+                    + match &a.value {
+                        AttributeValue::String(s) => s.len(),
+                        AttributeValue::Binary(b) => b.len(),
+                    }
+            })
+            .sum()
+    };
+    let bytes: usize = got
+        .iter()
+        .map(|m| {
+            m.body.len()
+                + m.receipt_handle.len()
+                + attr_bytes(&m.attributes)
+                + attr_bytes(&m.system_attributes)
+                + FILL_MESSAGE_OVERHEAD_BYTES
+        })
+        .sum();
+    got.len() < *max_messages as usize && bytes < FILL_MAX_BYTES
 }
 
 /// A receive as asked of another shard: answered at once (the wait is this shard's).
@@ -421,6 +500,34 @@ fn split_handles(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filling_chain_stops_at_a_full_batch_or_its_byte_bound() {
+        let req = Request::Receive {
+            queue: "q".into(),
+            max_messages: 3,
+            visibility_timeout_s: None,
+            wait_time_ms: 0,
+            attribute_names: Vec::new(),
+            system_attributes: false,
+        };
+        let small = |n: usize| -> Vec<Message<'static>> {
+            (0..n)
+                .map(|_| Message {
+                    body: Cow::Owned(vec![b'x'; 10]),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        assert!(batch_open(&req, &[]));
+        assert!(batch_open(&req, &small(2)));
+        assert!(!batch_open(&req, &small(3)), "full");
+        let big = vec![Message {
+            body: Cow::Owned(vec![b'x'; FILL_MAX_BYTES]),
+            ..Default::default()
+        }];
+        assert!(!batch_open(&req, &big), "over the byte bound");
+    }
 
     #[test]
     fn home_shard_is_stable_and_spreads_queues() {

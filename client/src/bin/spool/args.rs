@@ -40,7 +40,8 @@ pub enum Cmd {
     Receive(ReceiveArgs),
     /// Delete received messages by receipt handle.
     Delete(DeleteArgs),
-    /// Move messages out of a dead-letter queue; prints how many moved.
+    /// Move messages out of a dead-letter queue; prints how many moved. A queue that no
+    /// queue's RedrivePolicy names as its dead-letter queue is refused (exit 1).
     Redrive(RedriveArgs),
     /// Message counts of one queue or of every queue, as a table.
     Stats(StatsArgs),

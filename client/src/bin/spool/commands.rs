@@ -308,7 +308,7 @@ fn delete_handles(c: &mut Connection, queue: &str, handles: &[&[u8]]) -> Result<
 fn redrive(c: &mut Connection, a: &RedriveArgs) -> Result<ExitCode> {
     let moved = c
         .redrive(&a.dlq, a.to.as_deref(), a.max)
-        .with_context(|| format!("redriving dead-letter queue {}", a.dlq))?;
+        .with_context(|| format!("redriving queue {}", a.dlq))?;
     println!("{moved}");
     Ok(ExitCode::SUCCESS)
 }
