@@ -25,6 +25,24 @@ pub struct MessageAttribute<'a> {
     pub value: AttributeValue<'a>,
 }
 
+impl MessageAttribute<'_> {
+    /// Its size as SQS counts it against the message size limit: name, data type and
+    /// value.
+    pub fn size(&self) -> usize {
+        self.name.len()
+            + self.data_type.len()
+            + match &self.value {
+                AttributeValue::String(s) => s.len(),
+                AttributeValue::Binary(b) => b.len(),
+            }
+    }
+
+    /// The sizes of `attrs` added up.
+    pub fn total_size(attrs: &[MessageAttribute<'_>]) -> usize {
+        attrs.iter().map(MessageAttribute::size).sum()
+    }
+}
+
 /// How an attribute value travels: UTF-8 text (String and Number types) or raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue<'a> {

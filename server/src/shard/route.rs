@@ -15,9 +15,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use spool_protocol::message::{
-    AttributeValue, Message, MessageAttribute, SendEntry, VisibilityEntry,
-};
+use spool_protocol::message::{Message, MessageAttribute, SendEntry, VisibilityEntry};
 use spool_protocol::{ErrorCode, Request, Response};
 
 use super::fanout::{push_part, Entry, Merge, Op, OpKind, Part, SplitKind};
@@ -430,25 +428,13 @@ pub(super) fn batch_open(req: &Request<'_>, got: &[Message<'_>]) -> bool {
     let Request::Receive { max_messages, .. } = req else {
         return false;
     };
-    let attr_bytes = |a: &[MessageAttribute<'_>]| -> usize {
-        a.iter()
-            .map(|a| {
-                a.name.len()
-                    + a.data_type.len()
-                    + match &a.value {
-                        AttributeValue::String(s) => s.len(),
-                        AttributeValue::Binary(b) => b.len(),
-                    }
-            })
-            .sum()
-    };
     let bytes: usize = got
         .iter()
         .map(|m| {
             m.body.len()
                 + m.receipt_handle.len()
-                + attr_bytes(&m.attributes)
-                + attr_bytes(&m.system_attributes)
+                + MessageAttribute::total_size(&m.attributes)
+                + MessageAttribute::total_size(&m.system_attributes)
                 + FILL_MESSAGE_OVERHEAD_BYTES
         })
         .sum();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::message::{AttributeValue, MessageAttribute};
+use crate::message::MessageAttribute;
 use crate::sqs::error::SqsError;
 use crate::sqs::{url, Action};
 
@@ -81,22 +81,8 @@ impl SendMessageEntry {
     /// Size counted against the message size limit: body plus each message attribute's
     /// name, data type and value (system attributes do not count).
     pub fn size(&self) -> usize {
-        self.body.len() + attributes_size(&self.message_attributes)
+        self.body.len() + MessageAttribute::total_size(&self.message_attributes)
     }
-}
-
-fn attributes_size(attrs: &[MessageAttribute<'_>]) -> usize {
-    attrs
-        .iter()
-        .map(|a| {
-            a.name.len()
-                + a.data_type.len()
-                + match &a.value {
-                    AttributeValue::String(s) => s.len(),
-                    AttributeValue::Binary(b) => b.len(),
-                }
-        })
-        .sum()
 }
 
 /// One ChangeMessageVisibilityBatch entry.
