@@ -314,7 +314,7 @@ impl Shard {
         }
         let local = self.receive_here(req.clone());
         if is_nonempty_receive(&local) || (self.n == 1 && wait == 0) {
-            return self.deliver(to, local);
+            return self.deliver_received(to, local);
         }
         let deadline_ms = self.now() + u64::from(wait);
         if self.n == 1 {
