@@ -366,13 +366,19 @@ impl Partition {
     /// the receive's deadline, or stays hidden until it). Returns how many applied.
     fn apply_journaled_states(&mut self, entries: &[StateEntry], now_ms: u64) -> u64 {
         let mut n = 0;
+        // Slots this replay wrote: a later entry of the same receive (a visibility change)
+        // applies over an earlier one.
+        let mut replayed = std::collections::HashSet::new();
         for e in entries {
             let Some((pos, slot)) = self.slot_of(e.seq) else {
                 continue;
             };
-            if e.generation <= slot.generation || e.generation > MAX_GENERATION {
+            let newer = e.generation > slot.generation
+                || (e.generation == slot.generation && replayed.contains(&e.seq));
+            if !newer || e.generation > MAX_GENERATION {
                 continue;
             }
+            replayed.insert(e.seq);
             let mut s = slot;
             s.generation = e.generation;
             s.receive_count = e.receive_count.min(u32::from(u16::MAX)) as u16;
