@@ -21,7 +21,7 @@ pub(crate) const DRAINED: u8 = 32; // received in the current verification drain
 
 /// The load's consumers receive with this visibility timeout: short, so that what a kill
 /// leaves in flight (a restart keeps it in flight) comes back within the drain.
-pub(crate) const CONSUMER_VISIBILITY_S: u32 = 4;
+pub(crate) const CONSUMER_VISIBILITY_S: u32 = 2;
 pub(crate) const CONSUMER_VISIBILITY: Duration = Duration::from_secs(CONSUMER_VISIBILITY_S as u64);
 
 /// How early a visibility deadline may pass by our clock (see `check_delivery`).

@@ -20,7 +20,7 @@
 //! - the daemon never dies on its own and logs no error or panic;
 //! - after the drain, the queues' message counts settle (within 3 s) on the exact numbers;
 //! - a restart is invisible to consumers (issue 17): of the messages the consumers held
-//!   when the daemon was killed (received with a 4 s visibility timeout, neither deleted
+//!   when the daemon was killed (received with a 2 s visibility timeout, neither deleted
 //!   nor released), half are deleted after the restart by their pre-kill handle (accepted,
 //!   and never received again), the other half are not received again before their
 //!   visibility deadline.
