@@ -294,3 +294,47 @@ fn a_receive_lost_in_a_crash_never_hands_out_its_handle_again() {
         DeleteOutcome::Deleted
     );
 }
+
+#[test]
+fn a_fifo_group_stays_locked_by_its_message_in_flight_across_a_crash() {
+    const QF: &str = "restart.fifo";
+    let clock = ManualClock::new(T0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = open(dir.path(), &clock);
+    let attrs = BTreeMap::from([("FifoQueue".to_string(), "true".to_string())]);
+    e.create_queue(QF, &attrs, &BTreeMap::new()).unwrap();
+    let reqs: Vec<_> = ["g1-m1", "g1-m2"]
+        .iter()
+        .map(|b| spool_engine::SendRequest {
+            body: b.as_bytes().to_vec(),
+            group_id: Some("g1".into()),
+            dedup_id: Some((*b).to_string()),
+            ..Default::default()
+        })
+        .collect();
+    for r in e.send(QF, &reqs).unwrap() {
+        r.unwrap();
+    }
+    e.flush().unwrap();
+    e.sync_index().unwrap();
+    let qid = e.queue_id(QF).unwrap();
+    let part = dir.path().join("queues").join(qid.to_string()).join("0");
+    let images = index_images(&part);
+    let first = e.receive(QF, 1, Some(VIS_S)).unwrap().remove(0);
+    assert_eq!(first.body, b"g1-m1");
+    e.flush().unwrap();
+
+    let crashed = crash(dir.path(), e, &images);
+    let mut e = open(crashed.path(), &clock);
+    assert!(
+        e.receive(QF, 10, Some(VIS_S)).unwrap().is_empty(),
+        "g1-m2 waits while g1-m1 is in flight"
+    );
+    assert_eq!(
+        e.delete_message(QF, &first.receipt_handle).unwrap(),
+        DeleteOutcome::Deleted
+    );
+    let next = e.receive(QF, 10, Some(VIS_S)).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].body, b"g1-m2");
+}

@@ -536,6 +536,7 @@ mod tests {
                 system_attributes: false,
             },
         );
+        assert!(d.needs_flush, "a receive is journaled by the next flush");
         let Response::Received { messages } = d.response else {
             panic!("{:?}", d.response)
         };
@@ -564,6 +565,10 @@ mod tests {
                     },
                 ],
             },
+        );
+        assert!(
+            d.needs_flush,
+            "a visibility change is journaled by the next flush"
         );
         let Response::VisibilityChanged { results } = d.response else {
             panic!()
