@@ -10,7 +10,9 @@
 //!   in it is expired at once and the segment removed;
 //! - **copy forward** the ready messages of a segment whose live bytes fell below
 //!   `PartitionConfig::compact_live_ratio` of its written bytes, so one slow message cannot
-//!   pin a whole segment. Copies keep message id, sent time, attributes and receive count;
+//!   pin a whole segment. Copies keep message id, sent time, attributes, receive count and
+//!   receipt generation (so the handle of a message whose visibility ran out still deletes
+//!   or changes the copy: `partition/receipts.rs`);
 //!   each carries an origin naming the slot it replaces, which is marked moved only when
 //!   the copy is durable (and recovery finishes the job if a crash comes in between). A
 //!   segment holding in-flight or delayed messages waits until they resolve. FIFO
@@ -103,6 +105,9 @@ impl Partition {
         let base_seq = seg.base_seq;
         drop(seg);
         segment::sync_dir(&self.dir)?;
+        if !self.forward.is_empty() {
+            self.prune_forward();
+        }
         Ok(CompactionStep::Removed { base_seq, bytes })
     }
 
@@ -184,7 +189,10 @@ impl Partition {
             });
             // Staged before the original is taken out: if staging fails (no room for a
             // new segment: a full disk), the original is left ready, as it was.
-            self.stage_record(&rec, Some(seq))?;
+            let copy = self.stage_record(&rec, Some(seq))?;
+            // A handle of the original (its visibility ran out, nobody received it
+            // since) keeps working: the copy carries its generation, journaled.
+            self.forward_copy(&slot, copy);
             // The original stays in the ready count until its copy commits and takes its
             // place (`commit_entry`), so the count does not dip while the copy waits for
             // its group commit. Rolling to a new segment only appends to `segs`, so `i`

@@ -31,6 +31,10 @@ pub enum EngineError {
     /// ChangeMessageVisibility of a message that is not in flight.
     #[error("the message referred to is not in flight")]
     MessageNotInflight,
+    /// ChangeMessageVisibility with a handle whose message is gone (deleted, moved to a
+    /// dead-letter queue, expired) or being moved.
+    #[error("the message does not exist or is not available for a visibility change")]
+    MessageNotAvailable,
     /// A receive while the queue has `limit` messages in flight.
     #[error("too many messages in flight (limit {limit})")]
     OverLimit {

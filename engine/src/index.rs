@@ -11,8 +11,9 @@
 //! 16 u64 first_receive_ms   0 until first received
 //! 24 u16 receive_count      saturating
 //! 26 u8  state              SlotState
-//! 27 u8  reserved
-//! 28 u32 generation         bumped on every receive; sealed into receipt handles
+//! 27 u8  generation_hi      bits 32..40 of the generation (0 in files of older builds)
+//! 28 u32 generation         bits 0..32: the receive's generation, sealed into receipt
+//!                           handles (see `MAX_GENERATION`)
 //! ```
 //!
 //! Slots are 32-byte aligned, so a slot never straddles a 512-byte sector: a torn write of
@@ -38,11 +39,16 @@ const HEADER_LEN: usize = 44;
 /// A disk sector: the unit within which a write is never torn.
 const SECTOR_BYTES: usize = 512;
 const MAGIC: &[u8; 4] = b"SPIX";
+/// Generations are 40 bits: the `u32` field and the byte before it (a reserved byte,
+/// written 0, in older builds, so their slots read unchanged). A partition draws them
+/// from one counter (`Partition::take_generation`), so 40 bits last 2^40 receives of
+/// one partition (12 days at a million receives a second, every second).
+pub const MAX_GENERATION: u64 = (1 << 40) - 1;
 const VERSION: u32 = 1;
 
 // What docs/format.md (and recovery) rely on, checked at compile time.
 // The slot's fields fill it exactly: offset, len, visible_at_ms, first_receive_ms,
-// receive_count, state, reserved, generation.
+// receive_count, state, generation_hi, generation.
 const _: () = assert!(4 + 4 + 8 + 8 + 2 + 1 + 1 + 4 == SLOT_LEN);
 // The header's fields fill its 44 bytes: magic, version, base_seq, capacity,
 // durable_count, log_capacity, max_sent_ms, crc.
@@ -122,7 +128,9 @@ pub struct Slot {
     pub first_receive_ms: u64,
     pub receive_count: u16,
     pub state: SlotState,
-    pub generation: u32,
+    /// The generation of the receive that last put it in flight (40 bits, see
+    /// [`MAX_GENERATION`]); 0 = never received.
+    pub generation: u64,
 }
 
 impl Slot {
@@ -298,7 +306,7 @@ impl Index {
             first_receive_ms: u64_at(16),
             receive_count: u16::from_le_bytes([b[24], b[25]]),
             state: SlotState::from_u8(b[26]).unwrap_or(SlotState::Ready),
-            generation: u32_at(28),
+            generation: u64::from(u32_at(28)) | (u64::from(b[27]) << 32),
         }
     }
 
@@ -315,8 +323,9 @@ impl Index {
         b[16..24].copy_from_slice(&s.first_receive_ms.to_le_bytes());
         b[24..26].copy_from_slice(&s.receive_count.to_le_bytes());
         b[26] = s.state as u8;
-        b[27] = 0;
-        b[28..32].copy_from_slice(&s.generation.to_le_bytes());
+        debug_assert!(s.generation <= MAX_GENERATION);
+        b[27] = (s.generation >> 32) as u8;
+        b[28..32].copy_from_slice(&(s.generation as u32).to_le_bytes());
     }
 
     pub fn set_state(&mut self, i: u32, state: SlotState) {
@@ -354,7 +363,7 @@ mod tests {
             first_receive_ms: 12345,
             receive_count: 3,
             state: SlotState::InFlight,
-            generation: 0xdead_beef,
+            generation: 0xab_dead_beef,
         };
         idx.set_slot(15, &s);
         idx.write_header(&IndexHeader {

@@ -22,11 +22,18 @@
 //! Handle layout ([`HANDLE_LEN`] = 35 raw bytes):
 //!
 //! ```text
-//! version u8 (=3) | partition u16 LE | seq u64 LE | generation u32 LE |
-//! epoch u32 LE | tag [u8; 16]
+//! version u8 (=4) | partition u16 LE | seq u64 LE | generation u64 LE | tag [u8; 16]
 //! tag = SipHash-1-3-128(key, queue_id u64 LE || body)
 //! key = SHA-256("spool-receipt-v3-key" || secret)[..16]
 //! ```
+//!
+//! Version 4 (this one) names a receive by its generation alone: a partition draws
+//! generations from one counter whose high-water mark is leased ahead in
+//! `partition.meta` (`Partition::take_generation`), so a generation is never issued
+//! twice, across restarts and crashes too, and a handle outlives a restart. Version 3
+//! also carried the partition's epoch (bumped on every open), which made every handle
+//! stale at a restart; a version-3 handle still opens (same key, same length), to
+//! generation 0, which no receive has: it is stale, as it always was after a restart.
 //!
 //! Why SipHash and not HMAC-SHA256 (version 1): a handle is sealed on every receive and
 //! opened on every delete, and two SHA-256 compressions per handle were ~5 % of the
@@ -38,9 +45,7 @@
 //! the 1-3 round variant, the one Rust's standard library keys its hash maps with
 //! against adversarial inputs: a forger still faces a 128-bit tag under a secret
 //! 128-bit key, and a handle that fails is only refused (no oracle beyond
-//! valid/invalid, and handles die with the epoch on every restart). (Handles never
-//! outlive a restart anyway: the epoch in them changes on every open, so changing the
-//! format strands nothing.)
+//! valid/invalid).
 //!
 //! The handle is authenticated, not encrypted: its fields are readable by
 //! whoever holds it. Nothing in it is secret.
@@ -66,12 +71,14 @@ pub const SECRET_FILE: &str = "receipt.key";
 pub const KEY_LEN: usize = 32;
 
 /// Current handle format version (first byte of every handle).
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
+/// The previous version (generation u32, epoch u32): opens as stale (generation 0).
+const VERSION_EPOCH: u8 = 3;
 /// Domain separation for the MAC key, so this key can never be confused with a
 /// key for some other structure even if the secret were reused.
 const KEY_DOMAIN: &[u8] = b"spool-receipt-v3-key";
-/// version + partition + seq + generation + epoch.
-const BODY_LEN: usize = 1 + 2 + 8 + 4 + 4;
+/// version + partition + seq + generation (version 3: generation u32 + epoch u32).
+const BODY_LEN: usize = 1 + 2 + 8 + 8;
 /// SipHash-1-3-128 tag length (128 bits).
 const TAG_LEN: usize = 16;
 /// Length of a sealed handle.
@@ -113,19 +120,18 @@ impl fmt::Debug for ReceiptHandle {
     }
 }
 
-/// Identifies one delivery of one message: where it lives and which
-/// delivery attempt / leadership epoch produced it, so stale handles can be
-/// told apart from current ones by the queue layer.
+/// Identifies one delivery of one message: where it lives and which receive
+/// produced it, so stale handles can be told apart from current ones by the
+/// queue layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receipt {
     /// Partition of the message.
     pub partition: u16,
     /// Sequence number of the message in its partition.
     pub seq: u64,
-    /// The slot's generation at this delivery (bumped by every receive).
-    pub generation: u32,
-    /// The partition's epoch (bumped by every open).
-    pub epoch: u32,
+    /// The receive's generation: unique within the partition, across restarts
+    /// (0 = none: a handle of an older format, never current).
+    pub generation: u64,
 }
 
 /// Why a handle was refused. Deliberately coarse: callers (and clients)
@@ -238,7 +244,7 @@ impl ReceiptKey {
     /// Verify and decode a handle previously produced by [`Self::seal`] for
     /// the same `queue_id`, given as the raw bytes that came off the wire.
     pub fn open(&self, queue_id: u64, handle: &[u8]) -> Result<Receipt, ReceiptError> {
-        if handle.len() != HANDLE_LEN || handle[0] != VERSION {
+        if handle.len() != HANDLE_LEN || (handle[0] != VERSION && handle[0] != VERSION_EPOCH) {
             return Err(ReceiptError::Malformed);
         }
         let (body, tag) = handle.split_at(BODY_LEN);
@@ -300,15 +306,13 @@ fn encode_body(r: &Receipt) -> [u8; BODY_LEN] {
     b[0] = VERSION;
     b[1..3].copy_from_slice(&r.partition.to_le_bytes());
     b[3..11].copy_from_slice(&r.seq.to_le_bytes());
-    b[11..15].copy_from_slice(&r.generation.to_le_bytes());
-    b[15..19].copy_from_slice(&r.epoch.to_le_bytes());
+    b[11..19].copy_from_slice(&r.generation.to_le_bytes());
     b
 }
 
 /// Caller guarantees `b.len() == BODY_LEN` (checked in `open`).
 fn decode_body(b: &[u8]) -> Receipt {
     let le2 = |s: &[u8]| u16::from_le_bytes([s[0], s[1]]);
-    let le4 = |s: &[u8]| u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
     let le8 = |s: &[u8]| {
         let mut a = [0u8; 8];
         a.copy_from_slice(s);
@@ -317,8 +321,9 @@ fn decode_body(b: &[u8]) -> Receipt {
     Receipt {
         partition: le2(&b[1..3]),
         seq: le8(&b[3..11]),
-        generation: le4(&b[11..15]),
-        epoch: le4(&b[15..19]),
+        // A version-3 handle's generation was a per-slot count under an epoch that
+        // changed at every restart: it names no receive of this format.
+        generation: if b[0] == VERSION { le8(&b[11..19]) } else { 0 },
     }
 }
 
@@ -335,20 +340,18 @@ mod tests {
         Receipt {
             partition: 7,
             seq: 0x0123_4567_89ab_cdef,
-            generation: 42,
-            epoch: 3,
+            generation: 42 << 32 | 7,
         }
     }
 
     fn arb_receipt() -> impl Strategy<Value = Receipt> {
-        (any::<u16>(), any::<u64>(), any::<u32>(), any::<u32>()).prop_map(
-            |(partition, seq, generation, epoch)| Receipt {
+        (any::<u16>(), any::<u64>(), any::<u64>()).prop_map(|(partition, seq, generation)| {
+            Receipt {
                 partition,
                 seq,
                 generation,
-                epoch,
-            },
-        )
+            }
+        })
     }
 
     proptest! {
@@ -375,8 +378,8 @@ mod tests {
             let mut m = raw.clone();
             m[i / 8] ^= 1 << (i % 8);
             let err = k.open(5, &m).unwrap_err();
-            // Flipping the version byte is caught as malformed; every other
-            // flip must fail the MAC.
+            // Flipping one bit of the version byte (4) never gives 3: caught as
+            // malformed; every other flip must fail the MAC.
             let want = if i < 8 {
                 ReceiptError::Malformed
             } else {
@@ -418,6 +421,21 @@ mod tests {
         let mut raw = k.seal(5, &sample()).to_vec();
         raw[0] = 1; // the HMAC-SHA256 format of earlier builds
         assert_eq!(k.open(5, &raw), Err(ReceiptError::Malformed));
+    }
+
+    #[test]
+    fn version_3_handle_opens_stale() {
+        let k = key(9);
+        let mut body = [0u8; BODY_LEN];
+        body[0] = VERSION_EPOCH;
+        body[1..3].copy_from_slice(&7u16.to_le_bytes());
+        body[3..11].copy_from_slice(&99u64.to_le_bytes());
+        body[11..15].copy_from_slice(&5u32.to_le_bytes());
+        body[15..19].copy_from_slice(&2u32.to_le_bytes());
+        let mut raw = body.to_vec();
+        raw.extend_from_slice(&k.mac(5, &body));
+        let r = k.open(5, &raw).unwrap();
+        assert_eq!((r.partition, r.seq, r.generation), (7, 99, 0));
     }
 
     #[test]

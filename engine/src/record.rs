@@ -7,7 +7,8 @@
 //!  4 u32 crc            CRC-32 (crc32fast) of bytes [8, len)
 //!  8 u8  version        RECORD_VERSION
 //!  9 u8  flags          FLAG_ZSTD: body is zstd-compressed; FLAG_ORIGIN: origin block present;
-//!                       FLAG_DELETES: a deletion marker, not a message (see below)
+//!                       FLAG_DELETES: a marker, not a message (see below);
+//!                       FLAG_STATES (with FLAG_DELETES): a state marker
 //! 10 u16 group_len
 //! 12 u32 stored_body_len
 //! 16 u64 seq            partition sequence number; slot = seq - segment base
@@ -35,6 +36,13 @@
 //! of each touched index file: recovery re-applies the markers it finds past an index's
 //! durable point (`recovery.rs`).
 //!
+//! A state marker (`FLAG_DELETES | FLAG_STATES`) journals receive state the same way: its
+//! body is [`StateEntry`]s ([`STATE_ENTRY_LEN`] bytes each): what a receive,
+//! ChangeMessageVisibility or compaction copy left in a slot, so that in-flight messages,
+//! receive counts and receipt generations survive a restart without an index sync per
+//! commit. Every marker carries `FLAG_DELETES`, so anything that only needs to know
+//! "message or not" reads one bit.
+//!
 //! Promises: [`decode`] never panics and never allocates more than the record's own
 //! declared, bounds-checked length; a record is accepted only if its CRC matches.
 
@@ -53,6 +61,13 @@ pub const FLAG_ORIGIN: u8 = 2;
 pub const FLAG_DELETES: u8 = 4;
 /// Most sequence numbers one deletion marker carries (a 64 KiB body).
 pub const MAX_MARKER_SEQS: usize = 8192;
+/// Header flag (always with [`FLAG_DELETES`]): a state marker, whose body lists
+/// [`StateEntry`]s instead of deleted sequence numbers.
+pub const FLAG_STATES: u8 = 8;
+/// Bytes of one [`StateEntry`] in a state marker's body.
+pub const STATE_ENTRY_LEN: usize = 36;
+/// Most entries one state marker carries (a 288 KiB body).
+pub const MAX_MARKER_STATES: usize = 8192;
 /// Upper bound on any record: a 1 MiB body plus generous room for attributes and ids.
 pub const MAX_RECORD_LEN: usize = 4 << 20;
 
@@ -63,8 +78,11 @@ pub const MAX_RECORD_LEN: usize = 4 << 20;
 const _: () = assert!(4 + 4 + 1 + 1 + 2 + 4 + 8 + 8 + 8 + 16 + 4 + 4 + 8 + 2 + 2 + 4 == HEADER_LEN);
 // A record's length fits its `len` field and an index slot's (both u32).
 const _: () = assert!(MAX_RECORD_LEN <= u32::MAX as usize);
-// The fullest deletion marker is a valid record.
+// The fullest deletion and state markers are valid records.
 const _: () = assert!(HEADER_LEN + MAX_MARKER_SEQS * 8 <= MAX_RECORD_LEN);
+const _: () = assert!(HEADER_LEN + MAX_MARKER_STATES * STATE_ENTRY_LEN <= MAX_RECORD_LEN);
+// A state entry: seq, visible_at_ms, first_receive_ms, generation, receive_count.
+const _: () = assert!(8 + 8 + 8 + 8 + 4 == STATE_ENTRY_LEN);
 
 /// A 128-bit message id, printed as a UUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -291,37 +309,8 @@ pub fn encode_ref<S: Sink + ?Sized>(
     encode_flagged(out, r, compression, 0)
 }
 
-/// Appends a deletion marker for `seqs` (at most [`MAX_MARKER_SEQS`]) with sequence
-/// number `seq`, and returns its length.
-pub fn encode_deletes<S: Sink + ?Sized>(out: &mut S, seq: u64, seqs: &[u64]) -> usize {
-    debug_assert!(!seqs.is_empty() && seqs.len() <= MAX_MARKER_SEQS);
-    let mut body = Vec::with_capacity(seqs.len() * 8);
-    for s in seqs {
-        body.extend_from_slice(&s.to_le_bytes());
-    }
-    let r = RecordRef {
-        seq,
-        sent_at_ms: 0,
-        visible_at_ms: 0,
-        message_id: MessageId::default(),
-        receive_count: 0,
-        first_receive_ms: 0,
-        group_id: None,
-        dedup_id: None,
-        origin: None,
-        attributes: &[],
-        system_attributes: &[],
-        body: &body,
-    };
-    encode_flagged(out, &r, None, FLAG_DELETES)
-}
-
-/// The sequence numbers a deletion marker's body lists (a trailing partial entry, which
-/// a CRC-checked marker never has, is ignored).
-pub fn marker_seqs(body: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    body.chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-}
+mod markers;
+pub use markers::{encode_deletes, encode_states, marker_seqs, marker_states, StateEntry};
 
 fn encode_flagged<S: Sink + ?Sized>(
     out: &mut S,

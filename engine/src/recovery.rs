@@ -13,14 +13,24 @@
 //! index slot may not have been synced. (Markers before a durable point need no replay:
 //! a header advances only after an index sync that followed their commit.)
 //!
-//! Then every message that was in flight becomes visible again, delayed messages go back
-//! on the timer wheel, counters are recounted, the FIFO deduplication window is rebuilt
+//! State markers (`record::FLAG_STATES`) past a durable point are re-applied the same way
+//! (before the deletes): a receive, ChangeMessageVisibility or compaction copy is journaled
+//! in the log, so a message in flight stays in flight until its deadline (back on the
+//! timer wheel) with its receive count, first-receive time and receipt generation, and its
+//! handle keeps working. A slot whose journaled state is older than what the index holds
+//! keeps the index's (the generation orders them: see `Partition::take_generation`).
+//!
+//! Then every message whose visibility deadline passed (or that was moving or staged)
+//! becomes visible again, delayed messages go back on the timer wheel, counters are
+//! recounted, the FIFO deduplication window is rebuilt
 //! from the records of the last five minutes, and interrupted compaction copies are
 //! finished. A record that passed its CRC is never dropped silently: it is either kept or
 //! counted in the report.
 //!
-//! The partition's `partition.meta` holds its epoch (bumped on every open, and sealed into
-//! receipt handles, so handles from before a restart are stale) and its purge floor.
+//! The partition's `partition.meta` holds its epoch (bumped on every open; seeds message
+//! ids), its purge floor and its receipt-generation lease: generations are drawn from one
+//! counter per partition, and the lease is written ahead of use, so a generation issued
+//! before a crash (even one whose receive the crash lost) is never issued again.
 
 use std::path::Path;
 
@@ -28,9 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::dedup::DEDUP_WINDOW_MS;
 use crate::error::{EngineError, Result};
-use crate::index::{IndexHeader, Slot, SlotState};
+use crate::index::{IndexHeader, Slot, SlotState, MAX_GENERATION};
 use crate::partition::{dedup_key, Partition, PartitionConfig, QueueParams};
-use crate::record::{self, Invalid, Origin};
+use crate::record::{self, Invalid, Origin, StateEntry};
 use crate::segment::{self, Segment};
 
 /// What recovery found and repaired when a partition was opened.
@@ -46,8 +56,12 @@ pub struct RecoveryReport {
     pub truncated_bytes: u64,
     /// Segments whose tail was torn.
     pub torn_segments: usize,
-    /// Messages that were in flight and are visible again.
+    /// Messages that were in flight and are visible again (their deadline had passed).
     pub requeued_in_flight: u64,
+    /// Messages still in flight after the restart (until their visibility deadline).
+    pub kept_in_flight: u64,
+    /// Journaled receive states re-applied from the log's state markers.
+    pub journaled_states: u64,
     /// Index slots rebuilt from the log.
     pub rebuilt_slots: u64,
     /// Origins of moved records found past the durable point, to be reconciled.
@@ -59,15 +73,44 @@ pub struct RecoveryReport {
 
 const META_FILE: &str = "partition.meta";
 
+/// What the markers past the durable points journaled, in log order.
+#[derive(Default)]
+struct Journal {
+    deletes: Vec<u64>,
+    states: Vec<StateEntry>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Meta {
     epoch: u32,
     purge_floor: u64,
+    /// Receipt generations below this may have been issued; the next open continues at
+    /// it. Absent in files of older builds (read as 0: see [`GENERATION_FLOOR`]).
+    #[serde(default)]
+    generation_lease: u64,
 }
 
+/// Generations start here: above every per-slot generation (a `u32`) of older builds, so
+/// a slot they left is never taken for a receive of this build.
+pub(crate) const GENERATION_FLOOR: u64 = 1 << 32;
+/// How many generations one write of `partition.meta` leases: a receive writes the file
+/// (an fsync'd atomic replace, a few ms) once per this many receives of the partition,
+/// and a restart skips at most this many.
+pub(crate) const GENERATION_LEASE: u64 = 1 << 22;
+
 /// Writes the partition's meta file atomically: temp file, fsync, rename, fsync dir.
-pub(crate) fn write_meta(dir: &Path, epoch: u32, purge_floor: u64) -> Result<()> {
-    let body = serde_json::to_vec(&Meta { epoch, purge_floor }).expect("meta serializes");
+pub(crate) fn write_meta(
+    dir: &Path,
+    epoch: u32,
+    purge_floor: u64,
+    generation_lease: u64,
+) -> Result<()> {
+    let meta = Meta {
+        epoch,
+        purge_floor,
+        generation_lease,
+    };
+    let body = serde_json::to_vec(&meta).expect("meta serializes");
     write_atomic(dir, META_FILE, &body)
 }
 
@@ -108,17 +151,22 @@ impl Partition {
     ) -> Result<(Partition, RecoveryReport)> {
         std::fs::create_dir_all(dir)?;
         let meta = read_meta(dir)?;
-        let (epoch, purge_floor) = match &meta {
-            Some(m) => (m.epoch.wrapping_add(1), m.purge_floor),
-            None => (1, 0),
+        let (epoch, purge_floor, lease) = match &meta {
+            Some(m) => (m.epoch.wrapping_add(1), m.purge_floor, m.generation_lease),
+            None => (1, 0, 0),
         };
-        write_meta(dir, epoch, purge_floor)?;
+        // Every generation below the old lease may have been issued: continue above it,
+        // and lease the next block before anything is issued.
+        let next_generation = lease.max(GENERATION_FLOOR);
+        write_meta(dir, epoch, purge_floor, next_generation + GENERATION_LEASE)?;
         let seed = now_ms
             ^ (u64::from(epoch) << 32)
             ^ queue_id.rotate_left(17)
             ^ (u64::from(number) << 48);
         let mut p = Partition::new_empty(queue_id, dir, number, cfg, params, epoch, seed, now_ms);
         p.purge_floor = purge_floor;
+        p.next_generation = next_generation;
+        p.generation_lease = next_generation + GENERATION_LEASE;
         let mut report = RecoveryReport::default();
 
         let mut bases: Vec<u64> = std::fs::read_dir(dir)?
@@ -127,14 +175,17 @@ impl Partition {
             .collect();
         bases.sort_unstable();
         let n = bases.len();
-        let mut deletes = Vec::new();
+        let mut journal = Journal::default();
         for (k, &base) in bases.iter().enumerate() {
             let last = k + 1 == n;
-            let seg = p.recover_segment(base, last, now_ms, &mut report, &mut deletes)?;
+            let seg = p.recover_segment(base, last, now_ms, &mut report, &mut journal)?;
             p.segs_mut().push_back(seg);
         }
         report.segments = p.segs.len();
-        report.journaled_deletes = p.apply_journaled_deletes(&deletes);
+        // States first: a delete journaled after a receive is final whatever came before.
+        report.journaled_states = p.apply_journaled_states(&journal.states, now_ms);
+        report.journaled_deletes = p.apply_journaled_deletes(&journal.deletes);
+        p.restore_receipts(&mut report);
 
         // Sequence numbers continue after the last record (or the purge floor).
         let end = p.segs.back().map_or(0, super::segment::Segment::end_seq);
@@ -182,7 +233,7 @@ impl Partition {
         last: bool,
         now_ms: u64,
         report: &mut RecoveryReport,
-        deletes: &mut Vec<u64>,
+        journal: &mut Journal,
     ) -> Result<Segment> {
         let (mut seg, header) = Segment::open(
             &self.dir,
@@ -197,7 +248,7 @@ impl Partition {
             seg.max_sent_ms = h.max_sent_ms;
         }
         // 2. Verify and rebuild everything after it.
-        let (count, pos, torn) = rescan(&mut seg, trusted, pos, now_ms, report, deletes);
+        let (count, pos, torn) = rescan(&mut seg, trusted, pos, now_ms, report, journal);
         // 3. Erase a torn tail; on the last segment erase whatever follows the valid
         // records anyway (a sector of a torn write may have landed past a zero gap).
         erase_tail(&seg, pos, torn, last, report)?;
@@ -222,7 +273,18 @@ impl Partition {
                 continue;
             }
             let mut s = seg.slot(i);
+            // Never issue a generation a slot already holds (the lease should see to it;
+            // this keeps it so if `partition.meta` was restored from an older copy).
+            if s.generation >= self.next_generation && s.generation <= MAX_GENERATION {
+                self.next_generation = s.generation + 1;
+                self.generation_lease = self.next_generation;
+            }
             match s.state {
+                // Received, and its deadline is still ahead: it stays in flight (its
+                // receive may have reached the index without its state marker; then it
+                // was never acknowledged in `sync` durability, and only waits its
+                // deadline out).
+                SlotState::InFlight if s.visible_at_ms > now_ms => {}
                 SlotState::InFlight | SlotState::Moving | SlotState::Staged | SlotState::Empty => {
                     if s.state == SlotState::InFlight {
                         report.requeued_in_flight += 1;
@@ -251,8 +313,13 @@ impl Partition {
             }
             match s.state {
                 SlotState::Ready => self.counters.ready += 1,
-                SlotState::Delayed => {
-                    self.counters.delayed += 1;
+                SlotState::Delayed | SlotState::InFlight => {
+                    if s.state == SlotState::Delayed {
+                        self.counters.delayed += 1;
+                    } else {
+                        self.counters.in_flight += 1;
+                        report.kept_in_flight += 1;
+                    }
                     seg.pinned += 1;
                     self.timers_mut().insert(seq, s.visible_at_ms);
                 }
@@ -277,13 +344,104 @@ impl Partition {
                     self.timers_mut().remove(seq);
                     self.counters.delayed -= 1;
                 }
-                // Recovery left nothing else live (in flight and moving became ready).
+                SlotState::InFlight => {
+                    self.timers_mut().remove(seq);
+                    self.counters.in_flight -= 1;
+                }
+                // Recovery left nothing else live (moving became ready).
                 _ => continue,
             }
             self.mark_deleted_on_recovery(pos, seq, slot);
             n += 1;
         }
         n
+    }
+
+    /// Re-applies journaled receive states (in log order) to messages still live whose
+    /// index slot holds an earlier receive (a lower generation: the index page that had
+    /// this receive never reached the disk). A slot that holds the same receive keeps
+    /// its own state: after a process crash (kill -9) it is the latest, visibility
+    /// changes included; only after a power failure can it be older than a journaled
+    /// visibility change of that receive, which is then lost (the message comes back at
+    /// the receive's deadline, or stays hidden until it). Returns how many applied.
+    fn apply_journaled_states(&mut self, entries: &[StateEntry], now_ms: u64) -> u64 {
+        let mut n = 0;
+        // Slots this replay wrote: a later entry of the same receive (a visibility change)
+        // applies over an earlier one.
+        let mut replayed = std::collections::HashSet::new();
+        for e in entries {
+            let Some((pos, slot)) = self.slot_of(e.seq) else {
+                continue;
+            };
+            let newer = e.generation > slot.generation
+                || (e.generation == slot.generation && replayed.contains(&e.seq));
+            if !newer || e.generation > MAX_GENERATION {
+                continue;
+            }
+            replayed.insert(e.seq);
+            let mut s = slot;
+            s.generation = e.generation;
+            s.receive_count = e.receive_count.min(u32::from(u16::MAX)) as u16;
+            s.first_receive_ms = e.first_receive_ms;
+            let in_flight = e.visible_at_ms > now_ms;
+            match slot.state {
+                SlotState::Ready | SlotState::InFlight => {
+                    if slot.state == SlotState::InFlight {
+                        self.timers_mut().remove(e.seq);
+                        self.counters.in_flight -= 1;
+                    } else {
+                        self.counters.ready -= 1;
+                    }
+                    if in_flight {
+                        s.state = SlotState::InFlight;
+                        s.visible_at_ms = e.visible_at_ms;
+                        self.timers_mut().insert(e.seq, e.visible_at_ms);
+                        self.counters.in_flight += 1;
+                    } else {
+                        s.state = SlotState::Ready;
+                        self.counters.ready += 1;
+                    }
+                }
+                // A delayed message was never received: only its counts could change.
+                SlotState::Delayed => {}
+                _ => continue,
+            }
+            self.restore_slot(pos, e.seq, slot.state, &s);
+            n += 1;
+        }
+        n
+    }
+
+    /// After recovery: FIFO groups of messages still in flight are held, and compaction
+    /// copies of received messages are found again by their generation (see
+    /// `Partition::current`).
+    fn restore_receipts(&mut self, report: &mut RecoveryReport) {
+        let mut held = Vec::new();
+        for seg in &self.segs {
+            if seg.live == 0 {
+                continue;
+            }
+            for i in 0..seg.count {
+                let seq = seg.base_seq + u64::from(i);
+                let s = seg.slot(i);
+                let live = matches!(s.state, SlotState::Ready | SlotState::InFlight);
+                if seq < self.purge_floor || !live {
+                    continue;
+                }
+                if s.generation >= GENERATION_FLOOR {
+                    self.forward.insert(s.generation, seq);
+                }
+                if s.state == SlotState::InFlight {
+                    held.push(seq);
+                }
+            }
+        }
+        report.kept_in_flight = held.len() as u64;
+        if self.params.fifo {
+            for seq in held {
+                self.fifo_hold(seq);
+            }
+        }
     }
 
     /// Finishes compaction copies that a crash interrupted: a copy found past the durable
@@ -380,7 +538,7 @@ fn rescan(
     mut pos: u64,
     now_ms: u64,
     report: &mut RecoveryReport,
-    deletes: &mut Vec<u64>,
+    journal: &mut Journal,
 ) -> (u32, u64, bool) {
     let cap = seg.index.capacity();
     let base = seg.base_seq;
@@ -403,8 +561,12 @@ fn rescan(
                     report.origins.push((base + u64::from(count), o));
                 }
                 report.rescanned += 1;
+                if h.flags & record::FLAG_STATES != 0 {
+                    journal.states.extend(record::marker_states(&rec.body));
+                } else if h.flags & record::FLAG_DELETES != 0 {
+                    journal.deletes.extend(record::marker_seqs(&rec.body));
+                }
                 if h.flags & record::FLAG_DELETES != 0 {
-                    deletes.extend(record::marker_seqs(&rec.body));
                     seg.has_markers = true;
                     // Never a message, whatever its slot said.
                     seg.index
@@ -480,9 +642,16 @@ mod tests {
     #[test]
     fn meta_round_trip() {
         let d = tempfile::tempdir().unwrap();
-        write_meta(d.path(), 7, 99).unwrap();
+        write_meta(d.path(), 7, 99, 1 << 33).unwrap();
         let m = read_meta(d.path()).unwrap().unwrap();
-        assert_eq!((m.epoch, m.purge_floor), (7, 99));
+        assert_eq!(
+            (m.epoch, m.purge_floor, m.generation_lease),
+            (7, 99, 1 << 33)
+        );
+        // A file of an older build has no lease.
+        std::fs::write(d.path().join(META_FILE), br#"{"epoch":3,"purge_floor":5}"#).unwrap();
+        let m = read_meta(d.path()).unwrap().unwrap();
+        assert_eq!((m.epoch, m.purge_floor, m.generation_lease), (3, 5, 0));
         std::fs::write(d.path().join(META_FILE), b"{garbage").unwrap();
         assert!(matches!(
             read_meta(d.path()),

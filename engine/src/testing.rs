@@ -35,7 +35,7 @@ pub fn flush_partition_only(
 pub mod record {
     pub use crate::record::{
         decode, encode, AttributeValue, Compression, MessageAttribute, MessageId, Origin, Record,
-        FLAG_DELETES,
+        FLAG_DELETES, FLAG_STATES,
     };
 }
 
@@ -106,7 +106,18 @@ pub fn receipt_handle(data: &[u8]) {
 
     // Arbitrary bytes (the whole input, and what follows the fixed-size prefix).
     for raw in [data, data.get(20..).unwrap_or(&[])] {
-        if let Ok(r) = key.open(QUEUE, raw) {
+        // (A handle of the previous version opens too, to a stale receipt.)
+        if let Ok(r) =
+            key.open(QUEUE, raw).map_err(|_| ()).and_then(
+                |r| {
+                    if raw[0] == 4 {
+                        Ok(r)
+                    } else {
+                        Err(())
+                    }
+                },
+            )
+        {
             assert_eq!(
                 key.seal(QUEUE, &r).as_bytes(),
                 raw,
@@ -123,8 +134,7 @@ pub fn receipt_handle(data: &[u8]) {
     let r = Receipt {
         partition: le(&b[0..2]) as u16,
         seq: le(&b[2..10]),
-        generation: le(&b[10..14]) as u32,
-        epoch: le(&b[14..18]) as u32,
+        generation: le(&b[10..18]),
     };
     let (pos, with) = (b[18] as usize, b[19]);
     let sealed = key.seal(QUEUE, &r);

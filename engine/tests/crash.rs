@@ -38,7 +38,11 @@ const SEG_BYTES: u64 = 64 << 10;
 const SEG_SLOTS: u32 = 256;
 const IDX_HEADER: usize = 4096;
 const SLOT_LEN: usize = 32;
-const LONG_VIS_S: u32 = 43_200;
+/// Visibility timeout of the receives here: long enough that nothing comes back while a
+/// test receives (the clock stands still), short enough that a message received before
+/// a crash is visible again when the tests reopen at `T0 + 60 s` (a receive's state
+/// survives a restart: it stays in flight until its deadline).
+const LONG_VIS_S: u32 = 30;
 
 fn cfg() -> EngineConfig {
     EngineConfig {
@@ -135,8 +139,17 @@ struct Rec {
     end: usize,
     seq: u64,
     body: Vec<u8>,
-    /// A deletion marker (journaled deletes), not a message.
+    /// A marker (journaled deletes or receive states), not a message.
     marker: bool,
+    /// A state marker (journaled receives and visibility changes).
+    states: bool,
+}
+
+impl Rec {
+    /// A deletion marker.
+    fn deletes(&self) -> bool {
+        self.marker && !self.states
+    }
 }
 
 /// Every record of every segment, walked by length and decoded.
@@ -155,6 +168,7 @@ fn scan(part: &Path) -> Vec<Rec> {
                 seq: r.seq,
                 body: r.body,
                 marker: buf[pos + 9] & spool_engine::testing::record::FLAG_DELETES != 0,
+                states: buf[pos + 9] & spool_engine::testing::record::FLAG_STATES != 0,
             });
             pos += len;
         }
@@ -222,7 +236,7 @@ impl Fixture {
         let acked_recs = scan(&dir.path().join(&part_rel));
         // The deletes' flush journaled them in one deletion marker.
         assert_eq!(acked_recs.iter().filter(|r| !r.marker).count(), acked);
-        assert_eq!(acked_recs.iter().filter(|r| r.marker).count(), 1);
+        assert_eq!(acked_recs.iter().filter(|r| r.deletes()).count(), 1);
         let acked_recs = acked_recs.len();
         let tail_bodies: Vec<Vec<u8>> = (0..tail).map(|i| body("tail", i)).collect();
         send(&mut e, q, &tail_bodies);
@@ -542,9 +556,11 @@ fn run_case(fx: &Fixture, case: &Case) -> Outcome {
         (0, 0),
         "{name}: second reopen erased something: {r2:?}"
     );
+    // The flush after the first reopen also journaled its receives (one state marker).
+    let state_marker = u64::from(!got.is_empty());
     assert_eq!(
         r2.records,
-        r.records + posted.len() as u64,
+        r.records + posted.len() as u64 + state_marker,
         "{name}: {r2:?}"
     );
     let got2 = receive_all(&mut e, fx.q);
@@ -660,10 +676,10 @@ fn torn_tail_of_the_head_segment() {
 
 #[test]
 fn torn_tail_across_a_segment_roll() {
-    // 253 acknowledged and the deletes' marker: the tail's first 2 records end segment 0,
-    // the other 2 start segment 1. Index headers never advanced: recovery rescans every
-    // segment.
-    let fx = Fixture::build(Q, 253, 4, false);
+    // 252 acknowledged, the receives' state marker and the deletes' marker: the tail's
+    // first 2 records end segment 0, the other 2 start segment 1. Index headers never
+    // advanced: recovery rescans every segment.
+    let fx = Fixture::build(Q, 252, 4, false);
     let segs = seg_bases(&fx.dir.path().join(&fx.part_rel));
     assert_eq!(segs.len(), 2);
     assert_eq!(fx.tail().iter().filter(|r| r.seg == segs[0]).count(), 2);
@@ -881,7 +897,7 @@ fn acknowledged_deletes_survive_an_index_that_never_synced_them() {
             assert_eq!(gone, 0, "{q}: the synced index holds no delete");
             std::fs::write(idx_file(&cpart, *b), img).unwrap();
         }
-        let markers = scan(&cpart).iter().filter(|r| r.marker).count();
+        let markers = scan(&cpart).iter().filter(|r| r.deletes()).count();
         assert_eq!(markers, 2, "{q}: one marker per flush of deletes");
 
         clock.advance_ms(60_000);

@@ -124,14 +124,12 @@ fn write_receipt_seeds() {
     let r = Receipt {
         partition: 1,
         seq: 1234,
-        generation: 2,
-        epoch: 3,
+        generation: 3 << 32 | 2,
     };
     let mut prefix = Vec::new();
     prefix.extend_from_slice(&r.partition.to_le_bytes());
     prefix.extend_from_slice(&r.seq.to_le_bytes());
     prefix.extend_from_slice(&r.generation.to_le_bytes());
-    prefix.extend_from_slice(&r.epoch.to_le_bytes());
     let sealed = key.seal(7, &r);
     let other_queue = key.seal(8, &r);
     let mut last_byte = sealed.to_vec();

@@ -120,11 +120,34 @@ fn change_visibility_makes_visible_at_once_or_extends_and_refuses_past_12_hours(
         e.change_visibility("q", &got2[0].receipt_handle, 43_201),
         Err(EngineError::InvalidParameter { .. })
     ));
-    // The first handle's receive is over (the message was received again since).
+    // An older handle while a newer receive holds the message: applies (as SQS).
+    e.change_visibility("q", &h, 10).unwrap();
+    clock.advance_ms(10_000);
+    let got4 = e.receive("q", 10, Some(100)).unwrap();
+    assert_eq!(bodies(&got4), [bodies(&got2)[0].clone()]);
+    // A handle of a deleted message: refused.
+    e.delete_message("q", &got4[0].receipt_handle).unwrap();
     assert!(matches!(
-        e.change_visibility("q", &h, 10),
-        Err(EngineError::MessageNotInflight)
+        e.change_visibility("q", &got4[0].receipt_handle, 10),
+        Err(EngineError::MessageNotAvailable)
     ));
+}
+
+#[test]
+fn change_visibility_with_an_expired_handle_not_received_again_applies() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(d.path(), &clock);
+    e.create_queue("q", &BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    send_all(&mut e, "q", &[body("a")]);
+    let h = e.receive("q", 1, Some(5)).unwrap()[0].receipt_handle;
+    clock.advance_ms(6_000);
+    // Visible again, nobody received it: the handle puts it back in flight.
+    e.change_visibility("q", &h, 60).unwrap();
+    assert!(e.receive("q", 1, Some(5)).unwrap().is_empty());
+    assert_eq!(e.counters("q").unwrap().in_flight, 1);
+    assert_eq!(e.delete_message("q", &h).unwrap(), DeleteOutcome::Deleted);
 }
 
 #[test]
@@ -718,7 +741,7 @@ fn partitions_spread_and_gather_and_io_uring_flusher() {
 }
 
 #[test]
-fn restart_requeues_in_flight_and_keeps_receive_counts_for_acknowledged_state() {
+fn restart_keeps_in_flight_messages_in_flight_and_their_handles_working() {
     let d = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
     let mut e = open(d.path(), &clock);
@@ -733,29 +756,36 @@ fn restart_requeues_in_flight_and_keeps_receive_counts_for_acknowledged_state() 
     e.flush().unwrap();
     drop(e);
     let (mut e, report) = Engine::open(d.path(), cfg(), Arc::new(clock.clone())).unwrap();
+    let kept: u64 = report.partitions.iter().map(|p| p.2.kept_in_flight).sum();
     let requeued: u64 = report
         .partitions
         .iter()
         .map(|p| p.2.requeued_in_flight)
         .sum();
-    assert_eq!(requeued, 5);
+    assert_eq!((kept, requeued), (5, 0));
     let c = e.counters("q").unwrap();
-    assert_eq!((c.ready, c.in_flight), (995, 0));
-    // Old handles are stale after a restart.
+    assert_eq!((c.ready, c.in_flight), (990, 5));
+    // Handles from before the restart still delete.
     assert_eq!(
         e.delete_message("q", &got[7].receipt_handle).unwrap(),
-        DeleteOutcome::Stale
+        DeleteOutcome::Deleted
     );
-    let mut all = Vec::new();
-    loop {
-        let got = e.receive("q", 10, None).unwrap();
-        if got.is_empty() {
-            break;
+    let drain = |e: &mut Engine| {
+        let mut all = Vec::new();
+        loop {
+            let got = e.receive("q", 10, Some(43_200)).unwrap();
+            if got.is_empty() {
+                break all;
+            }
+            all.extend(bodies(&got));
         }
-        all.extend(bodies(&got));
-    }
-    assert_eq!(all.len(), 995);
-    assert!(!all.contains(&"m0".to_string()));
+    };
+    assert_eq!(drain(&mut e).len(), 990);
+    // The 4 still in flight come back at their deadline.
+    clock.advance_ms(600_000);
+    let back = drain(&mut e);
+    assert_eq!(back.len(), 4);
+    assert!(!back.contains(&"m0".to_string()));
 }
 
 #[test]

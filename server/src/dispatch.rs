@@ -8,7 +8,7 @@
 //! - limits the codec leaves to the server are checked here (receive size, visibility
 //!   timeout, list page size);
 //! - a response that acknowledges durable state (Sent, Deleted, a moved Redrive, a
-//!   purge) says so in [`Dispatched::needs_flush`]: the caller writes it only after the
+//!   purge, a non-empty Received, VisibilityChanged) says so in [`Dispatched::needs_flush`]: the caller writes it only after the
 //!   engine's next group commit.
 //!
 //! Long polling is the shard's job: `Receive` here answers with what is available now.
@@ -370,7 +370,7 @@ fn receive(
         Ok(got) => got,
         Err(e) => return error(&e),
     };
-    let messages = got
+    let messages: Vec<Message<'static>> = got
         .into_iter()
         .map(|m| Message {
             message_id: m.message_id.0,
@@ -397,8 +397,14 @@ fn receive(
         })
         .collect();
     // Receiving moves messages past maxReceiveCount to their dead-letter queue; those
-    // moves complete with the next flush.
-    reply(Response::Received { messages })
+    // moves complete with the next flush. A receive is journaled (its state marker) by the
+    // next flush too: in `sync` durability the reply waits for it, so a message received
+    // just before a crash is still in flight after it, and its handle still works.
+    if messages.is_empty() {
+        reply(Response::Received { messages })
+    } else {
+        durable(Response::Received { messages })
+    }
 }
 
 fn delete(engine: &mut Engine, queue: &str, receipt_handles: &[Cow<'_, [u8]>]) -> Dispatched {
@@ -427,8 +433,13 @@ fn change_visibility(
                 .change_visibility(queue, &e.receipt_handle, e.timeout_s)
                 .map_err(|e| errors::wire(&e))
         })
-        .collect();
-    reply(Response::VisibilityChanged { results })
+        .collect::<Vec<_>>();
+    // A visibility change is journaled by the next flush, as a receive is.
+    if results.iter().any(Result::is_ok) {
+        durable(Response::VisibilityChanged { results })
+    } else {
+        reply(Response::VisibilityChanged { results })
+    }
 }
 
 #[cfg(test)]
@@ -525,6 +536,7 @@ mod tests {
                 system_attributes: false,
             },
         );
+        assert!(d.needs_flush, "a receive is journaled by the next flush");
         let Response::Received { messages } = d.response else {
             panic!("{:?}", d.response)
         };
@@ -553,6 +565,10 @@ mod tests {
                     },
                 ],
             },
+        );
+        assert!(
+            d.needs_flush,
+            "a visibility change is journaled by the next flush"
         );
         let Response::VisibilityChanged { results } = d.response else {
             panic!()

@@ -29,10 +29,11 @@ pub fn code(e: &EngineError) -> ErrorCode {
         EngineError::ReceiptHandleExpired => ErrorCode::ReceiptHandleExpired,
         EngineError::MessageNotInflight => ErrorCode::MessageNotInflight,
         EngineError::OverLimit { .. } => ErrorCode::OverLimit,
-        // A refused RedrivePolicy is InvalidParameterValue in SQS, as a bad parameter is.
-        EngineError::InvalidParameter { .. } | EngineError::DeadLetterTarget { .. } => {
-            ErrorCode::InvalidParameter
-        }
+        // A refused RedrivePolicy is InvalidParameterValue in SQS, as a bad parameter is;
+        // so is a visibility change of a message that is gone.
+        EngineError::InvalidParameter { .. }
+        | EngineError::DeadLetterTarget { .. }
+        | EngineError::MessageNotAvailable => ErrorCode::InvalidParameter,
         EngineError::MissingParameter(_) => ErrorCode::MissingParameter,
         EngineError::MessageTooLong { .. } => ErrorCode::MessageTooLong,
         EngineError::InvalidMessageContents(_) => ErrorCode::InvalidMessageContents,
@@ -75,6 +76,8 @@ pub fn message(e: &EngineError) -> String {
         EngineError::ReceiptHandleIsInvalid(why) => format!("the receipt handle is invalid: {why}"),
         EngineError::ReceiptHandleExpired => "the receipt handle has expired".to_string(),
         EngineError::MessageNotInflight => "the message referred to is not in flight".to_string(),
+        // AWS's words (issue 17).
+        EngineError::MessageNotAvailable => MESSAGE_NOT_AVAILABLE_TEXT.to_string(),
         EngineError::OverLimit { limit } => format!("too many messages in flight (limit {limit})"),
         EngineError::InvalidParameter { name, reason } => parameter_message(name, reason),
         EngineError::MissingParameter(name) => {
@@ -281,6 +284,10 @@ pub fn invalid_handle(handle: &str) -> SqsError {
         format!("The input receipt handle \"{shown}\" is not a valid receipt handle."),
     )
 }
+
+/// ChangeMessageVisibility with a handle of a message that is gone, word for word as AWS.
+pub const MESSAGE_NOT_AVAILABLE_TEXT: &str =
+    "Message does not exist or is not available for visibility timeout change.";
 
 /// A receipt handle quoted in an error is cut to this many characters.
 pub const HANDLE_ECHO_MAX_CHARS: usize = 256;

@@ -421,7 +421,10 @@ fn a_restart_keeps_every_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut d = start(&dir);
     let mut c = connect(&d);
-    c.create_queue("keep", &[]).unwrap();
+    // A short visibility timeout: what is in flight at the restart stays in flight until
+    // its deadline, then comes back.
+    c.create_queue("keep", &[("VisibilityTimeout", "2")])
+        .unwrap();
     c.create_queue(
         "keep.fifo",
         &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
@@ -438,8 +441,9 @@ fn a_restart_keeps_every_acknowledged_message() {
             .all(Result::is_ok));
         want.extend(bodies);
     }
-    // Half in flight at the restart: they come back visible.
+    // Half in flight at the restart: they come back visible at their deadline.
     let inflight = receive(&mut c, "keep", 500, 1000);
+    let received_at = std::time::Instant::now();
     assert!(!inflight.is_empty());
     let entries: Vec<SendEntry<'_>> = (0..20)
         .map(|i| SendEntry {
@@ -463,6 +467,8 @@ fn a_restart_keeps_every_acknowledged_message() {
 
     let d = start(&dir);
     let mut c = connect(&d);
+    let back = received_at + std::time::Duration::from_millis(2_200);
+    std::thread::sleep(back.saturating_duration_since(std::time::Instant::now()));
     let mut got = HashSet::new();
     loop {
         let ms = receive(&mut c, "keep", 1000, 500);

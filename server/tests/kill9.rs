@@ -3,6 +3,10 @@
 //! check that every send the client saw acknowledged is receivable and that every
 //! message read back is intact (each body carries its own checksum). Repeated for
 //! `SPOOL_KILL_ROUNDS` rounds (default 20), each bounded in time.
+//!
+//! And a restart is invisible to consumers (issue 17): a message received before a
+//! `kill -9` or a clean stop stays in flight until its visibility deadline, keeps its
+//! receive count, and the handle of that receive still deletes it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use spool_client::{ClientConfig, Connection, ReceiveOptions};
+use spool_protocol::message::Message;
 use spool_testkit::Spoold;
 
 /// `<tag>:<crc32 of tag, hex>:<padding>` — a garbled or torn body fails the check.
@@ -59,6 +64,9 @@ fn connect(addr: &str) -> Option<Connection> {
     })
     .ok()
 }
+
+/// The load test's consumer receives with this visibility timeout.
+const CONSUMER_VISIBILITY_S: u32 = 1;
 
 /// A small xorshift generator: random kill moments and sizes without a dependency.
 struct Rng(u64);
@@ -162,7 +170,8 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
             }));
         }
         {
-            // A consumer putting messages in flight (not deleting): they must come back.
+            // A consumer putting messages in flight (not deleting): they must come back, at
+            // their visibility deadline (which a restart keeps).
             let (addr, stop) = (addr.clone(), stop.clone());
             threads.push(std::thread::spawn(move || {
                 let Some(mut c) = connect(&addr) else { return };
@@ -170,6 +179,7 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
                     let opts = ReceiveOptions {
                         max_messages: 20,
                         wait_time_ms: 50,
+                        visibility_timeout_s: Some(CONSUMER_VISIBILITY_S),
                         ..Default::default()
                     };
                     if c.receive("crash", &opts).is_err() {
@@ -181,14 +191,18 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         let delay = 50 + rng.next() % 400;
         std::thread::sleep(Duration::from_millis(delay));
         d.kill9();
+        let killed = Instant::now();
         stop.store(true, Ordering::Relaxed);
         for t in threads {
             t.join().unwrap();
         }
         let acked = acked.lock().unwrap().clone();
 
-        // Restart and drain everything; each round starts from an empty queue.
+        // Restart and drain everything; each round starts from an empty queue. What the
+        // consumer had in flight comes back at its deadline: wait it out.
         let d = Spoold::start(&data, &args);
+        let back = killed + Duration::from_millis(u64::from(CONSUMER_VISIBILITY_S) * 1000 + 200);
+        std::thread::sleep(back.saturating_duration_since(Instant::now()));
         let mut c = connect(&d.addr_string()).unwrap();
         let mut got: HashSet<String> = HashSet::new();
         let deadline = Instant::now() + Duration::from_mins(2);
@@ -249,4 +263,109 @@ fn kill_9_under_load_loses_no_acknowledged_message() {
         );
     }
     assert!(total_checked > 0, "the load acknowledged nothing");
+}
+
+fn receive_now(c: &mut Connection, queue: &str, max: u32, vis_s: u32) -> Vec<Message<'static>> {
+    let opts = ReceiveOptions {
+        max_messages: max,
+        visibility_timeout_s: Some(vis_s),
+        ..Default::default()
+    };
+    c.receive(queue, &opts).unwrap()
+}
+
+/// Receives until `want` messages came (polling, bounded).
+fn receive_until(
+    c: &mut Connection,
+    queue: &str,
+    want: usize,
+    within: Duration,
+) -> Vec<Message<'static>> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    while got.len() < want && Instant::now() < deadline {
+        let opts = ReceiveOptions {
+            max_messages: 10,
+            visibility_timeout_s: Some(60),
+            wait_time_ms: 200,
+            ..Default::default()
+        };
+        got.extend(c.receive(queue, &opts).unwrap());
+    }
+    got
+}
+
+/// One scenario, stopped by `stop`: two of three messages are received (3 s visibility),
+/// the daemon stops and restarts; the third is visible at once, the two stay in flight
+/// until their deadline, one is deleted by its pre-restart handle, the other comes back
+/// at its deadline with receive count 2.
+fn restart_keeps_receipts(stop: impl FnOnce(&mut Spoold)) {
+    const VIS_S: u32 = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--shards", "2"];
+    let mut d = Spoold::start(&data, &args);
+    let mut c = connect(&d.addr_string()).unwrap();
+    c.create_queue("r", &[]).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..3).map(|i| body(&format!("m{i}"), 10)).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    assert!(c.send_bodies("r", &refs).unwrap().iter().all(Result::is_ok));
+    // Exactly two received (one at a time: the shards may each hold some of the three).
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while received.len() < 2 && Instant::now() < deadline {
+        let opts = ReceiveOptions {
+            max_messages: 1,
+            visibility_timeout_s: Some(VIS_S),
+            wait_time_ms: 200,
+            ..Default::default()
+        };
+        received.extend(c.receive("r", &opts).unwrap());
+    }
+    assert_eq!(received.len(), 2);
+    let at = Instant::now();
+    stop(&mut d);
+    drop(c);
+
+    let d = Spoold::start(&data, &args);
+    let mut c = connect(&d.addr_string()).unwrap();
+    let visible = receive_until(&mut c, "r", 1, Duration::from_secs(2));
+    let tags: Vec<String> = visible.iter().map(|m| check(&m.body)).collect();
+    assert_eq!(
+        tags.len(),
+        1,
+        "only the message never received is visible: {tags:?}"
+    );
+    assert!(received.iter().all(|m| check(&m.body) != tags[0]));
+    let h0: &[u8] = &received[0].receipt_handle;
+    let res = c.delete("r", &[h0]).unwrap();
+    assert!(res[0].is_ok(), "the pre-restart handle deletes: {res:?}");
+    assert!(
+        at.elapsed() < Duration::from_secs(u64::from(VIS_S)),
+        "the restart took longer than the visibility timeout; the test proves nothing"
+    );
+    assert!(
+        receive_now(&mut c, "r", 10, 60).is_empty(),
+        "the other received message is still in flight"
+    );
+    let back = receive_until(&mut c, "r", 1, Duration::from_secs(u64::from(VIS_S) + 2));
+    assert_eq!(back.len(), 1, "back at its deadline");
+    assert_eq!(check(&back[0].body), check(&received[1].body));
+    assert_eq!(back[0].receive_count, 2, "its receive count was kept");
+    assert!(
+        at.elapsed() + Duration::from_millis(300) >= Duration::from_secs(u64::from(VIS_S)),
+        "not before its deadline"
+    );
+}
+
+#[test]
+fn after_kill_9_received_messages_stay_in_flight_and_their_handles_delete() {
+    restart_keeps_receipts(Spoold::kill9);
+}
+
+#[test]
+fn after_a_clean_stop_received_messages_stay_in_flight_and_their_handles_delete() {
+    restart_keeps_receipts(|d| {
+        d.terminate();
+    });
 }

@@ -189,8 +189,8 @@ impl Engine {
     /// * nothing acknowledged is lost (acknowledged records were synced before);
     /// * nothing unacknowledged is assumed durable, and no later append follows bytes of
     ///   unknown durability;
-    /// * as after a crash, messages that were in flight in that partition become visible
-    ///   again and their receipt handles go stale (the epoch is bumped); moves into or out
+    /// * as after a crash, messages whose receive was journaled stay in flight and their
+    ///   receipt handles keep working (see `recovery.rs`); moves into or out
     ///   of it that had not committed are abandoned (the source message stays).
     ///
     /// A partition whose reopen fails (the disk is still full, the device still broken)

@@ -93,7 +93,7 @@ impl Partition {
         // marker can be written (the head is full and the disk has no room for another
         // segment), the index files are synced with the log instead: deletes must work on
         // a full disk, since they are how it drains.
-        let journaled = self.stage_deletes().is_ok();
+        let journaled = self.stage_deletes().is_ok() && self.stage_states().is_ok();
         // The head's new partial page prefixes the next direct span; whole pages go out.
         if let Some(last) = self.spans.last().copied() {
             if last.direct {

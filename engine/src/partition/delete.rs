@@ -7,7 +7,7 @@
 use super::fifo::Fifo;
 use super::{Counters, Partition};
 use crate::error::{EngineError, Result};
-use crate::index::{Slot, SlotState};
+use crate::index::SlotState;
 use crate::receipt::Receipt;
 
 /// What a DeleteMessage did.
@@ -20,15 +20,6 @@ pub enum DeleteOutcome {
 }
 
 impl Partition {
-    /// The slot a receipt refers to, if the receipt is still the latest for it.
-    pub(super) fn current(&self, r: &Receipt) -> Option<(usize, Slot)> {
-        if r.epoch != self.epoch || r.partition != self.number {
-            return None;
-        }
-        let (pos, slot) = self.slot_of(r.seq)?;
-        (slot.generation == r.generation && slot.receive_count > 0).then_some((pos, slot))
-    }
-
     /// Deletes the message a receipt refers to. A handle from an earlier receive, or of a
     /// message already gone, deletes nothing and succeeds (standard queues) or reports an
     /// expired handle (FIFO queues, as SQS does). The deletion is durable after the next
@@ -36,35 +27,31 @@ impl Partition {
     pub(crate) fn delete(&mut self, now_ms: u64, r: &Receipt) -> Result<DeleteOutcome> {
         self.check_ok()?;
         self.tick(now_ms);
+        // The message may have moved to another seq (a compaction copy): `seq` is where
+        // it is now.
         let found = self.current(r);
         match found {
-            Some((pos, slot)) if slot.state == SlotState::InFlight => {
-                self.timers.remove(r.seq);
-                self.set_state(
-                    pos,
-                    r.seq,
-                    SlotState::InFlight,
-                    SlotState::Deleted,
-                    slot.len,
-                );
-                self.journal_delete(pos, r.seq);
+            Some((seq, pos, slot)) if slot.state == SlotState::InFlight => {
+                self.timers.remove(seq);
+                self.set_state(pos, seq, SlotState::InFlight, SlotState::Deleted, slot.len);
+                self.journal_delete(pos, seq);
                 self.counters.in_flight -= 1;
                 if self.params.fifo {
-                    self.fifo_release(r.seq);
+                    self.fifo_release(seq);
                 }
                 self.debug_check_fifo();
                 Ok(DeleteOutcome::Deleted)
             }
-            Some((pos, slot)) if slot.state == SlotState::Ready && !self.params.fifo => {
+            Some((seq, pos, slot)) if slot.state == SlotState::Ready && !self.params.fifo => {
                 // Visibility ran out but nobody received it since: the handle is still the
                 // latest, so SQS deletes. It may sit in the redelivery line; that entry is
                 // skipped when reached.
-                self.set_state(pos, r.seq, SlotState::Ready, SlotState::Deleted, slot.len);
-                self.journal_delete(pos, r.seq);
+                self.set_state(pos, seq, SlotState::Ready, SlotState::Deleted, slot.len);
+                self.journal_delete(pos, seq);
                 self.counters.ready -= 1;
                 Ok(DeleteOutcome::Deleted)
             }
-            Some((_, slot)) if slot.state == SlotState::Deleted => Ok(DeleteOutcome::Stale),
+            Some((_, _, slot)) if slot.state == SlotState::Deleted => Ok(DeleteOutcome::Stale),
             _ if self.params.fifo => Err(EngineError::ReceiptHandleExpired),
             _ => Ok(DeleteOutcome::Stale),
         }
@@ -76,7 +63,12 @@ impl Partition {
     pub(crate) fn purge(&mut self) -> Result<()> {
         self.check_ok()?;
         self.purge_floor = self.next_seq;
-        crate::recovery::write_meta(&self.dir, self.epoch, self.purge_floor)?;
+        crate::recovery::write_meta(
+            &self.dir,
+            self.epoch,
+            self.purge_floor,
+            self.generation_lease,
+        )?;
         self.timers.clear();
         self.redelivery.clear();
         self.fifo = Fifo::default();
@@ -84,6 +76,8 @@ impl Partition {
         // purge is accepted (and delivered) again after it.
         self.dedup_mut().clear();
         self.counters = Counters::default();
+        self.forward.clear();
+        self.pending_states.clear();
         self.cursor = self.purge_floor;
         let mut freed = Vec::new();
         self.retained.clear(&mut freed);

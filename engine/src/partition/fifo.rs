@@ -69,6 +69,10 @@ impl Group {
     }
 }
 
+/// The call of a message found in flight at recovery: no receive call is ever this one
+/// (calls count up from 1), so it holds its group's later messages from every call.
+const RECOVERED_CALL: u64 = u64::MAX;
+
 /// What the group a call is serving can give next.
 enum Take {
     Seq(u64),
@@ -235,13 +239,19 @@ impl Partition {
     /// in memory if it is there, else through the log's mmap. None if the message or its
     /// record is gone, or the record names no group.
     pub(super) fn read_group_key(&self, seq: u64) -> Option<u64> {
+        record::peek_group(self.record_bytes(seq)?).map(|g| self.fifo.key(g))
+    }
+
+    /// A message's record: from a batch still kept in memory if it is there, else
+    /// through the log's mmap (unchecked). None if the message is gone.
+    fn record_bytes(&self, seq: u64) -> Option<&[u8]> {
         let (pos, slot) = self.slot_of(seq)?;
         let seg = &self.segs[pos];
-        let bytes = self
-            .retained
-            .find(seq, seg.base_seq, u64::from(slot.offset), slot.len as usize)
-            .unwrap_or_else(|| seg.record_bytes(&slot));
-        record::peek_group(bytes).map(|g| self.fifo.key(g))
+        Some(
+            self.retained
+                .find(seq, seg.base_seq, u64::from(slot.offset), slot.len as usize)
+                .unwrap_or_else(|| seg.record_bytes(&slot)),
+        )
     }
 
     /// The group key of `seq`: remembered, or read from its record.
@@ -291,6 +301,33 @@ impl Partition {
             .and_then(|g| g.in_flight.get(&seq))
             .map_or(u64::MAX, |f| f.expires_ms);
         visible_at_ms.min(expires)
+    }
+
+    /// A FIFO message found in flight at recovery (its deadline still ahead): its group
+    /// waits for it, as if an earlier receive call had delivered it; it leaves flight by
+    /// its retention end at the latest, as a message delivered since the start does.
+    pub(crate) fn fifo_hold(&mut self, seq: u64) {
+        let g = self.group_key(seq);
+        let sent_at_ms = self
+            .record_bytes(seq)
+            .and_then(record::peek_header)
+            .map(|h| h.sent_at_ms);
+        let expires_ms =
+            sent_at_ms.map_or(u64::MAX, |t| t.saturating_add(self.params.retention_ms));
+        self.fifo.group_of_seq.insert(seq, g);
+        let group = self.fifo.groups.entry(g).or_default();
+        let old = group.in_flight.insert(
+            seq,
+            InFlight {
+                call: RECOVERED_CALL,
+                expires_ms,
+            },
+        );
+        debug_assert!(old.is_none(), "message {seq} held twice");
+        self.fifo.refresh(g);
+        if let Some((_, slot)) = self.slot_of(seq) {
+            self.timers.insert(seq, slot.visible_at_ms.min(expires_ms));
+        }
     }
 
     /// A FIFO message handed out by [`Partition::next_fifo`] was delivered; it expires at

@@ -24,7 +24,9 @@
 //! - `fifo.rs`: FIFO group scheduling;
 //! - `visibility.rs`: timers, requeueing, ChangeMessageVisibility;
 //! - `delete.rs`: DeleteMessage and PurgeQueue;
-//! - `moves.rs`: the source side of dead-letter moves, redrive and compaction copies.
+//! - `moves.rs`: the source side of dead-letter moves, redrive and compaction copies;
+//! - `receipts.rs`: receipt generations (leased), journaling receive state, and finding
+//!   the message a handle names (across compaction copies).
 //!
 //! Opening (recovery) and compaction are in `crate::recovery` and `crate::compaction`.
 
@@ -32,6 +34,7 @@ mod commit;
 mod delete;
 mod fifo;
 mod moves;
+mod receipts;
 mod receive;
 mod stage;
 mod visibility;
@@ -174,6 +177,16 @@ pub struct Partition {
     /// Deletes since the last flush was taken out, journaled by a deletion marker in the
     /// next one (see `record::FLAG_DELETES`): their acknowledgement waits for that flush.
     pending_deletes: Vec<u64>,
+    /// Messages whose receive state changed since the last flush was taken out, journaled
+    /// by a state marker in the next one (see `record::FLAG_STATES`).
+    pending_states: Vec<u64>,
+    /// Receipt generations: the next one to issue, and the lease persisted in
+    /// `partition.meta` below which issuing is safe (see `Partition::take_generation`).
+    pub(crate) next_generation: u64,
+    pub(crate) generation_lease: u64,
+    /// Compaction forwarding: generation of a receive → the seq its message was copied
+    /// forward to (see `Partition::current`).
+    pub(crate) forward: crate::hash::SeqMap<u64>,
     /// See [`Partition::corrupt_records`].
     corrupt_records: u64,
     flushing: bool,
@@ -221,6 +234,10 @@ impl Partition {
             spans: Vec::new(),
             entries: Vec::new(),
             pending_deletes: Vec::new(),
+            pending_states: Vec::new(),
+            next_generation: 0,
+            generation_lease: 0,
+            forward: crate::hash::SeqMap::default(),
             corrupt_records: 0,
             flushing: false,
             cursor: 0,
@@ -240,8 +257,7 @@ impl Partition {
         self.number
     }
 
-    /// Bumped on every open; sealed into receipts, so handles from before a reopen are
-    /// stale.
+    /// Bumped on every open (seeds message ids; handles no longer carry it).
     pub fn epoch(&self) -> u32 {
         self.epoch
     }
@@ -337,6 +353,12 @@ impl Partition {
         self.segs[pos].idx_dirty = true;
     }
 
+    /// Recovery: a journaled receive state (counters and timers already adjusted).
+    pub(crate) fn restore_slot(&mut self, pos: usize, seq: u64, from: SlotState, slot: &Slot) {
+        self.write_slot(pos, seq, from, slot);
+        self.segs[pos].idx_dirty = true;
+    }
+
     /// Changes the state of `seq`'s slot (in segment `pos`) from `from` to `to`, keeping
     /// the segment's live and pinned counts right. Debug builds check that the slot is in
     /// `from` and that the change is one a running partition may make
@@ -362,8 +384,8 @@ impl Partition {
     }
 
     /// Checks what recovery promises of a partition it opened (debug builds): nothing in
-    /// flight or in the write path, every live message counted ready or delayed, and every
-    /// delayed one on the timer wheel and pinning its segment.
+    /// the write path, every live message counted ready, delayed or in flight, and every
+    /// delayed or in-flight one on the timer wheel and pinning its segment.
     pub(crate) fn debug_check_recovered(&self) {
         if !cfg!(debug_assertions) {
             return;
@@ -371,10 +393,14 @@ impl Partition {
         let live: u64 = self.segs.iter().map(|s| u64::from(s.live)).sum();
         let pinned: u64 = self.segs.iter().map(|s| u64::from(s.pinned)).sum();
         let c = self.counters;
-        debug_assert_eq!(c.in_flight, 0, "in flight after recovery");
-        debug_assert_eq!(live, c.ready + c.delayed, "live slots vs counters");
-        debug_assert_eq!(pinned, c.delayed, "pinned slots vs delayed");
-        debug_assert_eq!(self.timers.len() as u64, c.delayed, "timers vs delayed");
+        let waiting = c.delayed + c.in_flight;
+        debug_assert_eq!(live, c.ready + waiting, "live slots vs counters");
+        debug_assert_eq!(pinned, waiting, "pinned slots vs delayed and in flight");
+        debug_assert_eq!(
+            self.timers.len() as u64,
+            waiting,
+            "timers vs delayed and in flight"
+        );
         debug_assert_eq!(self.next_seq, self.committed_seq);
         debug_assert!(!self.needs_flush());
         debug_assert!(self.cursor >= self.purge_floor);

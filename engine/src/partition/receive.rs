@@ -51,6 +51,7 @@ impl Partition {
         bytes_left: &mut usize,
     ) -> Result<()> {
         self.check_ok()?;
+        self.renew_generation_lease()?;
         self.tick(now_ms);
         let visibility_ms = visibility_ms.min(MAX_VISIBILITY_MS);
         self.fifo_begin_call();
@@ -190,15 +191,15 @@ impl Partition {
             }
         }
         slot.receive_count = slot.receive_count.saturating_add(1);
-        slot.generation = slot.generation.wrapping_add(1);
+        slot.generation = self.take_generation();
         if slot.first_receive_ms == 0 {
             slot.first_receive_ms = now_ms;
         }
         slot.visible_at_ms = now_ms + visibility_ms;
         slot.state = SlotState::InFlight;
-        // Receiving is not an acknowledged state change: after a crash every in-flight
-        // message is visible again anyway, so this slot is not marked for sync.
         self.write_slot(pos, seq, SlotState::Ready, &slot);
+        // Journaled with the next flush, so a restart keeps it in flight.
+        self.journal_state(pos, seq);
         let expires_ms = header.sent_at_ms.saturating_add(self.params.retention_ms);
         if self.params.fifo {
             self.fifo_delivered(seq, expires_ms);
@@ -215,7 +216,6 @@ impl Partition {
                 partition: self.number,
                 seq,
                 generation: slot.generation,
-                epoch: self.epoch,
             },
             receive_count: u32::from(slot.receive_count),
             first_receive_ms: slot.first_receive_ms,

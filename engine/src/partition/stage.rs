@@ -1,4 +1,4 @@
-//! The first step of the write path: encoding messages (and deletion markers) into the
+//! The first step of the write path: encoding messages (and deletion and state markers) into the
 //! partition's write buffer, placing them in the head segment and rolling to a new
 //! segment when it is full.
 //!
@@ -185,25 +185,32 @@ impl Partition {
             let seq = self.next_seq;
             let start = self.buf.len();
             let len = record::encode_deletes(&mut self.buf, seq, seqs);
-            let entry = StagedEntry {
-                seq,
-                len: len as u32,
-                visible_at_ms: 0,
-                sent_at_ms: 0,
-                replaces: None,
-                marker: true,
-            };
-            if let Err(e) = self.place(start, entry, 0, 0) {
+            if let Err(e) = self.place_marker(start, seq, len) {
                 res = Err(e);
                 break;
-            }
-            if let Some(head) = self.segs.back_mut() {
-                head.has_markers = true;
             }
         }
         pending.clear();
         self.pending_deletes = pending;
         res
+    }
+
+    /// Places the marker (deletion or state) just encoded at `start..` of the write buffer:
+    /// it takes a seq and a slot (Deleted at its commit) and is never delivered.
+    pub(super) fn place_marker(&mut self, start: usize, seq: u64, len: usize) -> Result<()> {
+        let entry = StagedEntry {
+            seq,
+            len: len as u32,
+            visible_at_ms: 0,
+            sent_at_ms: 0,
+            replaces: None,
+            marker: true,
+        };
+        self.place(start, entry, 0, 0)?;
+        if let Some(head) = self.segs.back_mut() {
+            head.has_markers = true;
+        }
+        Ok(())
     }
 
     /// Places the record just encoded at `start..` of the write buffer in the head
@@ -314,9 +321,10 @@ impl Partition {
         Ok(())
     }
 
-    /// Whether anything waits to be flushed: staged records, or deletes to journal.
+    /// Whether anything waits to be flushed: staged records, or deletes or receive states
+    /// to journal.
     pub fn needs_flush(&self) -> bool {
-        !self.entries.is_empty() || !self.pending_deletes.is_empty()
+        !self.entries.is_empty() || !self.pending_deletes.is_empty() || self.has_pending_states()
     }
 
     /// Records staged and not yet taken out by a flush.

@@ -58,7 +58,13 @@ impl Partition {
         self.fifo_requeue(seq, group);
     }
 
-    /// Changes the visibility timeout of an in-flight message; 0 makes it visible now.
+    /// ChangeMessageVisibility, as SQS does it: `timeout_ms` from now (0 = visible now)
+    /// for the message the handle names, if it still exists. An older handle while a newer
+    /// receive holds the message applies to that receive; an expired handle whose message
+    /// was not received again puts it back in flight (standard queues; on a FIFO queue,
+    /// where that would break its group's order, such a handle has expired, as for a
+    /// delete). A handle of a message that is gone (deleted, moved, expired) is
+    /// [`EngineError::MessageNotAvailable`]. The change is durable after the next flush.
     pub(crate) fn change_visibility(
         &mut self,
         now_ms: u64,
@@ -76,30 +82,49 @@ impl Partition {
                 },
             });
         }
-        let Some((pos, mut slot)) = self.current(r) else {
-            return Err(EngineError::MessageNotInflight);
+        let Some((seq, pos, mut slot)) = self.locate(r) else {
+            return Err(EngineError::MessageNotAvailable);
         };
-        if slot.state != SlotState::InFlight {
-            return Err(EngineError::MessageNotInflight);
+        match slot.state {
+            SlotState::InFlight if timeout_ms == 0 => {
+                self.timers.remove(seq);
+                slot.state = SlotState::Ready;
+                self.write_slot(pos, seq, SlotState::InFlight, &slot);
+                self.counters.in_flight -= 1;
+                self.counters.ready += 1;
+                let group = if self.params.fifo {
+                    self.fifo_release(seq)
+                } else {
+                    None
+                };
+                // Ahead of the cursor (a message kept in flight by recovery), the cursor
+                // reaches it in order; behind it, it goes back in line.
+                if seq < self.cursor {
+                    self.requeue(seq, group);
+                }
+            }
+            SlotState::InFlight => {
+                slot.visible_at_ms = now_ms + timeout_ms;
+                self.write_slot(pos, seq, SlotState::InFlight, &slot);
+                let deadline = self.in_flight_deadline(seq, slot.visible_at_ms);
+                self.timers.insert(seq, deadline);
+            }
+            // Visible again and not received since: already visible.
+            SlotState::Ready if timeout_ms == 0 => return Ok(()),
+            SlotState::Ready if self.params.fifo => return Err(EngineError::ReceiptHandleExpired),
+            SlotState::Ready => {
+                // Back in flight under the same receipt. An entry of it in the redelivery
+                // line is skipped when reached (it is no longer Ready).
+                slot.state = SlotState::InFlight;
+                slot.visible_at_ms = now_ms + timeout_ms;
+                self.write_slot(pos, seq, SlotState::Ready, &slot);
+                self.timers.insert(seq, slot.visible_at_ms);
+                self.counters.ready -= 1;
+                self.counters.in_flight += 1;
+            }
+            _ => return Err(EngineError::MessageNotAvailable),
         }
-        if timeout_ms == 0 {
-            self.timers.remove(r.seq);
-            slot.state = SlotState::Ready;
-            self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
-            self.counters.in_flight -= 1;
-            self.counters.ready += 1;
-            let group = if self.params.fifo {
-                self.fifo_release(r.seq)
-            } else {
-                None
-            };
-            self.requeue(r.seq, group);
-        } else {
-            slot.visible_at_ms = now_ms + timeout_ms;
-            self.write_slot(pos, r.seq, SlotState::InFlight, &slot);
-            let deadline = self.in_flight_deadline(r.seq, slot.visible_at_ms);
-            self.timers.insert(r.seq, deadline);
-        }
+        self.journal_state(pos, seq);
         self.debug_check_fifo();
         Ok(())
     }

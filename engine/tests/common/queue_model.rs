@@ -740,19 +740,35 @@ impl Harness {
                 self.ctx()
             )
         };
+        // SQS's rules: any handle of a message that still exists changes it (an expired
+        // one too, unless that would put a FIFO message back in flight: expired); a handle
+        // of a message that is gone is refused.
+        let gone = matches!(m.del, Del::Pending | Del::Durable) || m.purged;
+        let visible = m.visible_at <= now;
         match &r {
             Ok(()) => {
+                assert!(!gone, "changed visibility of a deleted message: {}", ctx());
                 assert!(
-                    m.visible_at > now && m.del == Del::No && !m.purged,
-                    "changed visibility of a message not in flight: {}",
+                    !(self.fifo && visible && secs > 0),
+                    "a FIFO message visible again went back in flight: {}",
                     ctx()
                 );
-                self.msgs[id].visible_at = now + u64::from(secs) * 1000;
+                let m = &mut self.msgs[id];
+                if secs > 0 || !visible {
+                    m.visible_at = now + u64::from(secs) * 1000;
+                }
             }
-            Err(EngineError::MessageNotInflight) => {
+            Err(EngineError::ReceiptHandleExpired) => {
                 assert!(
-                    !self.surely_in_flight(m),
-                    "latest handle refused: {}",
+                    self.fifo && secs > 0 && !self.surely_in_flight(m),
+                    "expired: {}",
+                    ctx()
+                );
+            }
+            Err(EngineError::MessageNotAvailable) => {
+                assert!(
+                    gone || m.del == Del::Maybe || self.expired(m, now),
+                    "handle of a message that exists refused: {}",
                     ctx()
                 );
             }
@@ -767,11 +783,30 @@ impl Harness {
         let (id, h) = self.stale[pick % self.stale.len()];
         let q = self.queue;
         let r = self.e().change_visibility(q, &h, 0);
-        assert!(
-            matches!(r, Err(EngineError::MessageNotInflight)),
-            "stale handle of {id} changed visibility: {r:?}; {}",
-            self.ctx()
-        );
+        let now = self.now();
+        // An older handle while a newer receive holds the message applies to it.
+        match r {
+            Ok(()) => {
+                let m = &mut self.msgs[id];
+                assert!(
+                    !matches!(m.del, Del::Pending | Del::Durable) && !m.purged,
+                    "stale handle of deleted {id} changed visibility; {}",
+                    self.ctx()
+                );
+                let m = &mut self.msgs[id];
+                m.visible_at = m.visible_at.min(now);
+            }
+            Err(EngineError::MessageNotAvailable) => {
+                // Gone, or copied forward by compaction (a copy keeps only its latest
+                // handle), which only happens to a visible message.
+                assert!(
+                    !self.surely_in_flight(&self.msgs[id]),
+                    "stale handle of in-flight {id} refused; {}",
+                    self.ctx()
+                );
+            }
+            r => panic!("stale handle of {id}: {r:?}; {}", self.ctx()),
+        }
     }
 
     fn purge(&mut self) {
@@ -804,13 +839,12 @@ impl Harness {
             if !m.acked {
                 m.lost = true;
             }
-            m.visible_at = 0;
+            // Receive state survives: in flight until its deadline, its handle still the
+            // latest (a process crash keeps the index pages; the journal covers the rest).
             if m.del == Del::Pending {
                 m.del = Del::Maybe;
             }
-            if let Some(h) = m.handle.take() {
-                self.stale.push((id, h));
-            }
+            let _ = id;
         }
         let (e, _) = Engine::open(
             self.dir.path(),

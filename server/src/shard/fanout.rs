@@ -208,7 +208,8 @@ impl Shard {
                     else {
                         unreachable!("a filling chain")
                     };
-                    self.deliver(o.to, Response::Received { messages });
+                    // Some may have been received on this shard: wait for its commit.
+                    self.deliver_received(o.to, Response::Received { messages });
                 } else {
                     self.chain_next(op);
                 }

@@ -4,7 +4,8 @@
 //! one is out.
 //!
 //! Owns [`GroupCommit`]. Promises: in `sync` durability a reply that acknowledges a write
-//! leaves only after its commit finished; a failed commit turns those replies (and those
+//! (a receive's too: it changes durable receive state) leaves only after its commit
+//! finished; a failed commit turns those replies (and those
 //! staged meanwhile) into errors, never successes; a reply is in at most one of
 //! `after_flush` / `in_flush`, and moves from the first to the second only when a commit
 //! starts with nothing out.
@@ -83,6 +84,14 @@ impl Shard {
         } else {
             self.deliver(to, resp);
         }
+    }
+
+    /// Answers a receive run on this shard's engine: one that received something waits,
+    /// in `sync` durability, for the commit that journals its receive state (the receipt
+    /// handles it carries then outlive a crash), as a delete's reply does.
+    pub(super) fn deliver_received(&mut self, to: ReplyTo, resp: Response<'static>) {
+        let journaled = super::is_nonempty_receive(&resp);
+        self.complete_local(to, resp, journaled);
     }
 
     /// Starts the next group commit, if none is out and (in `batch` durability) its time

@@ -225,7 +225,7 @@ impl Shard {
             let resp = self.receive_here(p.req.clone());
             if is_nonempty_receive(&resp) {
                 let p = self.polls.parked.remove(i);
-                self.deliver(p.to, resp);
+                self.deliver_received(p.to, resp);
             } else {
                 break;
             }

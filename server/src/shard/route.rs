@@ -314,13 +314,13 @@ impl Shard {
             filled = match local {
                 Response::Received { messages } if self.n > 1 && self.fills_batch(&req) => {
                     if !batch_open(&req, &messages) {
-                        return self.deliver(to, Response::Received { messages });
+                        return self.deliver_received(to, Response::Received { messages });
                     }
                     Some(messages)
                 }
                 local => {
                     if is_nonempty_receive(&local) || (self.n == 1 && wait == 0) {
-                        return self.deliver(to, local);
+                        return self.deliver_received(to, local);
                     }
                     None
                 }
@@ -391,7 +391,9 @@ impl Shard {
             unreachable!()
         };
         if let Some(messages) = filled.filter(|m| !m.is_empty()) {
-            return self.deliver(o.to, Response::Received { messages });
+            // Some may have been received here: the reply waits for this shard's commit
+            // too (those from other shards waited for theirs).
+            return self.deliver_received(o.to, Response::Received { messages });
         }
         if self.now() < deadline && !self.life.is_stopping() {
             self.park(o.to, req, deadline);

@@ -1,8 +1,11 @@
 //! The ledger of what the client saw: per stream and sequence number, whether a send was
 //! attempted or acknowledged, a delivery seen, a delete attempted or acknowledged; the
+//! receipts the consumers hold (a handle and the earliest its visibility can run out); the
 //! round's counts and the violations found. Owns the check of each single delivery.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use spool_client::Message;
 
@@ -15,6 +18,25 @@ pub(crate) const SEEN: u8 = 4; // received at least once
 pub(crate) const DEL_TRIED: u8 = 8; // a delete was attempted (the message may be gone)
 pub(crate) const DEL_ACKED: u8 = 16; // the daemon acknowledged the delete (it must stay gone)
 pub(crate) const DRAINED: u8 = 32; // received in the current verification drain
+
+/// The load's consumers receive with this visibility timeout: short, so that what a kill
+/// leaves in flight (a restart keeps it in flight) comes back within the drain.
+pub(crate) const CONSUMER_VISIBILITY_S: u32 = 2;
+pub(crate) const CONSUMER_VISIBILITY: Duration = Duration::from_secs(CONSUMER_VISIBILITY_S as u64);
+
+/// How early a visibility deadline may pass by our clock (see `check_delivery`).
+const DEADLINE_SLACK: Duration = Duration::from_millis(50);
+
+/// A consumer's receipt of a message it received and has not resolved (deleted or
+/// released with an acknowledgement).
+pub(crate) struct Held {
+    pub(crate) handle: Vec<u8>,
+    /// The receive was requested at this moment minus the visibility timeout, so its
+    /// deadline is no earlier than this.
+    pub(crate) hidden_until: Instant,
+    /// A release (ChangeMessageVisibility 0) was attempted: it may be visible already.
+    pub(crate) release_tried: bool,
+}
 
 #[derive(Default)]
 pub(crate) struct Stream {
@@ -37,6 +59,11 @@ pub(crate) struct Counts {
     pub(crate) unacked_seen: u64,
     /// Drains after which the queue counts were off at first and then settled.
     pub(crate) count_lags: u64,
+    /// Messages received before a kill and deleted after the restart by their
+    /// pre-kill handle.
+    pub(crate) prekill_deletes: u64,
+    /// Messages received before a kill and checked to stay hidden until their deadline.
+    pub(crate) prekill_hidden: u64,
 }
 
 impl Counts {
@@ -52,6 +79,8 @@ impl Counts {
         self.drain_duplicates += o.drain_duplicates;
         self.unacked_seen += o.unacked_seen;
         self.count_lags += o.count_lags;
+        self.prekill_deletes += o.prekill_deletes;
+        self.prekill_hidden += o.prekill_hidden;
     }
 }
 
@@ -62,6 +91,14 @@ pub(crate) struct State {
     pub(crate) violations: Vec<String>,
     pub(crate) counts: Counts,
     pub(crate) round: u64,
+    /// Receipts the consumers hold (see [`Held`]).
+    pub(crate) held: HashMap<Id, Held>,
+    /// Messages received before the kill whose receive must still hide them: receiving
+    /// one before this moment is a violation.
+    pub(crate) hidden: HashMap<Id, Instant>,
+    /// When a consumer last asked for messages (a receive whose answer the kill lost
+    /// hides what it took until this plus the visibility timeout).
+    pub(crate) last_receive: Option<Instant>,
 }
 
 impl State {
@@ -152,6 +189,16 @@ impl State {
                 "{id}: its delete was acknowledged, yet it was received again (receive count {})",
                 m.receive_count
             ));
+        }
+        if let Some(until) = self.hidden.remove(&id) {
+            // The daemon counts in whole milliseconds from a clock its shard reads once
+            // per turn of its loop: a deadline may come this much before our bound.
+            if Instant::now() + DEADLINE_SLACK < until {
+                self.violation(&format!(
+                    "{id}: received before the kill, in flight until {:?} from now, yet received again after the restart",
+                    until - Instant::now()
+                ));
+            }
         }
         if f & ACKED == 0 && f & SEEN == 0 {
             self.counts.unacked_seen += 1;

@@ -4,12 +4,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use spool_client::{ClientConfig, Connection, ReceiveOptions, SendEntry};
 
 use crate::body::{make_body, Id, Rng};
-use crate::ledger::{group_name, Shared, ACKED, DEL_ACKED, DEL_TRIED};
+use crate::ledger::{group_name, Held, Shared, ACKED, DEL_ACKED, DEL_TRIED};
+use crate::ledger::{CONSUMER_VISIBILITY, CONSUMER_VISIBILITY_S};
 use crate::{FIFO_GROUPS, FIFO_QUEUE, STD_QUEUE};
 
 pub(crate) fn connect(addr: &str) -> Option<Connection> {
@@ -112,11 +113,14 @@ pub(crate) fn fifo_producer(addr: String, state: Shared, stop: Arc<AtomicBool>, 
 }
 
 /// Deletes `items` (marked tried first, acknowledged after); false if the connection failed.
+/// With `deadline` (the earliest the receive's visibility can run out), an acknowledgement
+/// that came after it is not counted as a sure delete: the handle may have been stale.
 pub(crate) fn delete_all(
     c: &mut Connection,
     state: &Shared,
     fifo: bool,
     items: &[(Id, Vec<u8>)],
+    deadline: Option<Instant>,
 ) -> bool {
     if items.is_empty() {
         return true;
@@ -132,11 +136,15 @@ pub(crate) fn delete_all(
     let Ok(res) = c.delete(queue, &handles) else {
         return false;
     };
+    let sure = deadline.is_none_or(|d| Instant::now() < d);
     let mut s = state.lock().unwrap();
     for ((id, _), r) in items.iter().zip(res) {
         match r {
             Ok(()) => {
-                s.set(*id, DEL_ACKED);
+                s.held.remove(id);
+                if sure {
+                    s.set(*id, DEL_ACKED);
+                }
                 s.counts.deletes_acked += 1;
             }
             Err(_) => {
@@ -160,10 +168,22 @@ pub(crate) fn release_all(
         return true;
     }
     let queue = if fifo { FIFO_QUEUE.as_str() } else { STD_QUEUE };
+    {
+        let mut s = state.lock().unwrap();
+        for (id, _) in items {
+            if let Some(h) = s.held.get_mut(id) {
+                h.release_tried = true;
+            }
+        }
+    }
     let entries: Vec<(&[u8], u32)> = items.iter().map(|(_, h)| (h.as_slice(), 0)).collect();
     let ok = c.change_visibility(queue, &entries).is_ok();
     if ok {
-        state.lock().unwrap().counts.released += items.len() as u64;
+        let mut s = state.lock().unwrap();
+        s.counts.released += items.len() as u64;
+        for (id, _) in items {
+            s.held.remove(id);
+        }
     }
     ok
 }
@@ -184,11 +204,15 @@ pub(crate) fn consumer(
         let opts = ReceiveOptions {
             max_messages: if fifo { 10 } else { 1 + rng.below(50) as u32 },
             wait_time_ms: 100,
+            visibility_timeout_s: Some(CONSUMER_VISIBILITY_S),
             ..Default::default()
         };
+        let asked = Instant::now();
+        state.lock().unwrap().last_receive = Some(asked);
         let Ok(ms) = c.receive(queue, &opts) else {
             return;
         };
+        let deadline = asked + CONSUMER_VISIBILITY;
         let (mut del, mut rel) = (Vec::new(), Vec::new());
         {
             let mut s = state.lock().unwrap();
@@ -197,14 +221,25 @@ pub(crate) fn consumer(
                     continue;
                 };
                 let h = m.receipt_handle.to_vec();
+                s.held.insert(
+                    id,
+                    Held {
+                        handle: h.clone(),
+                        hidden_until: deadline,
+                        release_tried: false,
+                    },
+                );
                 match rng.below(10) {
                     0 => rel.push((id, h)),
-                    1 if !fifo => {} // left in flight: the restart must bring it back
+                    // Left in flight: it comes back at its deadline, a restart or not.
+                    1 if !fifo => {}
                     _ => del.push((id, h)),
                 }
             }
         }
-        if !delete_all(&mut c, &state, fifo, &del) || !release_all(&mut c, &state, fifo, &rel) {
+        if !delete_all(&mut c, &state, fifo, &del, Some(deadline))
+            || !release_all(&mut c, &state, fifo, &rel)
+        {
             return;
         }
     }

@@ -125,7 +125,7 @@ impl Rounds<'_> {
         let s = self.state.lock().unwrap();
         let c = s.counts;
         println!(
-            "round {round}/{}: killed after {} ms ({}{}{}), start-up kills {startup_kills} ({before_listening} before listening), sends {} acked {}, deletes acked {}, released {}, checked {}, drained {}, torn tails repaired {repaired}, copies finished by recovery {moves}, restart {} ms, violations {}",
+            "round {round}/{}: killed after {} ms ({}{}{}), start-up kills {startup_kills} ({before_listening} before listening), sends {} acked {}, deletes acked {}, released {}, checked {}, drained {}, pre-kill receipts deleted {} and hidden {}, torn tails repaired {repaired}, copies finished by recovery {moves}, restart {} ms, violations {}",
             self.args.rounds,
             lk.killed_after.as_millis(),
             if lk.triggered { "on a segment removal" } else { "random" },
@@ -137,6 +137,8 @@ impl Rounds<'_> {
             c.released,
             c.deliveries_checked,
             c.drained,
+            c.prekill_deletes,
+            c.prekill_hidden,
             self.startup_time.as_millis(),
             s.violations.len()
         );

@@ -1,13 +1,16 @@
-//! Verification after a restart: drain both queues, check that every acknowledged,
-//! never-deleted send came back, leave a backlog on the standard queue, and check that the
-//! queues' counts settle on the exact numbers.
+//! Verification after a restart: check the receipts the consumers held at the kill (half
+//! are deleted by their pre-kill handle, which must work; the other half must stay hidden
+//! until their visibility deadline), drain both queues (waiting out every deadline a
+//! pre-kill receive may have set), check that every acknowledged, never-deleted send came
+//! back, leave a backlog on the standard queue, and check that the queues' counts settle
+//! on the exact numbers.
 
 use std::time::{Duration, Instant};
 
 use spool_client::{ClientError, Connection, ReceiveOptions};
 
 use crate::body::{Id, Rng};
-use crate::ledger::{Shared, ACKED, DEL_ACKED, DEL_TRIED, DRAINED};
+use crate::ledger::{Shared, ACKED, CONSUMER_VISIBILITY, DEL_ACKED, DEL_TRIED, DRAINED};
 use crate::load::{connect, delete_all, release_all};
 use crate::{DRAIN_TIMEOUT, FIFO_QUEUE, STD_QUEUE};
 
@@ -47,9 +50,11 @@ pub(crate) fn drain_and_verify(
             }
         }
     }
+    let quiet = check_receipts(&mut c, state, rng)?;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
-    let held = drain_std(&mut c, state, deadline)?;
-    drain_fifo(&mut c, state, deadline)?;
+    let held = drain_std(&mut c, state, deadline, quiet)?;
+    drain_fifo(&mut c, state, deadline, quiet)?;
+    state.lock().unwrap().hidden.clear();
     check_lost(state);
     let visible = keep_backlog(&mut c, state, rng, held)?;
     // Nothing else runs now: the queues' counts must settle on the exact numbers. (They
@@ -61,16 +66,77 @@ pub(crate) fn drain_and_verify(
     Ok(())
 }
 
+/// Before the drain: the receipts the consumers held when the daemon was killed (received,
+/// neither deleted nor released). Each whose deadline is still ahead (by a margin) is either
+/// deleted now by its pre-kill handle (which must be accepted; the message must then never
+/// come back) or must stay hidden until its deadline (checked by every later delivery).
+/// Returns the moment after which nothing received before the kill can still be hidden.
+fn check_receipts(
+    c: &mut Connection,
+    state: &Shared,
+    rng: &mut Rng,
+) -> Result<Instant, DrainError> {
+    const MARGIN: Duration = Duration::from_millis(300);
+    let now = Instant::now();
+    let (mut del_std, mut del_fifo) = (Vec::new(), Vec::new());
+    let quiet = {
+        let mut s = state.lock().unwrap();
+        let held = std::mem::take(&mut s.held);
+        let mut quiet = s.last_receive.map_or(now, |t| t + CONSUMER_VISIBILITY);
+        for (id, h) in held {
+            quiet = quiet.max(h.hidden_until);
+            let f = s.flags(id);
+            let resolving = h.release_tried || f & (DEL_TRIED | DEL_ACKED) != 0;
+            if resolving || h.hidden_until <= now + MARGIN {
+                continue;
+            }
+            if rng.chance(50) {
+                let to = if id.fifo { &mut del_fifo } else { &mut del_std };
+                to.push((id, h.handle));
+            } else {
+                s.hidden.insert(id, h.hidden_until);
+                s.counts.prekill_hidden += 1;
+            }
+        }
+        quiet + MARGIN
+    };
+    for (fifo, items) in [(false, del_std), (true, del_fifo)] {
+        if items.is_empty() {
+            continue;
+        }
+        let queue = if fifo { FIFO_QUEUE.as_str() } else { STD_QUEUE };
+        let handles: Vec<&[u8]> = items.iter().map(|(_, h)| h.as_slice()).collect();
+        let res = c
+            .delete(queue, &handles)
+            .map_err(|_| DrainError::Ack { what: "delete" })?;
+        let mut s = state.lock().unwrap();
+        for ((id, _), r) in items.iter().zip(res) {
+            match r {
+                Ok(()) => {
+                    s.set(*id, DEL_TRIED | DEL_ACKED);
+                    s.counts.prekill_deletes += 1;
+                }
+                Err(e) => s.violation(&format!(
+                    "{id}: the handle of its receive before the kill was refused after the restart: {e:?}"
+                )),
+            }
+        }
+    }
+    Ok(quiet)
+}
+
 /// Standard: receive everything (it stays in flight for an hour), checking each delivery;
-/// returns the handles received.
+/// returns the handles received. Goes on at least until `quiet` (what a receive before the
+/// kill hid is visible again by then).
 fn drain_std(
     c: &mut Connection,
     state: &Shared,
     deadline: Instant,
+    quiet: Instant,
 ) -> Result<Vec<(Id, Vec<u8>)>, DrainError> {
     let mut held: Vec<(Id, Vec<u8>)> = Vec::new();
     let mut empties = 0;
-    while empties < 2 {
+    while empties < 2 || Instant::now() < quiet {
         if Instant::now() > deadline {
             return Err(DrainError::Timeout { queue: STD_QUEUE });
         }
@@ -95,10 +161,16 @@ fn drain_std(
     Ok(held)
 }
 
-/// FIFO: receive in group order, checking each delivery and deleting as we go.
-fn drain_fifo(c: &mut Connection, state: &Shared, deadline: Instant) -> Result<(), DrainError> {
+/// FIFO: receive in group order, checking each delivery and deleting as we go (at least
+/// until `quiet`, as the standard drain).
+fn drain_fifo(
+    c: &mut Connection,
+    state: &Shared,
+    deadline: Instant,
+    quiet: Instant,
+) -> Result<(), DrainError> {
     let mut empties = 0;
-    while empties < 2 {
+    while empties < 2 || Instant::now() < quiet {
         if Instant::now() > deadline {
             return Err(DrainError::Timeout {
                 queue: FIFO_QUEUE.as_str(),
@@ -124,7 +196,7 @@ fn drain_fifo(c: &mut Connection, state: &Shared, deadline: Instant) -> Result<(
                 }
             }
         }
-        if !delete_all(c, state, true, &del) {
+        if !delete_all(c, state, true, &del, None) {
             return Err(DrainError::Ack { what: "delete" });
         }
     }
@@ -175,7 +247,7 @@ fn keep_backlog(
         }
     }
     for chunk in del.chunks(1000) {
-        if !delete_all(c, state, false, chunk) {
+        if !delete_all(c, state, false, chunk, None) {
             return Err(DrainError::Ack { what: "delete" });
         }
     }
