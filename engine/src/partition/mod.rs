@@ -22,6 +22,7 @@
 //! - `commit.rs`: taking a batch out, committing it after its I/O, index sync waves;
 //! - `receive.rs`: choosing and delivering the next message;
 //! - `fifo.rs`: FIFO group scheduling;
+//! - `fair.rs`: fair queues (tenants by MessageGroupId on a standard partition);
 //! - `visibility.rs`: timers, requeueing, ChangeMessageVisibility;
 //! - `delete.rs`: DeleteMessage and PurgeQueue;
 //! - `moves.rs`: the source side of dead-letter moves, redrive and compaction copies.
@@ -30,6 +31,7 @@
 
 mod commit;
 mod delete;
+mod fair;
 mod fifo;
 mod moves;
 mod receive;
@@ -41,6 +43,8 @@ use std::path::{Path, PathBuf};
 
 pub use self::commit::PreparedFlush;
 pub use self::delete::DeleteOutcome;
+use self::fair::Fair;
+pub use self::fair::{FAST_LANE_MAX_MSGS, NOISY_MIN_BACKLOG_MSGS, NOISY_SILENT_AFTER_MS};
 use self::fifo::Fifo;
 pub use self::receive::{DeadLetter, Delivered};
 use self::stage::StagedEntry;
@@ -181,6 +185,8 @@ pub struct Partition {
     redelivery: VecDeque<u64>,
     timers: TimerWheel,
     fifo: Fifo,
+    /// Fair-queue tenants and fast lane (standard partitions; `fair.rs`).
+    fair: Fair,
     dedup: DedupWindow,
     pub(crate) counters: Counters,
     /// Set by a failed flush: the message, and whether the disk was full.
@@ -227,6 +233,7 @@ impl Partition {
             redelivery: VecDeque::new(),
             timers: TimerWheel::new(now_ms),
             fifo: Fifo::default(),
+            fair: Fair::default(),
             counters: Counters::default(),
             failed: None,
             rng: seed,
