@@ -123,6 +123,7 @@ pub fn run(a: &FairArgs) -> BoxResult<()> {
     if a.size < 9 {
         return Err("--size must be at least 9 (send time and tenant)".into());
     }
+    std::fs::create_dir_all(&a.dir)?;
     crate::print_machine(&a.dir);
     println!(
         "fair: noisy {} msgs (batches of {NOISY_BATCH}), quiet 1 msg / {} ms for {} s, \
