@@ -6,7 +6,8 @@
 //! - `plain`: no message carries one (a plain standard queue: the baseline).
 //!
 //! In each arm a noisy producer sends `--noisy` messages as fast as the daemon takes them
-//! (batches of 100, 8 in flight), so a backlog builds; a quiet producer sends one message
+//! (batches of 100, 8 in flight, one connection per shard so that every shard holds a
+//! share of the backlog), so a backlog builds; a quiet producer sends one message
 //! every `--quiet-every-ms` for `--quiet-s` seconds; `--consumers` consumers receive (up to
 //! 10 per call, as SQS clients do) and delete at `--rate` messages a second in all, slower
 //! than the noisy producer, so the backlog lasts. Dwell time is receive time − send time,
@@ -51,7 +52,7 @@ pub struct FairArgs {
     /// Seconds the quiet tenant sends for.
     #[arg(long, default_value_t = 5.0)]
     quiet_s: f64,
-    /// Consumer connections.
+    /// Consumer connections (at least one per shard).
     #[arg(long, default_value_t = 2)]
     consumers: usize,
     /// Messages received (and deleted) per second over all consumers.
@@ -102,6 +103,11 @@ fn connect(addr: &str) -> BoxResult<Connection> {
         addr: addr.to_string(),
         ..Default::default()
     })?)
+}
+
+/// Consumers: as asked, and at least one per shard.
+fn consumers(a: &FairArgs) -> usize {
+    a.consumers.max(usize::from(a.shards)).max(1)
 }
 
 fn connect_load(addr: &str) -> Result<Connection, spool_client::ClientError> {
@@ -219,23 +225,26 @@ fn run_arm(a: &FairArgs, fair: bool) -> BoxResult<Arm> {
     });
     let deadline = sh.start + Duration::from_secs_f64(a.max_s);
     let mut threads = Vec::new();
-    {
-        let (sh, addr, a) = (sh.clone(), addr.clone(), a.clone());
+    // Connections are made here, one after the other, because the daemon deals them over
+    // its shards round robin and keeps a standard send on the connection's shard: one
+    // noisy connection per shard, so every shard holds a share of the backlog, and at
+    // least one consumer per shard, so every shard is drained (a receive serves its own
+    // shard first).
+    let shards = usize::from(a.shards.max(1));
+    for i in 0..shards {
+        let n = a.noisy / shards as u64 + u64::from((i as u64) < a.noisy % shards as u64);
+        let (sh, c, a) = (sh.clone(), connect_load(&addr)?, a.clone());
         threads.push(std::thread::spawn(move || {
-            produce_noisy(&a, &sh, &addr, fair)
+            produce_noisy(&a, &sh, c, fair, n)
         }));
     }
     {
-        let (sh, addr, a) = (sh.clone(), addr.clone(), a.clone());
-        threads.push(std::thread::spawn(move || {
-            produce_quiet(&a, &sh, &addr, fair)
-        }));
+        let (sh, c, a) = (sh.clone(), connect_load(&addr)?, a.clone());
+        threads.push(std::thread::spawn(move || produce_quiet(&a, &sh, c, fair)));
     }
-    for _ in 0..a.consumers {
-        let (sh, addr, a) = (sh.clone(), addr.clone(), a.clone());
-        threads.push(std::thread::spawn(move || {
-            consume(&a, &sh, &addr, deadline)
-        }));
+    for _ in 0..consumers(a) {
+        let (sh, c, a) = (sh.clone(), connect_load(&addr)?, a.clone());
+        threads.push(std::thread::spawn(move || consume(&a, &sh, c, deadline)));
     }
     for t in threads {
         t.join()
@@ -259,14 +268,19 @@ fn group(fair: bool, tenant: &'static str) -> Option<std::borrow::Cow<'static, s
     fair.then_some(std::borrow::Cow::Borrowed(tenant))
 }
 
-/// Sends the noisy tenant's messages, `NOISY_PIPELINE` batches in flight.
-fn produce_noisy(a: &FairArgs, sh: &Shared, addr: &str, fair: bool) -> LoadResult {
-    let mut c = connect_load(addr)?;
+/// Sends `total` of the noisy tenant's messages, `NOISY_PIPELINE` batches in flight.
+fn produce_noisy(
+    a: &FairArgs,
+    sh: &Shared,
+    mut c: Connection,
+    fair: bool,
+    total: u64,
+) -> LoadResult {
     let mut sent = 0u64;
     let mut out = 0usize;
-    while sent < a.noisy || out > 0 {
-        while sent < a.noisy && out < NOISY_PIPELINE {
-            let n = (a.noisy - sent).min(NOISY_BATCH as u64) as usize;
+    while sent < total || out > 0 {
+        while sent < total && out < NOISY_PIPELINE {
+            let n = (total - sent).min(NOISY_BATCH as u64) as usize;
             let bodies: Vec<Vec<u8>> = (0..n).map(|_| body(a.size, NOISY, sh)).collect();
             let entries = bodies
                 .iter()
@@ -295,8 +309,7 @@ fn produce_noisy(a: &FairArgs, sh: &Shared, addr: &str, fair: bool) -> LoadResul
 
 /// Sends one quiet message every `quiet_every_ms` (on a schedule, so a slow ack does not
 /// thin the stream) for `quiet_s` seconds.
-fn produce_quiet(a: &FairArgs, sh: &Shared, addr: &str, fair: bool) -> LoadResult {
-    let mut c = connect_load(addr)?;
+fn produce_quiet(a: &FairArgs, sh: &Shared, mut c: Connection, fair: bool) -> LoadResult {
     let every = Duration::from_millis(a.quiet_every_ms.max(1));
     let total = (a.quiet_s * 1000.0 / every.as_millis() as f64) as u64;
     let began = Instant::now();
@@ -324,9 +337,8 @@ fn produce_quiet(a: &FairArgs, sh: &Shared, addr: &str, fair: bool) -> LoadResul
 /// Receives (up to 10 a call) and deletes at this consumer's share of `--rate`,
 /// recording each message's dwell time by tenant, until everything was received or the
 /// deadline passed.
-fn consume(a: &FairArgs, sh: &Shared, addr: &str, deadline: Instant) -> LoadResult {
-    let mut c = connect_load(addr)?;
-    let per_s = (a.rate as f64 / a.consumers.max(1) as f64).max(1.0);
+fn consume(a: &FairArgs, sh: &Shared, mut c: Connection, deadline: Instant) -> LoadResult {
+    let per_s = (a.rate as f64 / consumers(a) as f64).max(1.0);
     let began = Instant::now();
     let mut mine = 0u64;
     let mut quiet = hist();
