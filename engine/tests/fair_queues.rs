@@ -337,3 +337,43 @@ fn after_a_restart_counts_start_fresh_and_nothing_is_lost() {
     assert_eq!(rest.len(), NOISY_BACKLOG + 1 + 200);
     assert_eq!(rest.iter().collect::<HashSet<_>>().len(), rest.len());
 }
+
+fn noisy_tenants(e: &Engine, q: &str) -> u32 {
+    e.queue_ref(q)
+        .unwrap()
+        .partitions()
+        .iter()
+        .fold(0, |n, p| n + p.fair_noisy_tenants())
+}
+
+#[test]
+fn once_the_noisy_backlog_is_received_nobody_is_noisy_and_the_order_is_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(dir.path(), &clock, Q, &[]);
+    send_many(&mut e, Q, Some("noisy"), "noisy", NOISY_BACKLOG);
+    assert_eq!(noisy_tenants(&e, Q), 1);
+    assert_eq!(drain(&mut e, Q).len(), NOISY_BACKLOG);
+    assert_eq!(noisy_tenants(&e, Q), 0);
+    // A small backlog of the same tenant is not noisy: the quiet message keeps its place.
+    send_many(&mut e, Q, Some("noisy"), "again", 50);
+    send_many(&mut e, Q, Some("quiet"), "quiet", 1);
+    assert_eq!(lane_len(&e, Q), 0);
+    assert_eq!(
+        bodies(&e.receive(Q, 1, Some(3600)).unwrap()),
+        vec!["again-0".to_string()]
+    );
+}
+
+#[test]
+fn purge_forgets_the_noisy_tenant_at_the_next_receive() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let mut e = open(dir.path(), &clock, Q, &[]);
+    send_many(&mut e, Q, Some("noisy"), "noisy", NOISY_BACKLOG);
+    assert_eq!(noisy_tenants(&e, Q), 1);
+    e.purge_queue(Q).unwrap();
+    e.flush().unwrap();
+    assert!(e.receive(Q, 10, Some(60)).unwrap().is_empty());
+    assert_eq!(noisy_tenants(&e, Q), 0);
+}
