@@ -70,9 +70,7 @@ fn subjects(q: &QueueSpec) -> Vec<String> {
     let s = stream_name(q);
     match q.kind {
         Kind::Standard => vec![format!("{s}.s")],
-        Kind::Fifo | Kind::FifoHighThroughput => {
-            (0..q.groups).map(|g| format!("{s}.g{g}")).collect()
-        }
+        Kind::Fifo | Kind::FifoHighThroughput => (0..q.groups).map(|g| format!("{s}.g{g}")).collect(),
     }
 }
 

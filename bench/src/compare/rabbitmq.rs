@@ -90,9 +90,7 @@ impl RabbitTarget {
 fn queues(q: &QueueSpec) -> Vec<String> {
     match q.kind {
         Kind::Standard => vec![q.name.clone()],
-        Kind::Fifo | Kind::FifoHighThroughput => {
-            (0..q.groups).map(|g| format!("{}-g{g}", q.name)).collect()
-        }
+        Kind::Fifo | Kind::FifoHighThroughput => (0..q.groups).map(|g| format!("{}-g{g}", q.name)).collect(),
     }
 }
 

@@ -5,8 +5,8 @@
 //! - A message is visible only after the flush that made it durable completed
 //!   (stage → flush → commit); a sender is acknowledged at the same point.
 //! - Memory is O(in flight + delayed + redelivery + FIFO messages skipped behind a busy
-//!   group + the bounded fair-queue state of `fair.rs`), never O(backlog): the backlog is walked in log order by `cursor` through the
-//!   mmap'd index.
+//!   group + the bounded fair-queue state of `fair.rs`), never O(backlog): the backlog is
+//!   walked in log order by `cursor` through the mmap'd index.
 //! - A deleted, purged, moved or expired message is never delivered.
 //! - FIFO: messages of one group are delivered in sequence order and never while another
 //!   message of the group is in flight.
