@@ -9,6 +9,9 @@
 //! `spool-bench compare` runs one workload against Spool and the queues a user would pick
 //! instead (see [`compare`]).
 //!
+//! `spool-bench fair` measures the dwell time of a quiet tenant next to a noisy one on a
+//! standard queue, with and without MessageGroupIds (see [`fair`]).
+//!
 //! `spool-bench backlog` fills one queue with a large backlog and reports the process's
 //! anonymous resident memory (see [`backlog`]).
 //!
@@ -39,6 +42,7 @@ mod compare;
 mod daemon;
 mod engine;
 mod failures;
+mod fair;
 mod sqs;
 
 const QUEUE: &str = "bench";
@@ -70,6 +74,9 @@ enum Cmd {
     /// Spool next to Redis Streams, RabbitMQ and NATS JetStream: the same workload against
     /// each, in one run (Markdown table, JSON, SVG plots).
     Compare(compare::CompareArgs),
+    /// Fair queues: the dwell time of a quiet tenant next to a noisy one's backlog, with
+    /// and without MessageGroupIds, on one standard queue.
+    Fair(fair::FairArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Daemon(a) => daemon::run(&a),
         Cmd::Sqs(a) => sqs::run(&a),
         Cmd::Compare(a) => compare::run(&a),
+        Cmd::Fair(a) => fair::run(&a),
     };
     // Printed with Display: the typed errors' messages, not their Debug form (which is
     // what returning the error from main would print).

@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use crate::partition::{Partition, PartitionConfig, QueueParams};
+pub use crate::partition::{FAST_LANE_MAX_MSGS, NOISY_MIN_BACKLOG_MSGS, NOISY_SILENT_AFTER_MS};
 pub use crate::receipt::{Receipt, ReceiptKey, KEY_LEN};
 use crate::{Engine, PwriteFlusher, Result};
 

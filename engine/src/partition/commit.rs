@@ -198,6 +198,7 @@ impl Partition {
         if let Some(last) = p.entries.last() {
             self.committed_seq = last.seq + 1;
         }
+        self.fair_committed();
         let mut freed = Vec::new();
         match (p.entries.first(), p.entries.last()) {
             (Some(first), Some(last)) => self.retained.keep(

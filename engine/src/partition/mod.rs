@@ -5,8 +5,8 @@
 //! - A message is visible only after the flush that made it durable completed
 //!   (stage → flush → commit); a sender is acknowledged at the same point.
 //! - Memory is O(in flight + delayed + redelivery + FIFO messages skipped behind a busy
-//!   group), never O(backlog): the backlog is walked in log order by `cursor` through the
-//!   mmap'd index.
+//!   group + the bounded fair-queue state of `fair.rs`), never O(backlog): the backlog is
+//!   walked in log order by `cursor` through the mmap'd index.
 //! - A deleted, purged, moved or expired message is never delivered.
 //! - FIFO: messages of one group are delivered in sequence order and never while another
 //!   message of the group is in flight.
@@ -22,6 +22,7 @@
 //! - `commit.rs`: taking a batch out, committing it after its I/O, index sync waves;
 //! - `receive.rs`: choosing and delivering the next message;
 //! - `fifo.rs`: FIFO group scheduling;
+//! - `fair.rs`: fair queues (tenants by MessageGroupId on a standard partition);
 //! - `visibility.rs`: timers, requeueing, ChangeMessageVisibility;
 //! - `delete.rs`: DeleteMessage and PurgeQueue;
 //! - `moves.rs`: the source side of dead-letter moves, redrive and compaction copies;
@@ -32,6 +33,7 @@
 
 mod commit;
 mod delete;
+mod fair;
 mod fifo;
 mod moves;
 mod receipts;
@@ -44,6 +46,8 @@ use std::path::{Path, PathBuf};
 
 pub use self::commit::PreparedFlush;
 pub use self::delete::DeleteOutcome;
+use self::fair::Fair;
+pub use self::fair::{FAST_LANE_MAX_MSGS, NOISY_MIN_BACKLOG_MSGS, NOISY_SILENT_AFTER_MS};
 use self::fifo::Fifo;
 pub use self::receive::{DeadLetter, Delivered};
 use self::stage::StagedEntry;
@@ -194,6 +198,8 @@ pub struct Partition {
     redelivery: VecDeque<u64>,
     timers: TimerWheel,
     fifo: Fifo,
+    /// Fair-queue tenants and fast lane (standard partitions; `fair.rs`).
+    fair: Fair,
     dedup: DedupWindow,
     pub(crate) counters: Counters,
     /// Set by a failed flush: the message, and whether the disk was full.
@@ -244,6 +250,7 @@ impl Partition {
             redelivery: VecDeque::new(),
             timers: TimerWheel::new(now_ms),
             fifo: Fifo::default(),
+            fair: Fair::default(),
             counters: Counters::default(),
             failed: None,
             rng: seed,

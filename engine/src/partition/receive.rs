@@ -97,6 +97,10 @@ impl Partition {
         if self.params.fifo {
             return self.next_fifo(now_ms);
         }
+        // Fair queues: quiet tenants' messages go ahead of a noisy tenant's backlog.
+        if let Some(seq) = self.fair_next() {
+            return Some(seq);
+        }
         for _ in 0..self.cfg.scan_budget {
             let Some(seq) = self.redelivery.pop_front() else {
                 return self.advance_cursor(now_ms);
@@ -190,6 +194,7 @@ impl Partition {
                 return Ok(());
             }
         }
+        self.fair_delivered(seq, slot.receive_count == 0, rec.group_id.as_deref());
         slot.receive_count = slot.receive_count.saturating_add(1);
         slot.generation = self.take_generation();
         if slot.first_receive_ms == 0 {

@@ -122,6 +122,7 @@ impl Partition {
             body: m.body,
         };
         self.stage_ref(&rec, None)?;
+        self.fair_staged(now_ms, seq, m);
         if let Some(fp) = fingerprint {
             self.dedup
                 .insert_fp(fp, now_ms, DedupHit { message_id, seq });
