@@ -8,12 +8,20 @@
 //! grown without bound.
 //!
 //! Ids are remembered by a 128-bit fingerprint, SipHash-1-3 under a key drawn at random
-//! for each window, not by their bytes: an id costs a 48-byte map slot and a 32-byte entry
+//! for each window, not by their bytes: an id costs a 64-byte map slot and a 32-byte entry
 //! in the expiry queue, with no allocation of its own, and a send hashes the id once (its
 //! lookup and its insert share the fingerprint) instead of SipHash over a copy of it. Two
 //! different ids are taken for one with probability about n² / 2¹²⁹ for n ids held (below
 //! 10⁻²⁶ at the default bound of 2²⁰ per partition), and since the key is secret a
 //! client cannot aim for it.
+//!
+//! DeduplicationScope can change while ids are remembered. Each entry is keyed by its
+//! fingerprint under the queue's current scope (the id alone, or its group with it) and
+//! carries its fingerprint under the other scope; a scope change re-keys every entry
+//! ([`DedupWindow::swap_scopes`], O(entries), once per change), so the new scope finds
+//! every send of the window, whichever scope was in force when it was sent. (Remembering
+//! both keys as two entries instead doubled the map, and cost 7 % of a FIFO run's CPU in
+//! cache misses: `bench/profile.sh sync fifo 100`.)
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
@@ -33,11 +41,24 @@ pub struct DedupHit {
     pub seq: u64,
 }
 
+/// One remembered id.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    at_ms: u64,
+    hit: DedupHit,
+    /// The id's fingerprint under the other DeduplicationScope.
+    other_fp: u128,
+}
+
 pub struct DedupWindow {
-    /// Fingerprint → (accepted at, what it produced).
-    map: HashMap<u128, (u64, DedupHit), FibState>,
+    /// Fingerprint (under the current scope) → the entry.
+    map: HashMap<u128, Entry, FibState>,
     /// Fingerprints in acceptance order, with their acceptance times.
     order: VecDeque<(u64, u128)>,
+    /// Entries whose key under the current scope is another's (see
+    /// [`DedupWindow::swap_scopes`]): (accepted at, that key, the entry), in acceptance
+    /// order. Empty unless the scope changed in the last five minutes.
+    shadowed: VecDeque<(u64, u128, Entry)>,
     max_entries: usize,
     keys: (u64, u64),
 }
@@ -49,6 +70,7 @@ impl DedupWindow {
         DedupWindow {
             map: HashMap::default(),
             order: VecDeque::new(),
+            shadowed: VecDeque::new(),
             max_entries: max_entries.max(1),
             keys: (r.hash_one(0u64), r.hash_one(1u64)),
         }
@@ -64,13 +86,20 @@ impl DedupWindow {
 
     /// Forgets ids accepted at or before `now - window`.
     pub fn expire(&mut self, now_ms: u64) {
+        while self
+            .shadowed
+            .front()
+            .is_some_and(|&(at, _, _)| at + DEDUP_WINDOW_MS <= now_ms)
+        {
+            self.shadowed.pop_front();
+        }
         while let Some(&(at, fp)) = self.order.front() {
             if at + DEDUP_WINDOW_MS > now_ms && self.order.len() <= self.max_entries {
                 break;
             }
             self.order.pop_front();
             // Only remove the map entry if it is the one this queue entry created.
-            if self.map.get(&fp).is_some_and(|(t, _)| *t == at) {
+            if self.map.get(&fp).is_some_and(|e| e.at_ms == at) {
                 self.map.remove(&fp);
             }
         }
@@ -83,18 +112,24 @@ impl DedupWindow {
 
     pub(crate) fn get_fp(&mut self, fp: u128, now_ms: u64) -> Option<DedupHit> {
         self.expire(now_ms);
-        self.map.get(&fp).map(|(_, h)| *h)
+        self.map.get(&fp).map(|e| e.hit)
     }
 
-    /// Records `key` as accepted at `at_ms`. Keeps the first acceptance if already present.
-    pub fn insert(&mut self, key: &[u8], at_ms: u64, hit: DedupHit) {
+    /// Records `key` (under the current scope; `other_key` under the other) as accepted
+    /// at `at_ms`. Keeps the first acceptance if already present.
+    pub fn insert(&mut self, key: &[u8], other_key: &[u8], at_ms: u64, hit: DedupHit) {
         let fp = self.fingerprint(key);
-        self.insert_fp(fp, at_ms, hit);
+        let other_fp = self.fingerprint(other_key);
+        self.insert_fp(fp, other_fp, at_ms, hit);
     }
 
-    pub(crate) fn insert_fp(&mut self, fp: u128, at_ms: u64, hit: DedupHit) {
+    pub(crate) fn insert_fp(&mut self, fp: u128, other_fp: u128, at_ms: u64, hit: DedupHit) {
         if let std::collections::hash_map::Entry::Vacant(v) = self.map.entry(fp) {
-            v.insert((at_ms, hit));
+            v.insert(Entry {
+                at_ms,
+                hit,
+                other_fp,
+            });
             self.order.push_back((at_ms, fp));
             if self.order.len() > self.max_entries {
                 self.expire(at_ms);
@@ -102,10 +137,43 @@ impl DedupWindow {
         }
     }
 
+    /// The queue's DeduplicationScope changed: every entry is keyed by its fingerprint
+    /// under the new scope. Where two entries meet under one key (the same id sent in two
+    /// groups under the group scope, now under the queue scope), the earlier one answers
+    /// lookups and the later one is kept aside (`shadowed`), to be keyed again by the next
+    /// change back (its group's key), until it expires.
+    pub fn swap_scopes(&mut self) {
+        let old = std::mem::take(&mut self.map);
+        let order = std::mem::take(&mut self.order);
+        let mut all: Vec<(u64, u128, Entry)> = order
+            .into_iter()
+            .filter_map(|(at, fp)| old.get(&fp).filter(|e| e.at_ms == at).map(|e| (at, fp, *e)))
+            .collect();
+        all.extend(self.shadowed.drain(..));
+        // Acceptance order, so that the earliest send keeps a shared key.
+        all.sort_by_key(|&(at, _, _)| at);
+        self.map.reserve(all.len());
+        for (at, fp, e) in all {
+            let key = e.other_fp;
+            let swapped = Entry { other_fp: fp, ..e };
+            match self.map.entry(key) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(swapped);
+                    self.order.push_back((at, key));
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    self.shadowed.push_back((at, key, swapped));
+                }
+            }
+        }
+        debug_assert_eq!(self.map.len(), self.order.len());
+    }
+
     /// Forgets every id (PurgeQueue: AWS accepts a purged message's deduplication id again).
     pub fn clear(&mut self) {
         self.map.clear();
         self.order.clear();
+        self.shadowed.clear();
     }
 
     /// Ids remembered.
@@ -135,12 +203,12 @@ mod tests {
     #[test]
     fn window_and_bound() {
         let mut w = DedupWindow::new(3);
-        w.insert(b"a", 1000, hit(1));
-        w.insert(b"a", 2000, hit(2));
+        w.insert(b"a", b"g\0a", 1000, hit(1));
+        w.insert(b"a", b"g\0a", 2000, hit(2));
         assert_eq!(w.get(b"a", 1000 + DEDUP_WINDOW_MS - 1), Some(hit(1)));
         assert_eq!(w.get(b"a", 1000 + DEDUP_WINDOW_MS), None);
         for (i, k) in [b"b", b"c", b"d", b"e"].iter().enumerate() {
-            w.insert(*k, 5000, hit(i as u64));
+            w.insert(*k, b"", 5000, hit(i as u64));
         }
         assert_eq!(w.len(), 3);
         assert_eq!(w.get(b"b", 5000), None, "oldest evicted at the bound");
@@ -151,7 +219,7 @@ mod tests {
     fn distinct_ids_stay_distinct_and_windows_differ_in_key() {
         let mut w = DedupWindow::new(100_000);
         for i in 0..50_000u64 {
-            w.insert(format!("g\0id-{i}").as_bytes(), 1000, hit(i));
+            w.insert(format!("g\0id-{i}").as_bytes(), b"", 1000, hit(i));
         }
         assert_eq!(w.len(), 50_000);
         for i in (0..50_000u64).step_by(997) {
@@ -163,5 +231,32 @@ mod tests {
         assert_ne!(w.fingerprint(b"x"), other.fingerprint(b"x"));
         // The table hash of a fingerprint depends on both halves.
         assert_ne!(table_hash(&(1u128 << 64)), table_hash(&(1u128 << 65)));
+    }
+
+    #[test]
+    fn a_scope_change_finds_every_id_under_the_new_scope() {
+        let mut w = DedupWindow::new(100);
+        // Group scope: the same id in two groups is two entries.
+        w.insert(b"g1\0d", b"d", 1000, hit(1));
+        w.insert(b"g2\0d", b"d", 2000, hit(2));
+        w.insert(b"g1\0e", b"e", 3000, hit(3));
+        w.swap_scopes();
+        // Queue scope: "d" is the first send's, "e" is known, the group keys are not.
+        assert_eq!(w.get(b"d", 3000), Some(hit(1)));
+        assert_eq!(w.get(b"e", 3000), Some(hit(3)));
+        assert_eq!(w.get(b"g1\0d", 3000), None);
+        assert_eq!(w.len(), 2);
+        w.swap_scopes();
+        assert_eq!(w.len(), 3);
+        assert_eq!(w.get(b"g1\0d", 3000), Some(hit(1)));
+        assert_eq!(w.get(b"g1\0e", 3000), Some(hit(3)));
+        assert_eq!(
+            w.get(b"g2\0d", 3000),
+            Some(hit(2)),
+            "kept aside under the queue scope"
+        );
+        // Expiry still follows acceptance order.
+        assert_eq!(w.get(b"g1\0d", 1000 + DEDUP_WINDOW_MS), None);
+        assert!(w.get(b"g1\0e", 1000 + DEDUP_WINDOW_MS).is_some());
     }
 }

@@ -489,18 +489,18 @@ impl Partition {
                     continue;
                 }
                 if let Some(d) = &rec.dedup_id {
-                    // Under both scopes, as a send remembers it (`NewMessage::dedup_other_scope`).
-                    for scope in [per_group, !per_group] {
-                        let key = dedup_key(scope, rec.group_id.as_deref(), d);
-                        found.push((rec.sent_at_ms, key, rec.message_id, rec.seq));
-                    }
+                    // With its key under the other scope too, as a send remembers it
+                    // (`NewMessage::dedup_other_scope`).
+                    let key = dedup_key(per_group, rec.group_id.as_deref(), d);
+                    let other = dedup_key(!per_group, rec.group_id.as_deref(), d);
+                    found.push((rec.sent_at_ms, key, other, rec.message_id, rec.seq));
                 }
             }
         }
         found.sort_by_key(|f| f.0);
         let dedup = self.dedup_mut();
-        for (at, key, message_id, seq) in found {
-            dedup.insert(&key, at, crate::dedup::DedupHit { message_id, seq });
+        for (at, key, other, message_id, seq) in found {
+            dedup.insert(&key, &other, at, crate::dedup::DedupHit { message_id, seq });
         }
         Ok(())
     }

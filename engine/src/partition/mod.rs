@@ -77,8 +77,7 @@ pub struct PartitionConfig {
     pub max_in_flight: usize,
     /// FIFO: most messages the cursor may step over because their group is busy.
     pub max_fifo_skipped: usize,
-    /// Bound on deduplication keys remembered (each id is remembered under both
-    /// DeduplicationScopes, so two keys per id).
+    /// Bound on deduplication ids remembered.
     pub max_dedup_entries: usize,
     /// Optional zstd compression of bodies.
     pub compression: Option<Compression>,
@@ -106,8 +105,7 @@ impl Default for PartitionConfig {
             segment_slots: 1 << 18,
             max_in_flight: MAX_IN_FLIGHT_PER_QUEUE,
             max_fifo_skipped: 120_000,
-            // 1 Mi ids, two keys each.
-            max_dedup_entries: 2 << 20,
+            max_dedup_entries: 1 << 20,
             compression: None,
             sync: true,
             scan_budget: 1 << 16,
@@ -281,6 +279,10 @@ impl Partition {
 
     /// Follows changed queue attributes.
     pub(crate) fn set_params(&mut self, p: QueueParams) {
+        if p.dedup_per_group != self.params.dedup_per_group {
+            // DeduplicationScope changed: the window's ids under the new scope's keys.
+            self.dedup.swap_scopes();
+        }
         self.params = p;
     }
 

@@ -124,11 +124,12 @@ impl Partition {
         self.stage_ref(&rec, None)?;
         self.fair_staged(now_ms, seq, m);
         if let Some(fp) = fingerprint {
-            self.dedup
-                .insert_fp(fp, now_ms, DedupHit { message_id, seq });
-        }
-        if let Some(k) = &m.dedup_other_scope {
-            self.dedup.insert(k, now_ms, DedupHit { message_id, seq });
+            let other_fp = m
+                .dedup_other_scope
+                .as_ref()
+                .map_or(fp, |k| self.dedup.fingerprint(k));
+            let hit = DedupHit { message_id, seq };
+            self.dedup.insert_fp(fp, other_fp, now_ms, hit);
         }
         Ok(Staged {
             message_id,
