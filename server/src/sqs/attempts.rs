@@ -41,6 +41,9 @@ struct Entry {
 #[derive(Default)]
 struct Inner {
     by_key: HashMap<(String, String), Entry>,
+    /// The attempt each remembered receipt handle (wire form) was returned by, so that
+    /// a delete or visibility change finds its attempt without a scan.
+    by_handle: HashMap<Vec<u8>, (String, String)>,
     /// Keys in the order they were remembered (a key may appear again after it was
     /// replaced; the stale position is skipped when reached).
     order: VecDeque<((String, String), Instant)>,
@@ -68,6 +71,12 @@ impl ReceiveAttempts {
         let mut inner = self.lock();
         inner.expire(now);
         let key = (queue.to_string(), id.to_string());
+        inner.remove(&key);
+        for m in &attempt.messages {
+            inner
+                .by_handle
+                .insert(m.receipt_handle.to_vec(), key.clone());
+        }
         inner.by_key.insert(key.clone(), Entry { at: now, attempt });
         inner.order.push_back((key, now));
         while inner.by_key.len() > ATTEMPTS_MAX {
@@ -78,9 +87,7 @@ impl ReceiveAttempts {
 
     /// Forgets attempt `id` on `queue` (its messages were modified).
     pub fn forget(&self, queue: &str, id: &str) {
-        self.lock()
-            .by_key
-            .remove(&(queue.to_string(), id.to_string()));
+        self.lock().remove(&(queue.to_string(), id.to_string()));
     }
 
     /// Forgets every attempt on `queue` that returned one of `handles` (wire handles):
@@ -90,14 +97,13 @@ impl ReceiveAttempts {
         if inner.by_key.is_empty() {
             return;
         }
-        inner.by_key.retain(|(q, _), e| {
-            q != queue
-                || !e
-                    .attempt
-                    .messages
-                    .iter()
-                    .any(|m| handles.contains(&&m.receipt_handle[..]))
-        });
+        for h in handles {
+            if let Some(key) = inner.by_handle.get(*h).cloned() {
+                if key.0 == queue {
+                    inner.remove(&key);
+                }
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -110,6 +116,18 @@ impl ReceiveAttempts {
 }
 
 impl Inner {
+    /// Forgets attempt `key` and its handles.
+    fn remove(&mut self, key: &(String, String)) {
+        if let Some(e) = self.by_key.remove(key) {
+            for m in &e.attempt.messages {
+                if self.by_handle.get(&m.receipt_handle[..]) == Some(key) {
+                    self.by_handle.remove(&m.receipt_handle[..]);
+                }
+            }
+        }
+        debug_assert!(!self.by_key.is_empty() || self.by_handle.is_empty());
+    }
+
     fn expire(&mut self, now: Instant) {
         while let Some((_, at)) = self.order.front() {
             if now.duration_since(*at) < ATTEMPT_WINDOW {
@@ -125,7 +143,7 @@ impl Inner {
         };
         // Only if the entry is the one remembered then (not a later one under the key).
         if self.by_key.get(&key).is_some_and(|e| e.at == at) {
-            self.by_key.remove(&key);
+            self.remove(&key);
         }
     }
 }
@@ -164,6 +182,20 @@ mod tests {
         a.forget_handles("q.fifo", &[b"h1"]);
         assert!(a.get("q.fifo", "x", t0).is_none());
         assert!(a.get("q.fifo", "y", t0).is_some());
+    }
+
+    #[test]
+    fn a_new_attempt_under_an_old_id_drops_the_old_handles() {
+        let a = ReceiveAttempts::default();
+        let t0 = Instant::now();
+        a.remember("q.fifo", "x", attempt(b"h1"), t0);
+        a.remember("q.fifo", "x", attempt(b"h2"), t0);
+        // h1 no longer belongs to any attempt: using it forgets nothing.
+        a.forget_handles("q.fifo", &[b"h1"]);
+        assert!(a.get("q.fifo", "x", t0).is_some());
+        a.forget_handles("q.fifo", &[b"h2"]);
+        assert!(a.get("q.fifo", "x", t0).is_none());
+        assert!(a.lock().by_handle.is_empty());
     }
 
     #[test]
