@@ -112,11 +112,20 @@ impl DedupWindow {
 
     pub(crate) fn get_fp(&mut self, fp: u128, now_ms: u64) -> Option<DedupHit> {
         self.expire(now_ms);
-        self.map.get(&fp).map(|e| e.hit)
+        if let Some(e) = self.map.get(&fp) {
+            return Some(e.hit);
+        }
+        // An id kept aside under a key another holds still counts once that one expired
+        // (`shadowed` is empty unless the scope changed in the last five minutes).
+        self.shadowed
+            .iter()
+            .find(|(_, key, _)| *key == fp)
+            .map(|(_, _, e)| e.hit)
     }
 
     /// Records `key` (under the current scope; `other_key` under the other) as accepted
     /// at `at_ms`. Keeps the first acceptance if already present.
+    #[cfg(test)]
     pub fn insert(&mut self, key: &[u8], other_key: &[u8], at_ms: u64, hit: DedupHit) {
         let fp = self.fingerprint(key);
         let other_fp = self.fingerprint(other_key);
@@ -134,6 +143,25 @@ impl DedupWindow {
             if self.order.len() > self.max_entries {
                 self.expire(at_ms);
             }
+        }
+    }
+
+    /// [`DedupWindow::insert`] for the window's rebuild on open, in acceptance order: a
+    /// key already held (the same id of two groups, sent under the group scope, looked up
+    /// now under the queue scope) is kept aside as [`DedupWindow::swap_scopes`] keeps it,
+    /// so it still counts after the first expires, and after a change back.
+    pub fn insert_rebuilt(&mut self, key: &[u8], other_key: &[u8], at_ms: u64, hit: DedupHit) {
+        let fp = self.fingerprint(key);
+        let other_fp = self.fingerprint(other_key);
+        if self.map.contains_key(&fp) {
+            let e = Entry {
+                at_ms,
+                hit,
+                other_fp,
+            };
+            self.shadowed.push_back((at_ms, fp, e));
+        } else {
+            self.insert_fp(fp, other_fp, at_ms, hit);
         }
     }
 
@@ -255,8 +283,21 @@ mod tests {
             Some(hit(2)),
             "kept aside under the queue scope"
         );
-        // Expiry still follows acceptance order.
-        assert_eq!(w.get(b"g1\0d", 1000 + DEDUP_WINDOW_MS), None);
-        assert!(w.get(b"g1\0e", 1000 + DEDUP_WINDOW_MS).is_some());
+        // Under the queue scope again, "d" outlives its first send: the second still counts.
+        w.swap_scopes();
+        assert_eq!(w.get(b"d", 1000 + DEDUP_WINDOW_MS), Some(hit(2)));
+        assert_eq!(w.get(b"d", 2000 + DEDUP_WINDOW_MS), None);
+    }
+
+    #[test]
+    fn a_rebuilt_window_keeps_an_id_sent_in_two_groups_aside() {
+        let mut w = DedupWindow::new(100);
+        // Queue scope now; both sends were made under the group scope.
+        w.insert_rebuilt(b"d", b"g1\0d", 1000, hit(1));
+        w.insert_rebuilt(b"d", b"g2\0d", 2000, hit(2));
+        assert_eq!(w.get(b"d", 2000), Some(hit(1)));
+        assert_eq!(w.get(b"d", 1000 + DEDUP_WINDOW_MS), Some(hit(2)));
+        w.swap_scopes();
+        assert_eq!(w.get(b"g2\0d", 3000), Some(hit(2)));
     }
 }

@@ -500,7 +500,7 @@ impl Partition {
         found.sort_by_key(|f| f.0);
         let dedup = self.dedup_mut();
         for (at, key, other, message_id, seq) in found {
-            dedup.insert(&key, &other, at, crate::dedup::DedupHit { message_id, seq });
+            dedup.insert_rebuilt(&key, &other, at, crate::dedup::DedupHit { message_id, seq });
         }
         Ok(())
     }

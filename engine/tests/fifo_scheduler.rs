@@ -147,6 +147,45 @@ fn groups_come_back_oldest_first_after_their_timeouts_run_out() {
 }
 
 #[test]
+fn a_backlog_of_single_message_groups_still_fills_each_receive() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let cfg = EngineConfig {
+        partition: PartitionConfig {
+            segment_bytes: 4 << 20,
+            segment_slots: 1 << 16,
+            // Below the backlog, as the default (64 Ki) is below a large one.
+            scan_budget: 8192,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut e = Engine::open(d.path(), cfg, Arc::new(clock.clone()))
+        .unwrap()
+        .0;
+    e.create_queue(
+        Q,
+        &map(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    // More groups than one look-ahead sets aside.
+    let bodies_sent: Vec<String> = (0..20_000).map(|i| format!("g{i}-m")).collect();
+    for chunk in bodies_sent.chunks(1000) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        send(&mut e, &refs);
+    }
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        let r = receive(&mut e, 10, 60);
+        assert_eq!(r.len(), 10, "a receive returned {} of 10", r.len());
+        got.extend(bodies(&r));
+    }
+    // Each group holds one message, so the oldest groups come first, in send order.
+    assert_eq!(got, bodies_sent[..50]);
+}
+
+#[test]
 fn sequence_numbers_increase_within_a_group_and_have_sqs_s_shape() {
     let d = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);

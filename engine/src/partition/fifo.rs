@@ -69,6 +69,13 @@ impl Group {
     }
 }
 
+/// How many messages of other groups a receive call sets aside while it looks ahead for
+/// the next message of the group it serves, before it turns to the next group instead.
+/// Without a bound of its own, one look-ahead past a backlog of single-message groups
+/// spent the whole scan budget (64 Ki slots) and the call returned one message; SQS's
+/// look-ahead is bounded too.
+const LOOKAHEAD_MAX: u32 = 4096;
+
 /// The call of a message found in flight at recovery: no receive call is ever this one
 /// (calls count up from 1), so it holds its group's later messages from every call.
 const RECOVERED_CALL: u64 = u64::MAX;
@@ -105,6 +112,8 @@ pub(super) struct Fifo {
     call: u64,
     /// The group the current call is serving.
     current: Option<u64>,
+    /// Messages the look-ahead for `current` may still set aside ([`LOOKAHEAD_MAX`]).
+    lookahead_left: u32,
 }
 
 impl Fifo {
@@ -364,7 +373,9 @@ impl Partition {
                     Take::Blocked => self.fifo.current = None,
                     Take::Empty => {
                         // Look ahead for the group's next message.
-                        if self.fifo.skipped >= self.cfg.max_fifo_skipped {
+                        if self.fifo.skipped >= self.cfg.max_fifo_skipped
+                            || self.fifo.lookahead_left == 0
+                        {
                             // SQS, too, looks only so far past busy groups.
                             self.fifo.current = None;
                         } else if let Some(seq) = self.advance_cursor(now_ms) {
@@ -374,6 +385,7 @@ impl Partition {
                                 return Some(seq);
                             }
                             self.fifo.set_aside(seq, key);
+                            self.fifo.lookahead_left -= 1;
                         } else {
                             self.fifo.current = None;
                         }
@@ -386,6 +398,7 @@ impl Partition {
                 // message is known to be still there; else the order is looked at again).
                 if !self.fifo_drop_stale_heads(g) {
                     self.fifo.current = Some(g);
+                    self.fifo.lookahead_left = LOOKAHEAD_MAX;
                 }
                 continue;
             }
@@ -404,6 +417,7 @@ impl Partition {
             }
             self.fifo.take(seq, g);
             self.fifo.current = Some(g);
+            self.fifo.lookahead_left = LOOKAHEAD_MAX;
             return Some(seq);
         }
         // Budget spent setting messages of busy groups aside; the next call goes on.

@@ -22,6 +22,10 @@ impl Partition {
                     SlotState::InFlight => {
                         self.timers.remove(seq);
                         self.counters.in_flight -= 1;
+                        if self.params.fifo {
+                            // Held by recovery (`fifo_hold`): its group moves on.
+                            self.fifo_release(seq);
+                        }
                     }
                     SlotState::Delayed => {
                         self.timers.remove(seq);

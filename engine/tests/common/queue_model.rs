@@ -220,6 +220,8 @@ struct Msg {
     visible_at: u64,
     /// The handle of the latest delivery, if it was in this engine life.
     handle: Option<ReceiptHandle>,
+    /// [`Harness::compactions`] when `handle` was issued.
+    handle_compactions: u64,
     /// The receive call ([`Harness::calls`]) of the latest delivery.
     call: u64,
 }
@@ -237,7 +239,10 @@ struct Harness {
     retention_ms: u64,
     msgs: Vec<Msg>,
     /// Handles that are no longer the latest (or from an earlier engine life).
-    stale: Vec<(usize, ReceiptHandle)>,
+    /// With each: [`Harness::compactions`] when it was issued.
+    stale: Vec<(usize, ReceiptHandle, u64)>,
+    /// Compaction runs and crashes (whose recovery may finish compaction copies) so far.
+    compactions: u64,
     /// FIFO deduplication id -> the message that owns it.
     dedup_owner: HashMap<String, usize>,
     last_purge: Option<u64>,
@@ -287,6 +292,7 @@ impl Harness {
             },
             msgs: Vec::new(),
             stale: Vec::new(),
+            compactions: 0,
             dedup_owner: HashMap::new(),
             last_purge: None,
             calls: 0,
@@ -358,6 +364,7 @@ impl Harness {
                 if *flush_first {
                     self.e().flush().unwrap();
                 }
+                self.compactions += 1;
                 for _ in 0..*steps {
                     self.e().compact(*budget).unwrap();
                 }
@@ -459,6 +466,7 @@ impl Harness {
                 del: Del::No,
                 visible_at: 0,
                 handle: None,
+                handle_compactions: 0,
                 call: 0,
             });
         }
@@ -506,12 +514,14 @@ impl Harness {
         if self.fifo {
             self.check_group_order(id, now);
         }
+        let compactions = self.compactions;
         let m = &mut self.msgs[id];
         m.call = self.calls;
         m.del = Del::No;
         m.visible_at = now + vis_ms;
+        let issued = std::mem::replace(&mut m.handle_compactions, compactions);
         if let Some(old) = m.handle.replace(rm.receipt_handle) {
-            self.stale.push((id, old));
+            self.stale.push((id, old, issued));
         }
         id
     }
@@ -714,7 +724,7 @@ impl Harness {
         if self.stale.is_empty() {
             return;
         }
-        let (id, h) = self.stale[pick % self.stale.len()];
+        let (id, h, _) = self.stale[pick % self.stale.len()];
         let q = self.queue;
         let r = self.e().delete_message(q, &h);
         assert!(
@@ -780,7 +790,7 @@ impl Harness {
         if self.stale.is_empty() {
             return;
         }
-        let (id, h) = self.stale[pick % self.stale.len()];
+        let (id, h, issued) = self.stale[pick % self.stale.len()];
         let q = self.queue;
         let r = self.e().change_visibility(q, &h, 0);
         let now = self.now();
@@ -797,10 +807,11 @@ impl Harness {
                 m.visible_at = m.visible_at.min(now);
             }
             Err(EngineError::MessageNotAvailable) => {
-                // Gone, or copied forward by compaction (a copy keeps only its latest
-                // handle), which only happens to a visible message.
+                // Gone, or copied forward by compaction since this handle was issued: a
+                // copy is found only by the handle that was the latest when it was
+                // copied, until it is received again (docs/sqs-compatibility.md).
                 assert!(
-                    !self.surely_in_flight(&self.msgs[id]),
+                    !self.surely_in_flight(&self.msgs[id]) || self.compactions > issued,
                     "stale handle of in-flight {id} refused; {}",
                     self.ctx()
                 );
@@ -834,6 +845,7 @@ impl Harness {
         // Dropped without flushing: nothing staged reaches the log.
         drop(self.engine.take());
         self.life += 1;
+        self.compactions += 1;
         self.last_purge = None;
         for (id, m) in self.msgs.iter_mut().enumerate() {
             if !m.acked {

@@ -7,10 +7,14 @@
 //! connections of all shards (a retry may come on another connection). Promises: at
 //! most [`ATTEMPTS_MAX`] attempts are remembered (the oldest are forgotten first), each
 //! for at most [`ATTEMPT_WINDOW`]; an attempt any of whose handles was used for a delete
-//! or a visibility change through the SQS API is forgotten at once. A delete or visibility
+//! or a visibility change through the SQS API, or any of whose messages was received
+//! again through it, is forgotten at once; a retry asking for a visibility timeout of 0
+//! is a new receive. A delete or visibility
 //! change over the binary protocol is not seen here: the retry then finds the message no
 //! longer in flight under that handle (resetting its visibility fails) and is a new
-//! receive too.
+//! receive too. A receive over the binary protocol is not seen either: a retry after the
+//! message was received again that way would reset the newer receive's timeout and
+//! return the older handle (the binary protocol has no attempt ids; documented).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -44,6 +48,9 @@ struct Inner {
     /// The attempt each remembered receipt handle (wire form) was returned by, so that
     /// a delete or visibility change finds its attempt without a scan.
     by_handle: HashMap<Vec<u8>, (String, String)>,
+    /// The attempt each remembered message (by message id and queue) was returned by, so
+    /// that receiving it again forgets that attempt.
+    by_message: HashMap<(String, [u8; 16]), (String, String)>,
     /// Keys in the order they were remembered (a key may appear again after it was
     /// replaced; the stale position is skipped when reached).
     order: VecDeque<((String, String), Instant)>,
@@ -76,6 +83,9 @@ impl ReceiveAttempts {
             inner
                 .by_handle
                 .insert(m.receipt_handle.to_vec(), key.clone());
+            inner
+                .by_message
+                .insert((queue.to_string(), m.message_id), key.clone());
         }
         inner.by_key.insert(key.clone(), Entry { at: now, attempt });
         inner.order.push_back((key, now));
@@ -106,6 +116,21 @@ impl ReceiveAttempts {
         }
     }
 
+    /// Forgets every attempt on `queue` that returned one of the messages `ids`: they were
+    /// received again, so its handles are no longer the latest (a retry must not return
+    /// them, though an older handle can still change their visibility).
+    pub fn forget_messages(&self, queue: &str, ids: &[[u8; 16]]) {
+        let mut inner = self.lock();
+        if inner.by_key.is_empty() {
+            return;
+        }
+        for id in ids {
+            if let Some(key) = inner.by_message.get(&(queue.to_string(), *id)).cloned() {
+                inner.remove(&key);
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the maps half-changed in a way
         // that matters (each call is one insert or removal): go on with them.
@@ -123,9 +148,14 @@ impl Inner {
                 if self.by_handle.get(&m.receipt_handle[..]) == Some(key) {
                     self.by_handle.remove(&m.receipt_handle[..]);
                 }
+                let mk = (key.0.clone(), m.message_id);
+                if self.by_message.get(&mk) == Some(key) {
+                    self.by_message.remove(&mk);
+                }
             }
         }
         debug_assert!(!self.by_key.is_empty() || self.by_handle.is_empty());
+        debug_assert!(!self.by_key.is_empty() || self.by_message.is_empty());
     }
 
     fn expire(&mut self, now: Instant) {
@@ -196,6 +226,18 @@ mod tests {
         a.forget_handles("q.fifo", &[b"h2"]);
         assert!(a.get("q.fifo", "x", t0).is_none());
         assert!(a.lock().by_handle.is_empty());
+    }
+
+    #[test]
+    fn a_message_received_again_forgets_its_attempt() {
+        let a = ReceiveAttempts::default();
+        let t0 = Instant::now();
+        a.remember("q.fifo", "x", attempt(b"h1"), t0);
+        a.forget_messages("other.fifo", &[[0; 16]]);
+        assert!(a.get("q.fifo", "x", t0).is_some());
+        a.forget_messages("q.fifo", &[[0; 16]]);
+        assert!(a.get("q.fifo", "x", t0).is_none());
+        assert!(a.lock().by_message.is_empty());
     }
 
     #[test]

@@ -126,3 +126,18 @@ def test_sequence_numbers_are_20_digit_decimals_increasing_within_a_group(sqs, m
     assert [int(s) for s in seqs] == sorted(int(s) for s in seqs)
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["SequenceNumber"])
     assert [m["Attributes"]["SequenceNumber"] for m in got["Messages"]] == seqs
+
+
+def test_a_receive_attempt_whose_message_was_received_again_is_a_new_receive(sqs, make_queue):
+    url = make_queue(fifo=True, attributes={"VisibilityTimeout": "60"})
+    send_all(sqs, url, [("a", "a-1")])
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=1, ReceiveRequestAttemptId="t")
+    assert bodies(first) == ["a-1"]
+    # Its visibility runs out (a long poll waits for it) and another receive takes it.
+    other = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=3)
+    assert bodies(other) == ["a-1"]
+    retry = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, ReceiveRequestAttemptId="t")
+    # Not the stale handle of the first attempt: a new receive (everything is in flight).
+    assert [m["ReceiptHandle"] for m in retry.get("Messages", [])] != [
+        m["ReceiptHandle"] for m in first["Messages"]
+    ]

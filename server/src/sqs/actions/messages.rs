@@ -295,6 +295,12 @@ impl Ctx<'_> {
         let Response::Received { messages } = resp else {
             return Err(unexpected(&resp));
         };
+        if is_fifo_name(&name) && !messages.is_empty() {
+            // Received again: an earlier attempt that returned one of these is stale
+            // (its handle is no longer the latest).
+            let ids: Vec<[u8; 16]> = messages.iter().map(|m| m.message_id).collect();
+            self.gw.attempts.forget_messages(&name, &ids);
+        }
         if let (Some(id), false) = (&attempt_id, messages.is_empty()) {
             let attempt = Attempt {
                 messages: messages.clone(),
@@ -329,6 +335,12 @@ impl Ctx<'_> {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
         };
+        if timeout_s == 0 {
+            // Returning them visible would let another receive take them too: a new
+            // receive instead (our choice).
+            self.gw.attempts.forget(name, id);
+            return Ok(None);
+        }
         let req = Request::ChangeVisibility {
             queue: name.into(),
             entries: prev
