@@ -23,9 +23,10 @@ def receive_one(sqs, url, **kw):
 def test_expired_handle_whose_message_was_not_received_again_changes_visibility(sqs, make_queue):
     url = make_queue()
     sqs.send_message(QueueUrl=url, MessageBody="expired")
-    m = receive_one(sqs, url, VisibilityTimeout=1)
-    time.sleep(1.3)
-    # Visible again, nobody received it: the handle still changes it (back in flight).
+    m = receive_one(sqs, url, VisibilityTimeout=600)
+    # Visible again (as when its timeout runs out; no waiting), nobody received it: the
+    # handle still changes it (back in flight).
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=60)
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
     sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -36,8 +37,9 @@ def test_expired_handle_whose_message_was_not_received_again_changes_visibility(
 def test_older_handle_while_a_newer_receive_holds_the_message_applies(sqs, make_queue):
     url = make_queue()
     sqs.send_message(QueueUrl=url, MessageBody="older")
-    first = receive_one(sqs, url, VisibilityTimeout=1)
-    time.sleep(1.3)
+    first = receive_one(sqs, url, VisibilityTimeout=600)
+    # Visible again (as when its timeout runs out; no waiting), then received anew.
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
     second = receive_one(sqs, url, VisibilityTimeout=600)
     assert second["MessageId"] == first["MessageId"]
     assert second["ReceiptHandle"] != first["ReceiptHandle"]
